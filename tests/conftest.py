@@ -1,0 +1,26 @@
+"""Shared fixtures: async backends, paths to the repository's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["vllm_server"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Async tests run on asyncio and on trio."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public datasets beside the repository; tests that need them skip without them."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("shared data directory not present")
+    return SHARED_DATA

@@ -1,0 +1,1 @@
+"""Pytest plugin: the real vLLM server fixture (to be written)."""
