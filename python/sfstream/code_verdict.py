@@ -1,0 +1,107 @@
+"""Code verdicts: extract the program from a completion and run it against its tests.
+
+Spawning, limits, supervision and output comparison run in the Rust core's sandbox, with the
+interpreter released, so several solutions can be checked at once from worker threads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sfstream import _core
+
+__all__ = ["CodeVerdict", "extract_program", "run_tests"]
+
+#: Cap on what a program may write to stdout or stderr per test case.
+DEFAULT_OUTPUT_LIMIT = 1 << 20
+
+
+@dataclass(frozen=True)
+class CodeVerdict:
+    """The judgement of one program against its tests.
+
+    Attributes:
+        correct: Every test passed.
+        status: ``correct``, ``wrong_answer``, ``timeout``, ``memory_limit``, ``output_limit``,
+            ``runtime_error``, ``syntax_error`` or ``no_code``.
+        passed: Test cases passed.
+        total: Test cases in the problem.
+        detail: A short explanation of the first failure, if any.
+        cases: ``(status, detail)`` per test case run.
+    """
+
+    correct: bool
+    status: str
+    passed: int
+    total: int
+    detail: str | None = None
+    cases: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def extract_program(completion: str) -> str | None:
+    """The program in a completion: the "Here's my final solution:" block, else the last
+    fenced Python block; None when there is none."""
+    return _core.extract_program(completion)
+
+
+def _python() -> str:
+    # The interpreter that runs checked programs: SFSTREAM_PYTHON, else this one.
+    return os.environ.get("SFSTREAM_PYTHON") or sys.executable or shutil.which("python3") or ""
+
+
+def _total(tests: Mapping[str, Any]) -> int:
+    inputs = tests.get("inputs")
+    return len(inputs) if isinstance(inputs, list) else 1
+
+
+def run_tests(
+    code: str,
+    tests: Mapping[str, Any],
+    *,
+    time_limit: float = 4.0,
+    memory_mb: int = 1024,
+    output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    stop_on_first_failure: bool = True,
+) -> CodeVerdict:
+    """Runs a program against test cases in the sandbox.
+
+    Safe from any thread; a failure of the program is a verdict, never an exception.
+
+    Args:
+        code: The Python program.
+        tests: APPS-style ``{"inputs", "outputs", "fn_name"}``, or ``{"asserts": ...}``.
+        time_limit: Wall-clock seconds per test case (CPU time is limited likewise).
+        memory_mb: Address-space limit per test case.
+        output_limit: Bytes of stdout/stderr allowed per test case.
+        stop_on_first_failure: Stop at the first failing test case.
+
+    Raises:
+        InvalidInputError: ``tests`` is malformed.
+        SandboxError: the sandbox could not run a process at all.
+
+    Example:
+        >>> run_tests("print(int(input()) * 2)", {"inputs": ["2\\n"], "outputs": ["4\\n"]}).status
+        'correct'
+    """
+    status, passed, total, detail, cases = _core.run_tests(
+        code,
+        orjson.dumps(dict(tests)).decode(),
+        time_limit,
+        memory_mb,
+        output_limit,
+        stop_on_first_failure,
+        _python(),
+    )
+    return CodeVerdict(status == "correct", status, passed, total, detail, list(cases))
+
+
+def no_code_verdict(tests: Mapping[str, Any]) -> CodeVerdict:
+    """The verdict for a completion without a program."""
+    return CodeVerdict(False, "no_code", 0, _total(tests), "no program found in the completion")

@@ -1,0 +1,87 @@
+"""Math verdicts: extract the final answer and compare it with the gold answer.
+
+Extraction, normalisation and the common comparisons run in the Rust core; only pairs the core
+cannot decide (symbolic expressions) go to sympy, in a worker process under a hard limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sfstream import _core, _symbolic
+
+__all__ = ["MathVerdict", "check_math", "extract_answer"]
+
+#: Seconds a symbolic comparison may take before it is reported as ``timeout``.
+DEFAULT_SYMBOLIC_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class MathVerdict:
+    """The judgement of one math completion.
+
+    Attributes:
+        correct: The extracted answer equals the gold answer.
+        status: ``correct``, ``wrong_answer``, ``no_answer``, ``truncated`` or ``timeout``.
+        extracted: The final answer found in the completion, if any.
+        detail: A short explanation, if any.
+    """
+
+    correct: bool
+    status: str
+    extracted: str | None = None
+    detail: str | None = None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a completion: the last ``\\boxed{}``, else "the answer is X".
+
+    Example:
+        >>> extract_answer("... so x = 2. Therefore, the answer is 2.")
+        '2'
+    """
+    return _core.extract_answer(text)
+
+
+def check_math(
+    completion: str,
+    gold: str,
+    *,
+    finish_reason: str | None = None,
+    timeout: float = DEFAULT_SYMBOLIC_TIMEOUT,
+) -> MathVerdict:
+    """Judges a math completion against the gold answer.
+
+    Safe from any thread; never raises for anything in the checked text, and never takes much
+    longer than ``timeout``.
+
+    Args:
+        completion: The model's answer text.
+        gold: The gold final answer.
+        finish_reason: The generation's finish reason; ``length`` makes the verdict
+            ``truncated`` (an unfinished solution is not a training example).
+        timeout: Hard limit in seconds on the symbolic comparison.
+
+    Example:
+        >>> check_math("Step 1: ... Therefore, the answer is \\boxed{\\frac{1}{2}}.", "0.5").status
+        'correct'
+    """
+    status, extracted, detail = _core.check_math(completion, gold)
+    if status == "undecided" and extracted is not None:
+        outcome = _symbolic.equivalent(
+            _core.normalize_answer(extracted), _core.normalize_answer(gold), timeout
+        )
+        if outcome == "equal":
+            status, detail = "correct", "symbolically equal"
+        elif outcome == "timeout":
+            status, detail = "timeout", f"symbolic comparison exceeded {timeout:g}s"
+        else:
+            status = "wrong_answer"
+            detail = "symbolically different" if outcome == "different" else (
+                "could not parse the answers for a symbolic comparison")
+    elif status == "undecided":
+        status = "no_answer"
+    if finish_reason == "length":
+        return MathVerdict(False, "truncated", extracted,
+                           "generation stopped at the token limit")
+    return MathVerdict(status == "correct", status, extracted, detail)

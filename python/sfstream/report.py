@@ -1,0 +1,134 @@
+"""What a run did: records per stage, verdicts, and pass rates per source and domain.
+
+A :class:`Report` observes records as they pass; ``sfstream run`` writes it as JSON and as a
+short text table, and ``sfstream stats`` builds one from any NDJSON file of records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sfstream.records import Example, Problem, Record, Sample
+
+__all__ = ["Report"]
+
+
+@dataclass
+class _Rate:
+    verified: int = 0
+    correct: int = 0
+    problems: set[str] = field(default_factory=set)
+    solved: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verified": self.verified,
+            "correct": self.correct,
+            "pass_rate": round(self.correct / self.verified, 4) if self.verified else None,
+            "problems": len(self.problems),
+            "problems_solved": len(self.solved),
+        }
+
+
+@dataclass
+class Report:
+    """Counts of one run, filled by :meth:`observe`.
+
+    Attributes:
+        stages: Records seen after each stage (``collect``, ``generate``, ``verify``,
+            ``format``).
+        statuses: Verdict statuses and their counts.
+        finish_reasons: Generation finish reasons and their counts.
+        by_source: Pass rates per source.
+        by_domain: Pass rates per domain.
+        tokens: Prompt and completion tokens reported by the server.
+        skipped_lines: Malformed input lines skipped.
+        outputs: Files written, by role.
+        elapsed: Seconds the run took.
+    """
+
+    stages: dict[str, int] = field(default_factory=dict)
+    statuses: Counter[str] = field(default_factory=Counter)
+    finish_reasons: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
+    by_domain: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
+    tokens: Counter[str] = field(default_factory=Counter)
+    skipped_lines: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    elapsed: float | None = None
+
+    def observe(self, stage: str, record: Record) -> None:
+        """Counts one record seen after ``stage``."""
+        self.stages[stage] = self.stages.get(stage, 0) + 1
+        if isinstance(record, Sample):
+            if stage == "generate":
+                self.finish_reasons[record.finish_reason] += 1
+                for key in ("prompt_tokens", "completion_tokens"):
+                    value = (record.usage or {}).get(key)
+                    if isinstance(value, int):
+                        self.tokens[key] += value
+            verdict = record.verdict
+            if verdict is not None and stage == "verify":
+                self.statuses[verdict.status] += 1
+                for rate in (self.by_source[record.source], self.by_domain[record.domain]):
+                    rate.verified += 1
+                    rate.correct += verdict.correct
+                    rate.problems.add(record.id)
+                    if verdict.correct:
+                        rate.solved.add(record.id)
+
+    def observe_any(self, record: Record) -> None:
+        """Counts a record under the stage that produced it (for ``sfstream stats``)."""
+        if isinstance(record, Example):
+            self.observe("format", record)
+        elif isinstance(record, Sample):
+            self.observe("generate", record)
+            if record.verdict is not None:
+                self.observe("verify", record)
+        elif isinstance(record, Problem):
+            self.observe("collect", record)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "stages": dict(self.stages),
+            "statuses": dict(self.statuses.most_common()),
+            "finish_reasons": dict(self.finish_reasons.most_common()),
+            "by_domain": {k: v.to_dict() for k, v in sorted(self.by_domain.items())},
+            "by_source": {k: v.to_dict() for k, v in sorted(self.by_source.items())},
+            "tokens": dict(self.tokens),
+            "skipped_lines": self.skipped_lines,
+            "outputs": dict(self.outputs),
+            "elapsed_seconds": None if self.elapsed is None else round(self.elapsed, 3),
+        }
+
+    def to_text(self) -> str:
+        """A short human-readable summary."""
+        lines = []
+        order = ["collect", "generate", "verify", "format"]
+        names = {"collect": "problems", "generate": "samples", "verify": "verified",
+                 "format": "examples"}
+        counts = [f"{self.stages[s]} {names[s]}" for s in order if s in self.stages]
+        if counts:
+            lines.append("records: " + " -> ".join(counts))
+        if self.statuses:
+            lines.append("verdicts: " + ", ".join(f"{k} {v}"
+                                                  for k, v in self.statuses.most_common()))
+        for title, table in (("domain", self.by_domain), ("source", self.by_source)):
+            if not table:
+                continue
+            lines.append(f"{'by ' + title:<16} {'verified':>9} {'correct':>8} {'rate':>7} "
+                         f"{'solved':>9}")
+            for key, rate in sorted(table.items()):
+                pct = f"{100 * rate.correct / rate.verified:.1f}%" if rate.verified else "-"
+                lines.append(f"  {key:<14} {rate.verified:>9} {rate.correct:>8} {pct:>7} "
+                             f"{len(rate.solved):>4}/{len(rate.problems):<4}")
+        if self.tokens:
+            lines.append("tokens: " + ", ".join(f"{k} {v:,}" for k, v in self.tokens.items()))
+        if self.skipped_lines:
+            lines.append(f"skipped input lines: {self.skipped_lines}")
+        if self.elapsed is not None:
+            lines.append(f"elapsed: {self.elapsed:.1f}s")
+        return "\n".join(lines)
