@@ -1,10 +1,40 @@
+//! Bindings for the math checker: `extract_answer`, `normalize_answer`, `check_math`.
+
 use pyo3::prelude::*;
+
+use super::detached;
+use crate::math;
+
+/// The final answer of a model completion (last `\boxed{}` / `\fbox{}`, else the last answer
+/// phrase), or `None`.
 #[pyfunction]
 #[pyo3(name = "extract_answer")]
-pub fn py_extract_answer(text: &str) -> Option<String> { let _ = text; None }
+pub fn py_extract_answer(py: Python<'_>, text: String) -> PyResult<Option<String>> {
+    detached(py, move || Ok(math::extract_answer(&text)))
+}
+
+/// The canonical form of an answer string used for comparison.
 #[pyfunction]
 #[pyo3(name = "normalize_answer")]
-pub fn py_normalize_answer(text: &str) -> String { text.to_string() }
+pub fn py_normalize_answer(py: Python<'_>, text: String) -> PyResult<String> {
+    detached(py, move || Ok(math::normalize_answer(&text)))
+}
+
+/// Checks a completion against a gold answer: `(status, extracted, detail)` with status one of
+/// `correct`, `wrong_answer`, `no_answer`, `undecided`.
 #[pyfunction]
 #[pyo3(name = "check_math")]
-pub fn py_check_math(completion: &str, gold: &str) -> (String, Option<String>, Option<String>) { let _ = (completion, gold); ("no_answer".into(), None, None) }
+pub fn py_check_math(
+    py: Python<'_>,
+    completion: String,
+    gold: String,
+) -> PyResult<(String, Option<String>, Option<String>)> {
+    detached(py, move || {
+        let check = math::check_math(&completion, &gold);
+        Ok((
+            check.status.as_str().to_string(),
+            check.extracted,
+            check.detail,
+        ))
+    })
+}

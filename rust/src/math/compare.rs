@@ -1,0 +1,434 @@
+//! Comparison of two normalised answers: exact numbers, tuples/intervals, sets, matrices.
+//!
+//! The result is three-valued: equal, different, or unknown (symbolic values that need a
+//! CAS). Work is bounded by a budget of element comparisons, and structures nest at most
+//! [`MAX_DEPTH`] levels, so no input can make this slow or overflow the stack.
+
+use super::number::{parse_number, Rational};
+
+/// The outcome of comparing two answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Equal,
+    Different,
+    Unknown,
+}
+
+/// Maximum nesting of tuples/sets followed.
+const MAX_DEPTH: usize = 8;
+/// Maximum number of element comparisons per call.
+const BUDGET: usize = 20_000;
+/// Larger collections are left undecided.
+const MAX_ITEMS: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `\{...\}`
+    Set,
+    /// Bare `a, b, c` (a list of solutions: order-free).
+    List,
+    /// `A \cup B`
+    Union,
+}
+
+#[derive(Debug)]
+enum Value<'a> {
+    Num(Rational),
+    /// Tuple or interval: brackets are significant.
+    Seq {
+        open: u8,
+        close: u8,
+        items: Vec<&'a str>,
+    },
+    Unordered(Kind, Vec<&'a str>),
+    Matrix(Vec<Vec<&'a str>>),
+    Atom(&'a str),
+}
+
+/// Compares two normalised answers.
+pub fn compare(pred: &str, gold: &str) -> Verdict {
+    let mut budget = BUDGET;
+    compare_at(pred, gold, 0, &mut budget)
+}
+
+/// Parses a normalised answer as an exact number, if it is one.
+pub fn as_number(s: &str) -> Option<Rational> {
+    match classify(s) {
+        Value::Num(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// A short description of what kind of value `s` is, for verdict details.
+pub fn describe(s: &str) -> &'static str {
+    match classify(s) {
+        Value::Num(_) => "number",
+        Value::Seq { .. } => "tuple/interval",
+        Value::Unordered(Kind::Set, _) => "set",
+        Value::Unordered(Kind::List, _) => "list",
+        Value::Unordered(Kind::Union, _) => "union",
+        Value::Matrix(_) => "matrix",
+        Value::Atom(_) => "expression",
+    }
+}
+
+fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
+    if *budget == 0 || depth > MAX_DEPTH {
+        return Verdict::Unknown;
+    }
+    *budget -= 1;
+    if a == b {
+        return Verdict::Equal;
+    }
+    use Value::*;
+    match (classify(a), classify(b)) {
+        (Num(x), Num(y)) => {
+            if x == y {
+                Verdict::Equal
+            } else {
+                Verdict::Different
+            }
+        }
+        (
+            Seq {
+                open: o1,
+                close: c1,
+                items: i1,
+            },
+            Seq {
+                open: o2,
+                close: c2,
+                items: i2,
+            },
+        ) => {
+            if o1 != o2 || c1 != c2 || i1.len() != i2.len() {
+                return Verdict::Different;
+            }
+            ordered(&i1, &i2, depth, budget)
+        }
+        (Matrix(r1), Matrix(r2)) => {
+            if r1.len() != r2.len() || r1.iter().zip(&r2).any(|(x, y)| x.len() != y.len()) {
+                return Verdict::Different;
+            }
+            let f1: Vec<&str> = r1.into_iter().flatten().collect();
+            let f2: Vec<&str> = r2.into_iter().flatten().collect();
+            ordered(&f1, &f2, depth, budget)
+        }
+        (Unordered(k1, i1), Unordered(k2, i2)) => {
+            let compatible =
+                k1 == k2 || matches!((k1, k2), (Kind::Set, Kind::List) | (Kind::List, Kind::Set));
+            if !compatible {
+                return Verdict::Unknown;
+            }
+            unordered(&i1, &i2, depth, budget)
+        }
+        // One symbolic side: a CAS may still find them equal.
+        (Atom(x), Atom(y)) => {
+            if different_words(x, y) {
+                Verdict::Different
+            } else {
+                Verdict::Unknown
+            }
+        }
+        (Atom(_), _) | (_, Atom(_)) => Verdict::Unknown,
+        // A bare list next to a tuple may be a sloppy tuple.
+        (Unordered(Kind::List, _), Seq { .. }) | (Seq { .. }, Unordered(Kind::List, _)) => {
+            Verdict::Unknown
+        }
+        // Number vs collection, tuple vs set, matrix vs tuple: structurally different.
+        _ => Verdict::Different,
+    }
+}
+
+/// Two plain words (letters only) that no algebra can make equal: read as products of
+/// symbols, they are equal only when they use the same letters (`xy` vs `yx`).
+fn different_words(a: &str, b: &str) -> bool {
+    let letters = |s: &str| -> Option<Vec<u8>> {
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        let mut v = s.as_bytes().to_vec();
+        v.sort_unstable();
+        Some(v)
+    };
+    match (letters(a), letters(b)) {
+        (Some(x), Some(y)) => x != y,
+        _ => false,
+    }
+}
+
+fn ordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
+    let mut all_equal = true;
+    for (x, y) in a.iter().zip(b) {
+        match compare_at(x, y, depth + 1, budget) {
+            Verdict::Different => return Verdict::Different,
+            Verdict::Unknown => all_equal = false,
+            Verdict::Equal => {}
+        }
+    }
+    if all_equal {
+        Verdict::Equal
+    } else {
+        Verdict::Unknown
+    }
+}
+
+/// Order-free comparison. Equality of decided values is an equivalence, so greedy matching
+/// on `Equal` finds a perfect matching when one exists among decided pairs.
+fn unordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
+    if a.len() > MAX_ITEMS || b.len() > MAX_ITEMS {
+        return Verdict::Unknown;
+    }
+    let mut table = vec![Verdict::Unknown; a.len() * b.len()];
+    for (i, x) in a.iter().enumerate() {
+        for (j, y) in b.iter().enumerate() {
+            table[i * b.len() + j] = compare_at(x, y, depth + 1, budget);
+        }
+    }
+    let cell = |i: usize, j: usize| table[i * b.len() + j];
+    // An element with no possible partner on the other side decides "different".
+    let a_orphan = (0..a.len()).any(|i| (0..b.len()).all(|j| cell(i, j) == Verdict::Different));
+    let b_orphan = (0..b.len()).any(|j| (0..a.len()).all(|i| cell(i, j) == Verdict::Different));
+    if a_orphan || b_orphan {
+        return Verdict::Different;
+    }
+    if a.len() == b.len() {
+        let mut used = vec![false; b.len()];
+        let mut matched = 0;
+        for i in 0..a.len() {
+            if let Some(j) = (0..b.len()).find(|&j| !used[j] && cell(i, j) == Verdict::Equal) {
+                used[j] = true;
+                matched += 1;
+            }
+        }
+        if matched == a.len() {
+            return Verdict::Equal;
+        }
+    }
+    // Different sizes with every element matched: duplicates such as `1,1,2` vs `1,2`.
+    Verdict::Unknown
+}
+
+fn classify(s: &str) -> Value<'_> {
+    if let Some(rows) = matrix(s) {
+        return Value::Matrix(rows);
+    }
+    let unions = split_top(s, "\\cup");
+    if unions.len() > 1 {
+        return Value::Unordered(Kind::Union, unions);
+    }
+    if let Some(inner) = s.strip_prefix("\\{").and_then(|t| t.strip_suffix("\\}")) {
+        if closes_at_end(s) {
+            let items = split_top(inner, ",");
+            return Value::Unordered(Kind::Set, items);
+        }
+    }
+    let bytes = s.as_bytes();
+    if s.len() >= 2
+        && matches!(bytes[0], b'(' | b'[')
+        && matches!(bytes[s.len() - 1], b')' | b']')
+        && closes_at_end(s)
+    {
+        let inner = &s[1..s.len() - 1];
+        let items = split_top(inner, ",");
+        if items.len() >= 2 {
+            return Value::Seq {
+                open: bytes[0],
+                close: bytes[s.len() - 1],
+                items,
+            };
+        }
+        if bytes[0] == b'(' && bytes[s.len() - 1] == b')' {
+            if let Some(r) = parse_number(inner) {
+                return Value::Num(r);
+            }
+        }
+        return Value::Atom(s);
+    }
+    let items = split_top(s, ",");
+    if items.len() >= 2 {
+        return Value::Unordered(Kind::List, items);
+    }
+    match parse_number(s) {
+        Some(r) => Value::Num(r),
+        None => Value::Atom(s),
+    }
+}
+
+/// Bracket depth change of the token starting at `i`, and its length. `\{`/`\}` count as
+/// brackets; other escaped characters are skipped.
+fn bracket_step(bytes: &[u8], i: usize) -> (i32, usize) {
+    match bytes[i] {
+        b'\\' => match bytes.get(i + 1) {
+            Some(b'{') => (1, 2),
+            Some(b'}') => (-1, 2),
+            Some(_) => (0, 2),
+            None => (0, 1),
+        },
+        b'(' | b'[' | b'{' => (1, 1),
+        b')' | b']' | b'}' => (-1, 1),
+        _ => (0, 1),
+    }
+}
+
+/// True when the bracket opened by the first character closes only at the last character.
+fn closes_at_end(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (d, len) = bracket_step(bytes, i);
+        depth += d;
+        i += len;
+        if depth <= 0 {
+            return i == bytes.len() && depth == 0;
+        }
+    }
+    false
+}
+
+/// Splits `s` on `sep` outside any brackets; a single part when there is none.
+fn split_top<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
+    let bytes = s.as_bytes();
+    let sep_b = sep.as_bytes();
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if depth == 0 && bytes[i..].starts_with(sep_b) {
+            parts.push(&s[start..i]);
+            i += sep_b.len();
+            start = i;
+            continue;
+        }
+        let (d, len) = bracket_step(bytes, i);
+        depth += d;
+        i += len;
+    }
+    parts.push(&s[start.min(s.len())..]);
+    parts
+}
+
+/// `\begin{pmatrix}a&b\\c&d\end{pmatrix}` (also bmatrix/matrix/vmatrix) as rows of cells.
+fn matrix(s: &str) -> Option<Vec<Vec<&str>>> {
+    let rest = s.strip_prefix("\\begin{")?;
+    let name_end = rest.find('}')?;
+    let name = &rest[..name_end];
+    if !matches!(name, "pmatrix" | "bmatrix" | "matrix" | "Bmatrix") {
+        return None;
+    }
+    let body = rest[name_end + 1..].strip_suffix(&format!("\\end{{{name}}}"))?;
+    if body.contains("\\begin{") {
+        return None;
+    }
+    let rows: Vec<Vec<&str>> = body
+        .split("\\\\")
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| r.split('&').map(str::trim).collect())
+        .collect();
+    if rows.is_empty() {
+        None
+    } else {
+        Some(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Verdict::*;
+
+    #[test]
+    fn comparison_table() {
+        let cases: &[(&str, &str, Verdict)] = &[
+            ("5", "5", Equal),
+            ("0.5", "\\frac{1}{2}", Equal),
+            ("1/2", "\\frac{1}{2}", Equal),
+            ("0.333", "\\frac{1}{3}", Different),
+            ("\\frac{1}{2^{99}}", "\\frac{1}{2^{98}}", Different),
+            ("4", "5", Different),
+            ("-5", "5", Different),
+            ("(1,2)", "(1,2)", Equal),
+            ("(1,\\frac{1}{2})", "(1,0.5)", Equal),
+            ("(1,2)", "(2,1)", Different),
+            ("[1,2]", "(1,2)", Different),
+            ("[1,2)", "[1,2]", Different),
+            ("(1,2,3)", "(1,2)", Different),
+            ("(-\\infty,3]", "(-\\infty,3]", Equal),
+            ("(3,\\frac{\\pi}{2})", "(3,\\frac{\\pi}{2})", Equal),
+            ("(3,\\frac{\\pi}{2})", "(4,\\frac{\\pi}{2})", Different),
+            ("(\\sqrt{2},1)", "(\\frac{2}{\\sqrt{2}},1)", Unknown),
+            ("\\{1,2\\}", "\\{2,1\\}", Equal),
+            ("\\{1,2\\}", "\\{1,3\\}", Different),
+            ("1,-2", "-2,1", Equal),
+            ("3,5,7", "7,5,3", Equal),
+            ("1,2", "1,2,3", Different),
+            ("\\{1,2\\}", "2,1", Equal),
+            ("\\{1,2\\}", "(1,2)", Different),
+            ("(1,2)", "1,2", Unknown),
+            ("[1,2]\\cup[3,4]", "[3,4]\\cup[1,2]", Equal),
+            ("[1,2]\\cup[3,4]", "[3,4]\\cup[1,2)", Different),
+            (
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+                Equal,
+            ),
+            (
+                "\\begin{pmatrix}1\\\\0.5\\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\\\frac{1}{2}\\end{pmatrix}",
+                Equal,
+            ),
+            (
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\3\\end{pmatrix}",
+                Different,
+            ),
+            (
+                "\\begin{pmatrix}1&2\\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+                Different,
+            ),
+            ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", Unknown),
+            ("2\\pi", "\\pi\\cdot2", Unknown),
+            ("\\sqrt{4}", "2", Unknown),
+            ("5", "(1,2)", Different),
+            ("a", "b", Different),
+            ("evelyn", "bob", Different),
+            ("odd", "even", Different),
+            ("xy", "yx", Unknown),
+            ("x^2", "y", Unknown),
+            ("(5)", "5", Equal),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare(a, b), *want, "{a:?} vs {b:?}");
+            assert_eq!(compare(b, a), *want, "{b:?} vs {a:?} (swapped)");
+        }
+    }
+
+    #[test]
+    fn large_and_deep_inputs_are_bounded() {
+        let many = vec!["1"; 100_000].join(",");
+        let _ = compare(&many, &many.replace('1', "2"));
+        let nested = "(".repeat(5_000) + &")".repeat(5_000);
+        let _ = compare(&nested, "1");
+        let sets = "\\{".repeat(5_000) + "1,2" + &"\\}".repeat(5_000);
+        let _ = compare(&sets, &sets.replace('1', "3"));
+        let tuple_tree = "(1,".repeat(2_000) + "1" + &")".repeat(2_000);
+        let _ = compare(&tuple_tree, &tuple_tree.replace('1', "2"));
+        for s in [
+            "\\",
+            "(",
+            ")",
+            "\\{",
+            "\\}",
+            "\\begin{pmatrix}",
+            ",",
+            "\\cup",
+            "é,é",
+        ] {
+            let _ = compare(s, "1");
+            let _ = compare("1", s);
+        }
+    }
+}

@@ -1,0 +1,801 @@
+//! Canonical string form of an answer, used for comparison.
+//!
+//! A sequence of linear passes over the string; none of them recurses, so deep nesting is
+//! handled with explicit stacks.
+
+/// Text-like commands whose braces are dropped and whose argument is kept.
+const UNWRAP_COMMANDS: [&str; 14] = [
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textnormal",
+    "textsf",
+    "texttt",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mathsf",
+    "mbox",
+    "boxed",
+    "fbox",
+];
+
+/// Commands dropped entirely (sizing and style).
+const DROP_COMMANDS: [&str; 14] = [
+    "left",
+    "right",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "biggl",
+    "biggr",
+    "big",
+    "Big",
+    "bigg",
+    "displaystyle",
+    "textstyle",
+    "limits",
+];
+
+/// Spacing commands, removed (they also act as thousands separators between digits).
+const SPACE_COMMANDS: [&str; 2] = ["quad", "qquad"];
+
+/// Unit words removed after a number. Compared case-insensitively; single letters are left out
+/// on purpose (they are usually variables).
+const UNITS: [&str; 93] = [
+    "cm",
+    "centimeter",
+    "centimeters",
+    "centimetre",
+    "centimetres",
+    "mm",
+    "millimeter",
+    "millimeters",
+    "meter",
+    "meters",
+    "metre",
+    "metres",
+    "km",
+    "kilometer",
+    "kilometers",
+    "inch",
+    "inches",
+    "in",
+    "ft",
+    "foot",
+    "feet",
+    "yard",
+    "yards",
+    "yd",
+    "mile",
+    "miles",
+    "mph",
+    "kg",
+    "kilogram",
+    "kilograms",
+    "gram",
+    "grams",
+    "pound",
+    "pounds",
+    "lb",
+    "lbs",
+    "ounce",
+    "ounces",
+    "oz",
+    "ton",
+    "tons",
+    "second",
+    "seconds",
+    "sec",
+    "minute",
+    "minutes",
+    "min",
+    "mins",
+    "hour",
+    "hours",
+    "hr",
+    "hrs",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "dollar",
+    "dollars",
+    "cent",
+    "cents",
+    "degree",
+    "degrees",
+    "deg",
+    "unit",
+    "units",
+    "square",
+    "sq",
+    "cubic",
+    "per",
+    "liter",
+    "liters",
+    "litre",
+    "litres",
+    "ml",
+    "gallon",
+    "gallons",
+    "cup",
+    "cups",
+    "people",
+    "persons",
+    "students",
+    "times",
+    "ways",
+    "points",
+    "percent",
+    "pct",
+    "grade",
+    "mm^2",
+    "cm^2",
+];
+
+/// Returns the canonical form of an answer string for comparison.
+pub fn normalize_answer(s: &str) -> String {
+    let s = commands_pass(s.trim());
+    let s = fix_arguments(&s);
+    let s = s.replace('∞', "\\infty");
+    let s = strip_degrees(&s);
+    let s = strip_units(&s);
+    let s = squeeze_spaces(&s);
+    let s = strip_degrees(&s);
+    let s = s.trim_end_matches(['.', ' ']).to_string();
+    let s = words_to_symbols(&s);
+    let s = strip_assignment(&s);
+    let s = strip_thousands(&s);
+    let s = canonical_numbers(&s);
+    let s = single_char_scripts(&s);
+    let s = plain_text_case(&s);
+    s.trim().to_string()
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphabetic()
+}
+
+/// Pass 1: one tokenizer pass over LaTeX commands, `$`, percent signs and braces.
+fn commands_pass(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    // For every open brace: whether its closing brace is dropped (unwrapped command).
+    let mut braces: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && is_word_byte(bytes[end]) {
+                end += 1;
+            }
+            if end > start {
+                let name = &s[start..end];
+                i = end;
+                if DROP_COMMANDS.contains(&name) {
+                    // `\left.` / `\right.` are invisible delimiters.
+                    if (name == "left" || name == "right") && bytes.get(i) == Some(&b'.') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                if SPACE_COMMANDS.contains(&name) {
+                    push_space(&mut out, bytes.get(i).copied());
+                    continue;
+                }
+                if UNWRAP_COMMANDS.contains(&name) || name == "operatorname" {
+                    let mut j = i;
+                    while j < bytes.len() && bytes[j] == b' ' {
+                        j += 1;
+                    }
+                    if bytes.get(j) == Some(&b'{') {
+                        if name == "operatorname" {
+                            // Keep it a command-like word: `\operatorname{lcm}` -> `\lcm`-ish text.
+                            out.push('\\');
+                        }
+                        braces.push(true);
+                        i = j + 1;
+                    }
+                    continue;
+                }
+                let canonical = match name {
+                    "dfrac" | "tfrac" | "cfrac" => "frac",
+                    "le" | "leqslant" => "leq",
+                    "ge" | "geqslant" => "geq",
+                    "ne" => "neq",
+                    "emptyset" => "varnothing",
+                    "degree" => {
+                        continue;
+                    }
+                    other => other,
+                };
+                out.push('\\');
+                out.push_str(canonical);
+                continue;
+            }
+            // A one-symbol command.
+            match bytes.get(start) {
+                Some(b',') | Some(b';') | Some(b':') | Some(b' ') => {
+                    push_space(&mut out, bytes.get(start + 1).copied());
+                    i = start + 1;
+                }
+                Some(b'!') | Some(b'$') | Some(b'%') => i = start + 1,
+                Some(_) => {
+                    // `\\`, `\{`, `\}`, `\|`, ... kept verbatim (one whole char).
+                    let ch_len = s[start..].chars().next().map_or(1, char::len_utf8);
+                    out.push_str(&s[i..start + ch_len]);
+                    i = start + ch_len;
+                }
+                None => i = start,
+            }
+            continue;
+        }
+        match b {
+            b'$' | b'%' => i += 1,
+            b'~' => {
+                push_space(&mut out, bytes.get(i + 1).copied());
+                i += 1;
+            }
+            b'{' => {
+                // `1{,}000`
+                if s[i..].starts_with("{,}") {
+                    out.push(',');
+                    i += 3;
+                    continue;
+                }
+                braces.push(false);
+                out.push('{');
+                i += 1;
+            }
+            b'}' => {
+                match braces.pop() {
+                    Some(true) => {}
+                    _ => out.push('}'),
+                }
+                i += 1;
+            }
+            b'\n' | b'\r' | b'\t' => {
+                out.push(' ');
+                i += 1;
+            }
+            _ => {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                match ch {
+                    '\u{2212}' | '\u{2013}' => out.push('-'),
+                    '\u{00a0}' | '\u{2009}' | '\u{202f}' => {
+                        push_space(&mut out, s[i + ch.len_utf8()..].bytes().next())
+                    }
+                    '\u{00b7}' | '\u{22c5}' => out.push_str("\\cdot "),
+                    '\u{00d7}' => out.push_str("\\times "),
+                    '\u{03c0}' => out.push_str("\\pi "),
+                    '\u{221a}' => out.push_str("\\sqrt"),
+                    _ => out.push(ch),
+                }
+                i += ch.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// A spacing command: nothing between two digits (`10\,000`), a space otherwise.
+fn push_space(out: &mut String, next: Option<u8>) {
+    let prev_digit = out.as_bytes().last().is_some_and(u8::is_ascii_digit);
+    let next_digit = next.is_some_and(|b| b.is_ascii_digit());
+    if !(prev_digit && next_digit) {
+        out.push(' ');
+    }
+}
+
+/// Pass 2: brace the arguments of `\frac` and `\sqrt` (`\frac12` -> `\frac{1}{2}`,
+/// `\sqrt2` -> `\sqrt{2}`), with an explicit stack instead of recursion.
+fn fix_arguments(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + 8);
+    // For every open brace: how many arguments are still expected after it closes.
+    let mut stack: Vec<u8> = Vec::new();
+    let mut pending: u8 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if pending > 0 {
+            match b {
+                b' ' => {
+                    i += 1;
+                    continue;
+                }
+                b'{' => {
+                    stack.push(pending - 1);
+                    pending = 0;
+                    out.push('{');
+                    i += 1;
+                    continue;
+                }
+                b'}' => pending = 0,
+                b'\\' => {
+                    let start = i + 1;
+                    let mut end = start;
+                    while end < bytes.len() && is_word_byte(bytes[end]) {
+                        end += 1;
+                    }
+                    if end > start && !matches!(&s[start..end], "frac" | "sqrt") {
+                        out.push('{');
+                        out.push_str(&s[i..end]);
+                        out.push('}');
+                        pending -= 1;
+                        i = end;
+                        continue;
+                    }
+                    pending = 0;
+                }
+                _ => {
+                    let ch = s[i..].chars().next().unwrap_or(' ');
+                    out.push('{');
+                    out.push(ch);
+                    out.push('}');
+                    pending -= 1;
+                    i += ch.len_utf8();
+                    continue;
+                }
+            }
+        }
+        match b {
+            b'{' => {
+                stack.push(0);
+                out.push('{');
+                i += 1;
+            }
+            b'}' => {
+                pending = stack.pop().unwrap_or(0);
+                out.push('}');
+                i += 1;
+            }
+            b'\\' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len() && is_word_byte(bytes[end]) {
+                    end += 1;
+                }
+                if end == start {
+                    // One-symbol command such as `\{`: copy both characters.
+                    let ch_len = s[start..].chars().next().map_or(0, char::len_utf8);
+                    out.push_str(&s[i..start + ch_len]);
+                    i = start + ch_len;
+                    continue;
+                }
+                let name = &s[start..end];
+                out.push_str(&s[i..end]);
+                i = end;
+                if name == "frac" || name == "binom" {
+                    pending = 2;
+                } else if name == "sqrt" {
+                    // Optional index `\sqrt[3]{x}` is copied as is.
+                    let mut j = i;
+                    while j < bytes.len() && bytes[j] == b' ' {
+                        j += 1;
+                    }
+                    if bytes.get(j) == Some(&b'[') {
+                        if let Some(close) = s[j..].find(']') {
+                            out.push_str(&s[j..=j + close]);
+                            i = j + close + 1;
+                        }
+                    }
+                    pending = 1;
+                }
+            }
+            _ => {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// Removes degree marks: `^\circ`, `^{\circ}`, `°` (with optional spaces).
+fn strip_degrees(s: &str) -> String {
+    let mut out = s.replace('°', "");
+    for pat in [
+        "^{\\circ}",
+        "^\\circ",
+        "^ {\\circ}",
+        "^ \\circ",
+        "^{ \\circ }",
+        "^{\\circ }",
+    ] {
+        if out.contains(pat) {
+            out = out.replace(pat, "");
+        }
+    }
+    out
+}
+
+/// Removes unit words (and `^2`/`^3` after them) at the end of a numeric answer:
+/// `5 cm`, `10\text{ inches}`, `6 square units`, `65 miles per hour`.
+fn strip_units(s: &str) -> String {
+    let orig = s.trim_end().trim_end_matches('.').trim_end();
+    let mut cur = orig;
+    for _ in 0..4 {
+        let bytes = cur.as_bytes();
+        // Optional power after the unit: `cm^2`, `cm^{2}`.
+        let mut end = bytes.len();
+        for pow in ["^{2}", "^{3}", "^2", "^3"] {
+            if cur.ends_with(pow) {
+                end -= pow.len();
+                break;
+            }
+        }
+        let mut start = end;
+        while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
+            start -= 1;
+        }
+        if start == end || (start > 0 && bytes[start - 1] == b'\\') {
+            break;
+        }
+        if !UNITS.contains(&cur[start..end].to_ascii_lowercase().as_str()) {
+            break;
+        }
+        cur = cur[..start].trim_end();
+    }
+    if cur.len() == orig.len() {
+        return orig.to_string();
+    }
+    // What is left must be a number-like value, so text answers stay intact.
+    let numeric_end = cur
+        .as_bytes()
+        .last()
+        .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'}' | b')'))
+        || cur.ends_with("\\pi");
+    if numeric_end && cur.bytes().any(|b| b.is_ascii_digit()) {
+        cur.to_string()
+    } else {
+        orig.to_string()
+    }
+}
+
+/// Removes whitespace, keeping one space where it separates a command name from a letter
+/// (`\pi r`).
+fn squeeze_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    let mut in_command = false;
+    for ch in s.chars() {
+        if ch.is_whitespace() {
+            pending_space = true;
+            continue;
+        }
+        if pending_space && in_command && ch.is_ascii_alphabetic() {
+            out.push(' ');
+        }
+        pending_space = false;
+        if ch == '\\' {
+            in_command = true;
+        } else if !ch.is_ascii_alphabetic() {
+            in_command = false;
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `x_{5}` -> `x_5`, `2^{3}` -> `2^3`; ordinal marks `12^{th}` -> `12`.
+fn single_char_scripts(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if (b == b'_' || b == b'^') && bytes.get(i + 1) == Some(&b'{') {
+            let prev_digit = i > 0 && bytes[i - 1].is_ascii_digit();
+            if b == b'^' && prev_digit {
+                if let Some(rest) = s.get(i + 2..i + 5) {
+                    if matches!(rest, "th}" | "st}" | "nd}" | "rd}") {
+                        i += 5;
+                        continue;
+                    }
+                }
+            }
+            if bytes.get(i + 2).is_some_and(u8::is_ascii_alphanumeric)
+                && bytes.get(i + 3) == Some(&b'}')
+            {
+                out.push(char::from(b));
+                out.push(char::from(bytes[i + 2]));
+                i += 4;
+                continue;
+            }
+        }
+        let ch = s[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// Words for symbols: "infinity" -> `\infty`, "no solution"/"none" stay text.
+fn words_to_symbols(s: &str) -> String {
+    match s.to_ascii_lowercase().as_str() {
+        "infinity" | "inf" | "+\\infty" => "\\infty".to_string(),
+        "-infinity" | "-inf" => "-\\infty".to_string(),
+        "\\{\\}" | "\\varnothing" | "{}" => "\\varnothing".to_string(),
+        _ => s.to_string(),
+    }
+}
+
+/// `x=5` -> `5` (also `k=`, `a_1=`, `\theta=`, `x\in`) when the value contains no letters.
+fn strip_assignment(s: &str) -> String {
+    let (lhs, rhs) = if let Some(pos) = s.find('=') {
+        (&s[..pos], &s[pos + 1..])
+    } else if let Some(pos) = s.find("\\in") {
+        if s[pos + 3..].starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return s.to_string();
+        }
+        (&s[..pos], &s[pos + 3..])
+    } else {
+        return s.to_string();
+    };
+    if rhs.contains('=') || rhs.is_empty() || !is_simple_variable(lhs) || has_bare_letters(rhs) {
+        return s.to_string();
+    }
+    rhs.to_string()
+}
+
+fn is_simple_variable(lhs: &str) -> bool {
+    let lhs = lhs.trim();
+    let (base, sub) = match lhs.find('_') {
+        Some(p) => (&lhs[..p], Some(&lhs[p + 1..])),
+        None => (lhs, None),
+    };
+    let base_ok = (base.len() == 1 && base.as_bytes()[0].is_ascii_alphabetic())
+        || (base.starts_with('\\')
+            && base.len() > 1
+            && base.len() <= 9
+            && base[1..].bytes().all(|b| b.is_ascii_alphabetic()));
+    let sub_ok = match sub {
+        None => true,
+        Some(t) => {
+            let t = t.trim_start_matches('{').trim_end_matches('}');
+            !t.is_empty() && t.len() <= 3 && t.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+    };
+    base_ok && sub_ok
+}
+
+/// True when `s` has a letter that is not part of a `\command` name.
+fn has_bare_letters(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            continue;
+        }
+        if bytes[i].is_ascii_alphabetic() {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `1,000,000` -> `1000000` when the whole answer is one such number.
+fn strip_thousands(s: &str) -> String {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int_part, frac) = match body.find('.') {
+        Some(p) => (&body[..p], Some(&body[p + 1..])),
+        None => (body, None),
+    };
+    if !int_part.contains(',') || frac.is_some_and(|f| !f.bytes().all(|b| b.is_ascii_digit())) {
+        return s.to_string();
+    }
+    let groups: Vec<&str> = int_part.split(',').collect();
+    let first_ok = !groups[0].is_empty()
+        && groups[0].len() <= 3
+        && groups[0].bytes().all(|b| b.is_ascii_digit());
+    let rest_ok = groups[1..]
+        .iter()
+        .all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
+    if first_ok && rest_ok {
+        s.replace(',', "")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Canonical decimals: `05` -> `5`, `5.0` -> `5`, `0.50` -> `0.5`, `.5` -> `0.5`.
+/// Numbers glued to a letter or `_`/`^` (subscripts, exponents such as `x2`) are left alone
+/// only when they follow a letter.
+fn canonical_numbers(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let starts_number =
+            b.is_ascii_digit() || (b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let prev = out.as_bytes().last().copied();
+        if !starts_number || prev.is_some_and(|p| p.is_ascii_alphabetic() || p == b'.') {
+            let ch = s[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+            continue;
+        }
+        let mut end = i;
+        while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
+            end += 1;
+        }
+        let token = &s[i..end];
+        out.push_str(&canonical_decimal(token));
+        i = end;
+    }
+    out
+}
+
+fn canonical_decimal(token: &str) -> String {
+    if token.bytes().filter(|&b| b == b'.').count() > 1 {
+        return token.to_string();
+    }
+    let (int_part, frac_part) = match token.find('.') {
+        Some(p) => (&token[..p], &token[p + 1..]),
+        None => (token, ""),
+    };
+    let int_part = int_part.trim_start_matches('0');
+    let frac_part = frac_part.trim_end_matches('0');
+    let int_part = if int_part.is_empty() { "0" } else { int_part };
+    if frac_part.is_empty() {
+        int_part.to_string()
+    } else {
+        format!("{int_part}.{frac_part}")
+    }
+}
+
+/// Plain words are compared case-insensitively; `(C)` is the letter `C`.
+fn plain_text_case(s: &str) -> String {
+    let inner = s
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .filter(|t| t.len() == 1 && t.as_bytes()[0].is_ascii_uppercase());
+    if let Some(letter) = inner {
+        return letter.to_string();
+    }
+    if s.len() >= 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return s.to_ascii_lowercase();
+    }
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_table() {
+        let cases: &[(&str, &str)] = &[
+            ("$5$", "5"),
+            (" 5 ", "5"),
+            ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})"),
+            ("\\left\\{1,2\\right\\}", "\\{1,2\\}"),
+            ("\\left. x \\right|", "x|"),
+            ("\\dfrac{1}{2}", "\\frac{1}{2}"),
+            ("\\tfrac{3}{4}", "\\frac{3}{4}"),
+            ("\\frac12", "\\frac{1}{2}"),
+            ("\\frac1{2}", "\\frac{1}{2}"),
+            ("\\frac{1}2", "\\frac{1}{2}"),
+            ("\\frac\\pi2", "\\frac{\\pi}{2}"),
+            ("\\frac{\\frac12}3", "\\frac{\\frac{1}{2}}{3}"),
+            ("\\sqrt2", "\\sqrt{2}"),
+            ("11\\sqrt2", "11\\sqrt{2}"),
+            ("\\sqrt[3]{2}", "\\sqrt[3]{2}"),
+            ("\\text{Evelyn}", "evelyn"),
+            ("\\textbf{(C)}", "C"),
+            ("\\mathrm{east}", "east"),
+            ("\\mbox{yes}", "yes"),
+            ("5 cm", "5"),
+            ("5\\text{ cm}", "5"),
+            ("10\\text{ inches}", "10"),
+            ("20 dollars", "20"),
+            ("\\$20", "20"),
+            ("12 \\text{cm}^2", "12"),
+            ("12\\mbox{ inches}^2", "12"),
+            ("6 square units", "6"),
+            ("65 miles per hour", "65"),
+            ("90^\\circ", "90"),
+            ("90^{\\circ}", "90"),
+            ("45°", "45"),
+            ("30 degrees", "30"),
+            ("5.", "5"),
+            ("1,000", "1000"),
+            ("1{,}000", "1000"),
+            ("10\\,000", "10000"),
+            ("10,\\!000", "10000"),
+            ("1,234,567.50", "1234567.5"),
+            ("(1,2)", "(1,2)"),
+            ("1,2", "1,2"),
+            ("1,22", "1,22"),
+            ("x = 5", "5"),
+            ("y=\\frac{1}{2}", "\\frac{1}{2}"),
+            ("a_1 = 3", "3"),
+            ("\\theta = \\frac{\\pi}{4}", "\\frac{\\pi}{4}"),
+            ("y = 2x + 1", "y=2x+1"),
+            ("x \\in [2,5]", "[2,5]"),
+            ("50\\%", "50"),
+            ("50%", "50"),
+            ("5.0", "5"),
+            ("05", "5"),
+            ("0.50", "0.5"),
+            (".5", "0.5"),
+            ("0.000", "0"),
+            ("(1.0, 2.50)", "(1,2.5)"),
+            ("x_{05}", "x_5"),
+            ("4210_{5}", "4210_5"),
+            ("2^{3}", "2^3"),
+            ("2^{10}", "2^{10}"),
+            ("12^{\\mathrm{th}} \\text{ grade}", "12"),
+            ("x^{\\prime}", "x^{\\prime}"),
+            ("\\pi r^2", "\\pi r^2"),
+            ("2 \\pi", "2\\pi"),
+            ("6 - 5i", "6-5i"),
+            ("−7", "-7"),
+            ("\\infty", "\\infty"),
+            ("infinity", "\\infty"),
+            ("\\emptyset", "\\varnothing"),
+            ("\\boxed{7}", "7"),
+            ("1011_2", "1011_2"),
+            ("x \\le 3", "x\\leq3"),
+            (
+                "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_answer(input), *want, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn pathological_inputs_do_not_panic() {
+        let deep = "{".repeat(10_000) + &"}".repeat(10_000);
+        let _ = normalize_answer(&deep);
+        let deep_frac = "\\frac{".repeat(10_000);
+        let _ = normalize_answer(&deep_frac);
+        let deep_text = "\\text{".repeat(10_000) + "x";
+        let _ = normalize_answer(&deep_text);
+        let mb = "1,".repeat(500_000);
+        let _ = normalize_answer(&mb);
+        for s in [
+            "\\",
+            "\\frac",
+            "\\sqrt[",
+            "{",
+            "}",
+            "\\left",
+            "é\\frac é",
+            "\\text",
+            "^",
+            "=",
+            "\\in",
+            "_",
+            "\\frac{",
+            "\\{",
+            "}}}}",
+            "\\sqrt[3",
+            "°",
+            "∞",
+            "\u{2212}",
+        ] {
+            let _ = normalize_answer(s);
+        }
+    }
+}

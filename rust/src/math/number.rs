@@ -1,0 +1,398 @@
+//! Exact rational numbers and a small parser for numeric answers in normalised LaTeX.
+//!
+//! Values are `i128` fractions with checked arithmetic: an overflow makes the value unknown
+//! (the caller then leaves the decision to a CAS), never an approximation. There is no
+//! tolerance anywhere: `0.333` is not `1/3`, and `1/2^99` is not `1/2^98`.
+
+/// An exact fraction `num/den` in lowest terms with `den > 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rational {
+    num: i128,
+    den: i128,
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    // Callers never pass i128::MIN (construction rejects it), so abs cannot overflow.
+    a = a.abs();
+    b = b.abs();
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+impl Rational {
+    /// `num/den` reduced; `None` when `den == 0` or a value is `i128::MIN`.
+    pub fn new(num: i128, den: i128) -> Option<Rational> {
+        if den == 0 || num == i128::MIN || den == i128::MIN {
+            return None;
+        }
+        let g = gcd(num, den).max(1);
+        let (mut n, mut d) = (num / g, den / g);
+        if d < 0 {
+            n = -n;
+            d = -d;
+        }
+        Some(Rational { num: n, den: d })
+    }
+
+    pub fn integer(n: i128) -> Option<Rational> {
+        Rational::new(n, 1)
+    }
+
+    pub fn is_integer(&self) -> bool {
+        self.den == 1
+    }
+
+    pub fn add(self, o: Rational) -> Option<Rational> {
+        let g = gcd(self.den, o.den);
+        let l = (self.den / g).checked_mul(o.den)?;
+        let a = self.num.checked_mul(l / self.den)?;
+        let b = o.num.checked_mul(l / o.den)?;
+        Rational::new(a.checked_add(b)?, l)
+    }
+
+    pub fn neg(self) -> Option<Rational> {
+        Rational::new(self.num.checked_neg()?, self.den)
+    }
+
+    pub fn sub(self, o: Rational) -> Option<Rational> {
+        self.add(o.neg()?)
+    }
+
+    pub fn mul(self, o: Rational) -> Option<Rational> {
+        let g1 = gcd(self.num, o.den).max(1);
+        let g2 = gcd(o.num, self.den).max(1);
+        let n = (self.num / g1).checked_mul(o.num / g2)?;
+        let d = (self.den / g2).checked_mul(o.den / g1)?;
+        Rational::new(n, d)
+    }
+
+    pub fn div(self, o: Rational) -> Option<Rational> {
+        if o.num == 0 {
+            return None;
+        }
+        self.mul(Rational::new(o.den, o.num)?)
+    }
+
+    /// Integer power by squaring; `None` on overflow, `0^-n`, or a huge exponent.
+    pub fn pow(self, exp: i128) -> Option<Rational> {
+        if exp.abs() > 4096 {
+            // Only 0, 1 and -1 survive such exponents; leave everything else undecided.
+            return match (self.num, self.den) {
+                (0, _) if exp > 0 => Some(self),
+                (1, 1) => Some(self),
+                (-1, 1) => Rational::integer(if exp % 2 == 0 { 1 } else { -1 }),
+                _ => None,
+            };
+        }
+        let base = if exp < 0 {
+            if self.num == 0 {
+                return None;
+            }
+            Rational::new(self.den, self.num)?
+        } else {
+            self
+        };
+        let mut e = exp.unsigned_abs();
+        let mut result = Rational::integer(1)?;
+        let mut b = base;
+        while e > 0 {
+            if e & 1 == 1 {
+                result = result.mul(b)?;
+            }
+            e >>= 1;
+            if e > 0 {
+                b = b.mul(b)?;
+            }
+        }
+        Some(result)
+    }
+}
+
+/// Maximum nesting of groups, fractions and unary signs the parser follows.
+const MAX_DEPTH: usize = 64;
+
+/// Parses a normalised numeric answer exactly: integers, decimals, `\frac{a}{b}`, `a/b`,
+/// signs, `+ - * / \cdot \times \div`, parentheses/braces, integer powers and mixed numbers
+/// (`3\frac{1}{2}` = 7/2). `None` when the string is not such a number or overflows.
+pub fn parse_number(s: &str) -> Option<Rational> {
+    if s.is_empty() || s.len() > 4096 {
+        return None;
+    }
+    let mut p = Parser {
+        s: s.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    let v = p.expr()?;
+    if p.pos == p.s.len() {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, lit: &str) -> bool {
+        if self.s[self.pos..].starts_with(lit.as_bytes()) {
+            // A command must not continue with letters (`\times` vs `\timesx`).
+            let end = self.pos + lit.len();
+            if lit.starts_with('\\') && self.s.get(end).is_some_and(u8::is_ascii_alphabetic) {
+                return false;
+            }
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            None
+        } else {
+            Some(())
+        }
+    }
+
+    fn expr(&mut self) -> Option<Rational> {
+        self.enter()?;
+        let mut v = self.term()?;
+        loop {
+            if self.eat("+") {
+                v = v.add(self.term()?)?;
+            } else if self.eat("-") {
+                v = v.sub(self.term()?)?;
+            } else {
+                break;
+            }
+        }
+        self.depth -= 1;
+        Some(v)
+    }
+
+    fn term(&mut self) -> Option<Rational> {
+        let mut v = self.unary()?;
+        loop {
+            if self.eat("*") || self.eat("\\cdot") || self.eat("\\times") {
+                v = v.mul(self.unary()?)?;
+            } else if self.eat("/") || self.eat("\\div") {
+                v = v.div(self.unary()?)?;
+            } else {
+                break;
+            }
+        }
+        Some(v)
+    }
+
+    fn unary(&mut self) -> Option<Rational> {
+        self.enter()?;
+        let v = if self.eat("-") {
+            self.unary()?.neg()?
+        } else if self.eat("+") {
+            self.unary()?
+        } else {
+            self.power()?
+        };
+        self.depth -= 1;
+        Some(v)
+    }
+
+    fn power(&mut self) -> Option<Rational> {
+        let base = self.atom()?;
+        if !self.eat("^") {
+            return Some(base);
+        }
+        let exp = if self.peek() == Some(b'{') {
+            self.group()?
+        } else {
+            // A single digit: `2^3`.
+            let d = self.peek().filter(u8::is_ascii_digit)?;
+            self.pos += 1;
+            Rational::integer(i128::from(d - b'0'))?
+        };
+        if !exp.is_integer() {
+            return None;
+        }
+        base.pow(exp.num)
+    }
+
+    /// `{ expr }`.
+    fn group(&mut self) -> Option<Rational> {
+        if !self.eat("{") {
+            return None;
+        }
+        let v = self.expr()?;
+        if !self.eat("}") {
+            return None;
+        }
+        Some(v)
+    }
+
+    fn atom(&mut self) -> Option<Rational> {
+        match self.peek()? {
+            b'{' => self.group(),
+            b'(' => {
+                self.pos += 1;
+                let v = self.expr()?;
+                if !self.eat(")") {
+                    return None;
+                }
+                Some(v)
+            }
+            b'\\' => {
+                if self.eat("\\frac") {
+                    let n = self.group()?;
+                    let d = self.group()?;
+                    n.div(d)
+                } else {
+                    None
+                }
+            }
+            b'0'..=b'9' | b'.' => {
+                let (v, is_int) = self.literal()?;
+                // Mixed number: `3\frac{1}{2}` with integer parts only.
+                if is_int && self.s[self.pos..].starts_with(b"\\frac{") {
+                    let save = self.pos;
+                    if let Some(f) = self.mixed_fraction() {
+                        return v.add(f);
+                    }
+                    self.pos = save;
+                }
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    /// `\frac{int}{int}` right after an integer, for mixed numbers.
+    fn mixed_fraction(&mut self) -> Option<Rational> {
+        if !self.eat("\\frac") {
+            return None;
+        }
+        let mut parts = [0i128; 2];
+        for part in &mut parts {
+            if !self.eat("{") {
+                return None;
+            }
+            let (v, is_int) = self.literal()?;
+            if !is_int || !self.eat("}") {
+                return None;
+            }
+            *part = v.num;
+        }
+        Rational::new(parts[0], parts[1])
+    }
+
+    /// A decimal literal `12`, `1.5`, `.5`; returns whether it had no decimal point.
+    fn literal(&mut self) -> Option<(Rational, bool)> {
+        let start = self.pos;
+        let mut num: i128 = 0;
+        let mut den: i128 = 1;
+        let mut seen_dot = false;
+        let mut digits = 0;
+        while let Some(b) = self.peek() {
+            match b {
+                b'0'..=b'9' => {
+                    num = num.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+                    if seen_dot {
+                        den = den.checked_mul(10)?;
+                    }
+                    digits += 1;
+                }
+                b'.' if !seen_dot => seen_dot = true,
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        if digits == 0 {
+            self.pos = start;
+            return None;
+        }
+        Some((Rational::new(num, den)?, !seen_dot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: i128, d: i128) -> Rational {
+        Rational::new(n, d).unwrap()
+    }
+
+    #[test]
+    fn parses_numbers_exactly() {
+        let cases: &[(&str, Option<Rational>)] = &[
+            ("5", Some(r(5, 1))),
+            ("-5", Some(r(-5, 1))),
+            ("0.5", Some(r(1, 2))),
+            (".5", Some(r(1, 2))),
+            ("5.", Some(r(5, 1))),
+            ("\\frac{1}{2}", Some(r(1, 2))),
+            ("-\\frac{3}{4}", Some(r(-3, 4))),
+            ("\\frac{-3}{4}", Some(r(-3, 4))),
+            ("\\frac{\\frac{1}{2}}{3}", Some(r(1, 6))),
+            ("1/2", Some(r(1, 2))),
+            ("3\\frac{1}{2}", Some(r(7, 2))),
+            ("-3\\frac{1}{2}", Some(r(-7, 2))),
+            ("2^{10}", Some(r(1024, 1))),
+            ("2^3", Some(r(8, 1))),
+            ("\\frac{1}{2^{99}}", Some(r(1, 1 << 99))),
+            ("2^{-2}", Some(r(1, 4))),
+            ("1.5\\times10^{3}", Some(r(1500, 1))),
+            ("3\\cdot4", Some(r(12, 1))),
+            ("(1+2)*3", Some(r(9, 1))),
+            ("6\\div4", Some(r(3, 2))),
+            ("0.333", Some(r(333, 1000))),
+            ("\\frac{1}{0}", None),
+            ("2^{200}", None),
+            ("5^{5^{5^{5}}}", None),
+            ("x", None),
+            ("\\sqrt{2}", None),
+            ("2x", None),
+            ("1.2.3", None),
+            ("", None),
+            ("(", None),
+            ("\\frac{1}", None),
+            ("99999999999999999999999999999999999999999999", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_number(s), *want, "input: {s:?}");
+        }
+    }
+
+    #[test]
+    fn no_tolerance() {
+        assert_ne!(
+            parse_number("\\frac{1}{2^{99}}"),
+            parse_number("\\frac{1}{2^{98}}")
+        );
+        assert_ne!(parse_number("0.333"), parse_number("\\frac{1}{3}"));
+        assert_eq!(parse_number("0.5"), parse_number("\\frac{1}{2}"));
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let deep = "{".repeat(10_000) + "1" + &"}".repeat(10_000);
+        assert_eq!(parse_number(&deep), None);
+        let minus = "-".repeat(4000) + "1";
+        assert_eq!(parse_number(&minus), None);
+        let parens = "(".repeat(100_000);
+        assert_eq!(parse_number(&parens), None);
+    }
+}
