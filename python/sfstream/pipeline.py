@@ -41,9 +41,18 @@ StageFn = Callable[[ObjectReceiveStream[Any], ObjectSendStream[Any]], Awaitable[
 
 
 async def _feed(source: AsyncIterable[T], send: ObjectSendStream[T]) -> None:
-    async with send:
-        async for item in source:
-            await send.send(item)
+    iterator = aiter(source)
+    try:
+        async with send:
+            async for item in iterator:
+                await send.send(item)
+    finally:
+        # Close an async generator source here, in its own task, even when cancelled: left
+        # to the garbage collector it would be finalised outside any event loop task.
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
 
 
 @asynccontextmanager
