@@ -80,6 +80,13 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
     if a == b {
         return Verdict::Equal;
     }
+    // `a \pm b` is the two-element list `a+b, a-b`.
+    if let Some(expanded) = expand_pm(a) {
+        return compare_at(&expanded, b, depth + 1, budget);
+    }
+    if let Some(expanded) = expand_pm(b) {
+        return compare_at(a, &expanded, depth + 1, budget);
+    }
     use Value::*;
     match (classify(a), classify(b)) {
         (Num(x), Num(y)) => {
@@ -155,6 +162,35 @@ fn different_words(a: &str, b: &str) -> bool {
         (Some(x), Some(y)) => x != y,
         _ => false,
     }
+}
+
+/// Expands the one `\pm` (or `\mp`) of a single value into `a+b,a-b`.
+fn expand_pm(s: &str) -> Option<String> {
+    let mut found: Option<(usize, bool)> = None;
+    for (pos, _) in s.match_indices('\\') {
+        let rest = &s[pos + 1..];
+        let plus_first = if rest.starts_with("pm") {
+            true
+        } else if rest.starts_with("mp") {
+            false
+        } else {
+            continue;
+        };
+        if rest.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        found = Some((pos, plus_first));
+    }
+    let (pos, plus_first) = found?;
+    if split_top(s, ",").len() > 1 {
+        return None;
+    }
+    let (pre, post) = (&s[..pos], &s[pos + 3..]);
+    let (first, second) = if plus_first { ('+', '-') } else { ('-', '+') };
+    Some(format!("{pre}{first}{post},{pre}{second}{post}"))
 }
 
 fn ordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
@@ -399,6 +435,17 @@ mod tests {
             ("xy", "yx", Unknown),
             ("x^2", "y", Unknown),
             ("(5)", "5", Equal),
+            ("\\pm3", "3,-3", Equal),
+            ("\\pm3", "\\{-3,3\\}", Equal),
+            ("\\pm3", "3", Different),
+            ("3\\pm2\\sqrt{2}", "3+2\\sqrt{2},3-2\\sqrt{2}", Equal),
+            (
+                "\\frac{1\\pm\\sqrt{5}}{2}",
+                "\\frac{1-\\sqrt{5}}{2},\\frac{1+\\sqrt{5}}{2}",
+                Equal,
+            ),
+            ("1\\pm\\sqrt{19}", "1", Different),
+            ("\\pmatrix", "1", Unknown),
         ];
         for (a, b, want) in cases {
             assert_eq!(compare(a, b), *want, "{a:?} vs {b:?}");
