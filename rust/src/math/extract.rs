@@ -181,8 +181,14 @@ fn clean_phrase_answer(rest: &str) -> Option<String> {
         inner
     } else {
         // Plain text: up to the end of the sentence (". " or "." at the end of the line).
-        let cut = sentence_end(s);
-        &s[..cut]
+        let sentence = &s[..sentence_end(s)];
+        // "... is 42, which is ..." / "... is 5 because ...": keep the answer itself.
+        let cut = CONNECTORS
+            .iter()
+            .filter_map(|c| sentence.find(c))
+            .min()
+            .unwrap_or(sentence.len());
+        &sentence[..cut]
     };
     let mut a = answer.trim();
     loop {
@@ -202,6 +208,16 @@ fn clean_phrase_answer(rest: &str) -> Option<String> {
         Some(a.to_string())
     }
 }
+
+/// Words that end the answer inside a plain-text answer sentence.
+const CONNECTORS: [&str; 6] = [
+    ", which",
+    ", so ",
+    ", because",
+    " because ",
+    " since ",
+    " which ",
+];
 
 fn strip_pair<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
     if s.len() >= open.len() + close.len() && s.starts_with(open) && s.ends_with(close) {
@@ -280,6 +296,9 @@ mod tests {
             ("#### 72\n", Some("72")),
             ("The answer is 3. Actually the answer is 4.", Some("4")),
             ("the answer is 2.5 meters", Some("2.5 meters")),
+            ("The answer is 42, which is even.", Some("42")),
+            ("The answer is 5 because 2+3=5.", Some("5")),
+            ("The answer is 1, 2, and 3.", Some("1, 2, and 3")),
             ("The answer isn't obvious. Answer: 9", Some("9")),
             ("The answer is \\(\\sqrt{2}\\).", Some("\\sqrt{2}")),
             ("the answer is **12**.", Some("12")),

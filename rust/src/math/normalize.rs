@@ -148,6 +148,7 @@ pub fn normalize_answer(s: &str) -> String {
     let s = strip_degrees(&s);
     let s = strip_units(&s);
     let s = squeeze_spaces(&s);
+    let s = s.replace(",and", ",");
     let s = strip_degrees(&s);
     let s = s.trim_end_matches(['.', ' ']).to_string();
     let s = words_to_symbols(&s);
@@ -722,6 +723,7 @@ mod tests {
             ("10,\\!000", "10000"),
             ("1,234,567.50", "1234567.5"),
             ("(1,2)", "(1,2)"),
+            ("1, 2, and 3", "1,2,3"),
             ("1,2", "1,2"),
             ("1,22", "1,22"),
             ("x = 5", "5"),
