@@ -1,1 +1,585 @@
-//! placeholder
+//! Code verdicts: extracting a program from a completion and running it against test cases.
+//!
+//! Three test styles, all in one `tests` JSON object (see SPEC.md):
+//!
+//! * **stdin/stdout** (APPS, `fn_name` null or absent): `{"inputs": [str], "outputs": [str]}`.
+//!   Each case runs `solution.py` in a fresh interpreter with the input on stdin; stdout is
+//!   compared by [`compare::compare_stdout`]. List-of-lines inputs/outputs are joined with
+//!   newlines (an APPS quirk).
+//! * **call-based** (APPS/LiveCodeBench, `fn_name` set): each input is a list of positional
+//!   arguments; an embedded driver runs the program, finds `fn_name` at module level or as a
+//!   method of `Solution()`, calls it and writes the JSON of the return value to fd 3 behind a
+//!   random per-run sentinel. Rust compares it with the expected value
+//!   ([`compare::compare_value`]).
+//! * **asserts** (HumanEval/MBPP): `{"asserts": str, "entry_point": str | null}`. Program and
+//!   test code run in one namespace; if `entry_point` is given and the tests define `check`,
+//!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
+//!   after the tests finished, so exiting early with status 0 does not pass. One case.
+//!
+//! Each case is a fresh process under the limits of [`crate::sandbox`]. Cases of one solution run
+//! sequentially; the functions are thread-safe and take no global lock, so callers get
+//! parallelism by checking several solutions from several threads.
+
+pub mod compare;
+pub mod extract;
+pub mod json;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use extract::extract_program;
+
+use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdict};
+use crate::Error;
+use json::Json;
+
+/// The driver for call-based and assert-style tests, run with `python -c`.
+const DRIVER: &str = include_str!("driver.py");
+
+/// Options for [`run_tests`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Wall-clock limit per case in seconds; the CPU limit is its ceiling.
+    pub time_limit_s: f64,
+    /// Address-space limit in MiB (0 = none).
+    pub memory_mb: u64,
+    /// Cap on stdout and on stderr (each) per case, in bytes.
+    pub output_limit_bytes: usize,
+    /// Stop at the first case that is not correct (the remaining cases are not run).
+    pub stop_on_first_failure: bool,
+    /// The Python interpreter; `None` = `$SFSTREAM_PYTHON` or `python3` from `PATH`.
+    pub python: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            time_limit_s: 4.0,
+            memory_mb: 1024,
+            output_limit_bytes: 1 << 20,
+            stop_on_first_failure: true,
+            python: None,
+        }
+    }
+}
+
+/// The verdict on a program (or on one case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodeStatus {
+    Correct,
+    WrongAnswer,
+    Timeout,
+    MemoryLimit,
+    OutputLimit,
+    RuntimeError,
+    SyntaxError,
+    NoCode,
+}
+
+impl CodeStatus {
+    /// The status string used in verdict records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeStatus::Correct => "correct",
+            CodeStatus::WrongAnswer => "wrong_answer",
+            CodeStatus::Timeout => "timeout",
+            CodeStatus::MemoryLimit => "memory_limit",
+            CodeStatus::OutputLimit => "output_limit",
+            CodeStatus::RuntimeError => "runtime_error",
+            CodeStatus::SyntaxError => "syntax_error",
+            CodeStatus::NoCode => "no_code",
+        }
+    }
+}
+
+impl fmt::Display for CodeStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of one test case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub status: CodeStatus,
+    /// Why it failed (first difference, exception line, limit), `None` when correct.
+    pub detail: Option<String>,
+    /// Wall time of the case as measured by the supervisor.
+    pub wall: Duration,
+}
+
+/// The result of checking one program.
+#[derive(Debug, Clone)]
+pub struct CodeCheck {
+    /// The first non-correct case status, or `Correct` if every case passed.
+    pub status: CodeStatus,
+    /// Number of cases that passed.
+    pub passed: usize,
+    /// Number of cases in the tests (also those not run after an early stop).
+    pub total: usize,
+    /// The first failing case's detail, prefixed with its 1-based number.
+    pub detail: Option<String>,
+    /// The cases that were run, in order.
+    pub cases: Vec<CaseResult>,
+}
+
+impl CodeCheck {
+    /// Whether every case passed.
+    pub fn correct(&self) -> bool {
+        self.status == CodeStatus::Correct
+    }
+}
+
+/// Parsed test specification.
+enum Tests {
+    Stdio(Vec<(String, String)>),
+    Call {
+        fn_name: String,
+        cases: Vec<(Json, Json)>,
+    },
+    Asserts {
+        asserts: String,
+        entry_point: Option<String>,
+    },
+}
+
+impl Tests {
+    fn len(&self) -> usize {
+        match self {
+            Tests::Stdio(cases) => cases.len(),
+            Tests::Call { cases, .. } => cases.len(),
+            Tests::Asserts { .. } => 1,
+        }
+    }
+}
+
+/// Runs `program` against the tests in `tests_json` (see the module documentation).
+///
+/// Returns `Err(Error::InvalidInput)` for malformed tests or options and `Err(Error::Sandbox)`
+/// if no process can be started; everything the program does is a verdict in the `CodeCheck`.
+/// An empty program gives `no_code`.
+///
+/// ```no_run
+/// use _core::code::{run_tests, RunOptions};
+/// let tests = r#"{"inputs": ["1 2\n"], "outputs": ["3\n"]}"#;
+/// let check = run_tests("a, b = map(int, input().split())\nprint(a + b)\n", tests,
+///                       &RunOptions::default()).unwrap();
+/// assert_eq!(check.status.as_str(), "correct");
+/// ```
+pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::Result<CodeCheck> {
+    let tests = parse_tests(tests_json)?;
+    let limits = limits_for(opts)?;
+    let total = tests.len();
+    if program.trim().is_empty() {
+        return Ok(CodeCheck {
+            status: CodeStatus::NoCode,
+            passed: 0,
+            total,
+            detail: Some("no program".into()),
+            cases: Vec::new(),
+        });
+    }
+    let interp = sandbox::interpreter(opts.python.as_deref())?;
+    let runner = Runner {
+        interp: &interp,
+        limits: &limits,
+        program,
+    };
+
+    let mut check = CodeCheck {
+        status: CodeStatus::Correct,
+        passed: 0,
+        total,
+        detail: None,
+        cases: Vec::new(),
+    };
+    for index in 0..total {
+        let case = match &tests {
+            Tests::Stdio(cases) => runner.stdio_case(&cases[index].0, &cases[index].1)?,
+            Tests::Call { fn_name, cases } => {
+                runner.call_case(fn_name, &cases[index].0, &cases[index].1)?
+            }
+            Tests::Asserts {
+                asserts,
+                entry_point,
+            } => runner.asserts_case(asserts, entry_point.as_deref())?,
+        };
+        let status = case.status;
+        if status == CodeStatus::Correct {
+            check.passed += 1;
+        } else if check.status == CodeStatus::Correct {
+            check.status = status;
+            check.detail = Some(match &case.detail {
+                Some(d) => format!("case {}: {d}", index + 1),
+                None => format!("case {}", index + 1),
+            });
+        }
+        check.cases.push(case);
+        // A syntax error fails every case the same way.
+        if status != CodeStatus::Correct
+            && (opts.stop_on_first_failure || status == CodeStatus::SyntaxError)
+        {
+            break;
+        }
+    }
+    Ok(check)
+}
+
+fn limits_for(opts: &RunOptions) -> crate::Result<Limits> {
+    if !(opts.time_limit_s.is_finite() && opts.time_limit_s > 0.0 && opts.time_limit_s <= 86_400.0)
+    {
+        return Err(Error::InvalidInput(format!(
+            "time limit must be in (0, 86400] seconds, got {}",
+            opts.time_limit_s
+        )));
+    }
+    if opts.output_limit_bytes == 0 {
+        return Err(Error::InvalidInput("output limit must be positive".into()));
+    }
+    let memory = opts.memory_mb.checked_mul(1 << 20).ok_or_else(|| {
+        Error::InvalidInput(format!("memory limit too large: {} MiB", opts.memory_mb))
+    })?;
+    Ok(Limits {
+        wall: Duration::from_secs_f64(opts.time_limit_s),
+        cpu_seconds: (opts.time_limit_s.ceil() as u64).max(1),
+        address_space_bytes: memory,
+        stdout_bytes: opts.output_limit_bytes,
+        stderr_bytes: opts.output_limit_bytes,
+        result_bytes: opts.output_limit_bytes,
+        ..Limits::default()
+    })
+}
+
+fn parse_tests(text: &str) -> crate::Result<Tests> {
+    let bad = |msg: String| Error::InvalidInput(format!("tests: {msg}"));
+    let v = json::parse(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    if !matches!(v, Json::Obj(_)) {
+        return Err(bad("expected a JSON object".into()));
+    }
+    if let Some(asserts) = v.get("asserts") {
+        let Json::Str(asserts) = asserts else {
+            return Err(bad("\"asserts\" must be a string".into()));
+        };
+        let entry_point = match v.get("entry_point") {
+            None | Some(Json::Null) => None,
+            Some(Json::Str(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => {
+                return Err(bad(
+                    "\"entry_point\" must be a non-empty string or null".into()
+                ))
+            }
+        };
+        return Ok(Tests::Asserts {
+            asserts: asserts.clone(),
+            entry_point,
+        });
+    }
+    let (Some(Json::Arr(inputs)), Some(Json::Arr(outputs))) = (v.get("inputs"), v.get("outputs"))
+    else {
+        return Err(bad(
+            "expected \"inputs\" and \"outputs\" lists (or \"asserts\")".into(),
+        ));
+    };
+    if inputs.len() != outputs.len() {
+        return Err(bad(format!(
+            "{} inputs but {} outputs",
+            inputs.len(),
+            outputs.len()
+        )));
+    }
+    if inputs.is_empty() {
+        return Err(bad("no test cases".into()));
+    }
+    match v.get("fn_name") {
+        None | Some(Json::Null) => {
+            let mut cases = Vec::with_capacity(inputs.len());
+            for (i, (inp, out)) in inputs.iter().zip(outputs).enumerate() {
+                let inp =
+                    text_of(inp).ok_or_else(|| bad(format!("input {} is not a string", i + 1)))?;
+                let out =
+                    text_of(out).ok_or_else(|| bad(format!("output {} is not a string", i + 1)))?;
+                cases.push((inp, out));
+            }
+            Ok(Tests::Stdio(cases))
+        }
+        Some(Json::Str(name)) if !name.is_empty() => {
+            let mut cases = Vec::with_capacity(inputs.len());
+            for (i, (inp, out)) in inputs.iter().zip(outputs).enumerate() {
+                if !matches!(inp, Json::Arr(_)) {
+                    return Err(bad(format!("input {} is not a list of arguments", i + 1)));
+                }
+                cases.push((inp.clone(), out.clone()));
+            }
+            Ok(Tests::Call {
+                fn_name: name.clone(),
+                cases,
+            })
+        }
+        Some(_) => Err(bad("\"fn_name\" must be a non-empty string or null".into())),
+    }
+}
+
+/// A stdin/stdout test value: a string, or (APPS) a list of lines joined with newlines.
+fn text_of(v: &Json) -> Option<String> {
+    match v {
+        Json::Str(s) => Some(s.clone()),
+        Json::Num(n) => Some(n.clone()),
+        Json::Arr(lines) => {
+            let lines: Option<Vec<&str>> = lines
+                .iter()
+                .map(|l| match l {
+                    Json::Str(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut joined = lines?.join("\n");
+            if !joined.is_empty() && !joined.ends_with('\n') {
+                joined.push('\n');
+            }
+            Some(joined)
+        }
+        _ => None,
+    }
+}
+
+struct Runner<'a> {
+    interp: &'a Interpreter,
+    limits: &'a Limits,
+    program: &'a str,
+}
+
+impl Runner<'_> {
+    fn job(&self, mut args: Vec<OsString>, stdin: Vec<u8>) -> Job {
+        let mut all = self.interp.flags.clone();
+        all.append(&mut args);
+        let mut job = Job::new(&self.interp.path, all);
+        job.stdin = stdin;
+        job.limits = self.limits.clone();
+        job
+    }
+
+    fn stdio_case(&self, input: &str, expected: &str) -> crate::Result<CaseResult> {
+        let mut job = self.job(vec!["solution.py".into()], input.as_bytes().to_vec());
+        job.files
+            .push(("solution.py".into(), self.program.as_bytes().to_vec()));
+        let outcome = sandbox::run(&job)?;
+        let (status, detail) = match outcome.verdict() {
+            Verdict::Exited(0) => {
+                match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
+                    Ok(()) => (CodeStatus::Correct, None),
+                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
+                }
+            }
+            Verdict::Exited(code) => python_failure(&outcome.stderr, code, true),
+            other => limit_verdict(other, &outcome, self.limits),
+        };
+        Ok(CaseResult {
+            status,
+            detail,
+            wall: outcome.wall,
+        })
+    }
+
+    fn call_case(&self, fn_name: &str, args: &Json, expected: &Json) -> crate::Result<CaseResult> {
+        let (outcome, message) = self.driver_run(&[
+            ("mode", Json::Str("call".into())),
+            ("fn_name", Json::Str(fn_name.into())),
+            ("args", args.clone()),
+        ])?;
+        let (status, detail) = match (outcome.verdict(), message) {
+            (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
+                "RESULT" => match json::parse(&payload) {
+                    Ok(got) => match compare::compare_value(&got, expected) {
+                        Ok(()) => (CodeStatus::Correct, None),
+                        Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
+                    },
+                    Err(e) => (
+                        CodeStatus::WrongAnswer,
+                        Some(format!("unreadable return value: {e}")),
+                    ),
+                },
+                _ => driver_message(&kind, &payload)?,
+            },
+            (Verdict::Exited(0), None) => (
+                CodeStatus::RuntimeError,
+                Some("exited before returning a result".into()),
+            ),
+            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, false),
+            (other, _) => limit_verdict(other, &outcome, self.limits),
+        };
+        Ok(CaseResult {
+            status,
+            detail,
+            wall: outcome.wall,
+        })
+    }
+
+    fn asserts_case(&self, asserts: &str, entry_point: Option<&str>) -> crate::Result<CaseResult> {
+        let (outcome, message) = self.driver_run(&[
+            ("mode", Json::Str("asserts".into())),
+            ("asserts", Json::Str(asserts.into())),
+            (
+                "entry_point",
+                entry_point.map_or(Json::Null, |e| Json::Str(e.into())),
+            ),
+        ])?;
+        let (status, detail) = match (outcome.verdict(), message) {
+            (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
+                "PASSED" => (CodeStatus::Correct, None),
+                _ => driver_message(&kind, &payload)?,
+            },
+            (Verdict::Exited(0), None) => (
+                CodeStatus::RuntimeError,
+                Some("exited before the tests finished".into()),
+            ),
+            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, false),
+            (other, _) => limit_verdict(other, &outcome, self.limits),
+        };
+        Ok(CaseResult {
+            status,
+            detail,
+            wall: outcome.wall,
+        })
+    }
+
+    /// Runs the driver with a request; returns the outcome and the driver's message, if any.
+    fn driver_run(
+        &self,
+        fields: &[(&str, Json)],
+    ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
+        let sentinel = sandbox::random_hex(16)?;
+        let mut members = vec![
+            ("sentinel".to_string(), Json::Str(sentinel.clone())),
+            ("program".to_string(), Json::Str(self.program.into())),
+        ];
+        members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let request = Json::Obj(members).to_json();
+        let mut job = self.job(vec!["-c".into(), DRIVER.into()], request.into_bytes());
+        job.result_pipe = true;
+        let outcome = sandbox::run(&job)?;
+        let message = find_message(&outcome.result, &sentinel);
+        Ok((outcome, message))
+    }
+}
+
+/// Finds `<sentinel> <KIND> <payload>` in what the child wrote to fd 3. Lines without the
+/// sentinel (anything the program itself wrote there) are ignored.
+fn find_message(result: &[u8], sentinel: &str) -> Option<(String, String)> {
+    let text = String::from_utf8_lossy(result);
+    let prefix = format!("{sentinel} ");
+    let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()))?;
+    let (kind, payload) = line.split_once(' ')?;
+    Some((kind.to_string(), payload.to_string()))
+}
+
+/// Non-result driver messages.
+fn driver_message(kind: &str, payload: &str) -> crate::Result<(CodeStatus, Option<String>)> {
+    let text = match json::parse(payload) {
+        Ok(Json::Str(s)) => s,
+        _ => payload.to_string(),
+    };
+    Ok(match kind {
+        "SYNTAX" => (CodeStatus::SyntaxError, Some(text)),
+        "NOFN" => (
+            CodeStatus::RuntimeError,
+            Some(format!("function {text:?} not found")),
+        ),
+        "BADTYPE" => (
+            CodeStatus::WrongAnswer,
+            Some(format!("unsupported return value: {text}")),
+        ),
+        "TESTSYNTAX" => {
+            return Err(Error::InvalidInput(format!(
+                "the test code does not compile: {text}"
+            )))
+        }
+        other => (
+            CodeStatus::RuntimeError,
+            Some(format!("unexpected driver message {other}")),
+        ),
+    })
+}
+
+/// Verdicts decided by the supervisor's limits rather than by the program's exit.
+fn limit_verdict(
+    verdict: Verdict,
+    outcome: &sandbox::Outcome,
+    limits: &Limits,
+) -> (CodeStatus, Option<String>) {
+    match verdict {
+        Verdict::Timeout => {
+            let what = if outcome.termination == Termination::WallTimeout {
+                format!(
+                    "wall-clock limit of {} s exceeded",
+                    limits.wall.as_secs_f64()
+                )
+            } else {
+                format!("CPU limit of {} s exceeded", outcome.cpu_limit_seconds)
+            };
+            (CodeStatus::Timeout, Some(what))
+        }
+        Verdict::MemoryLimit => (
+            CodeStatus::MemoryLimit,
+            Some(format!(
+                "killed near the memory limit (peak RSS {} MiB)",
+                outcome.max_rss_bytes >> 20
+            )),
+        ),
+        Verdict::OutputLimit(stream) => {
+            let (name, cap) = match stream {
+                Stream::Stdout => ("stdout", outcome.stdout.len()),
+                Stream::Stderr => ("stderr", outcome.stderr.len()),
+                Stream::Result => ("result", outcome.result.len()),
+            };
+            (
+                CodeStatus::OutputLimit,
+                Some(format!("{name} exceeded {cap} bytes")),
+            )
+        }
+        Verdict::Signaled(sig) => (
+            CodeStatus::RuntimeError,
+            Some(format!("killed by {}", sandbox::signal_name(sig))),
+        ),
+        Verdict::Exited(code) => (
+            CodeStatus::RuntimeError,
+            Some(format!("exit status {code}")),
+        ),
+    }
+}
+
+/// At most `max` characters of `s`, with an ellipsis if cut.
+fn shorten(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Classifies a Python program that exited with a non-zero status, from its stderr.
+fn python_failure(stderr: &[u8], code: i32, direct: bool) -> (CodeStatus, Option<String>) {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text.lines().rev().map(str::trim).find(|l| !l.is_empty());
+    let detail = last.map_or_else(|| format!("exit status {code}"), |l| shorten(l, 200));
+    // A compile-time syntax error of the script itself is printed without a traceback header;
+    // one raised at run time (eval, import of a broken module) has one.
+    let is_syntax = direct
+        && !text.contains("Traceback (most recent call last):")
+        && text.lines().any(|l| {
+            l.starts_with("SyntaxError:")
+                || l.starts_with("IndentationError:")
+                || l.starts_with("TabError:")
+        });
+    if is_syntax {
+        return (CodeStatus::SyntaxError, Some(detail));
+    }
+    if last.is_some_and(|l| l.starts_with("MemoryError")) {
+        return (CodeStatus::MemoryLimit, Some(detail));
+    }
+    (CodeStatus::RuntimeError, Some(detail))
+}
+
+#[cfg(test)]
+mod tests;

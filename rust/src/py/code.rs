@@ -1,7 +1,73 @@
+//! Bindings for [`crate::code`]: program extraction and test running.
+
+use std::path::PathBuf;
+
 use pyo3::prelude::*;
+
+use super::detached;
+use crate::code::{self, RunOptions};
+
+/// The program in a completion (last fenced Python block, preferring the one after
+/// "Here's my final solution:"), or None.
 #[pyfunction]
 #[pyo3(name = "extract_program")]
-pub fn py_extract_program(text: &str) -> Option<String> { let _ = text; None }
+pub fn py_extract_program(py: Python<'_>, text: String) -> PyResult<Option<String>> {
+    detached(py, move || Ok(code::extract_program(&text)))
+}
+
+/// Runs `program` against `tests_json` in sandboxed subprocesses, with the GIL released.
+///
+/// Returns `(status, passed, total, detail, [(case_status, case_detail), ...])`. Raises
+/// `InvalidInputError` for malformed tests or options and `SandboxError` if no process can be
+/// started; failures of the program itself are statuses.
 #[pyfunction]
-#[pyo3(name = "run_tests")]
-pub fn py_run_tests(program: &str) -> String { program.to_string() }
+#[pyo3(
+    name = "run_tests",
+    signature = (
+        program,
+        tests_json,
+        time_limit = 4.0,
+        memory_mb = 1024,
+        output_limit = 1_048_576,
+        stop_on_first_failure = true,
+        python = None
+    )
+)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn py_run_tests(
+    py: Python<'_>,
+    program: String,
+    tests_json: String,
+    time_limit: f64,
+    memory_mb: u64,
+    output_limit: usize,
+    stop_on_first_failure: bool,
+    python: Option<PathBuf>,
+) -> PyResult<(
+    String,
+    usize,
+    usize,
+    Option<String>,
+    Vec<(String, Option<String>)>,
+)> {
+    let opts = RunOptions {
+        time_limit_s: time_limit,
+        memory_mb,
+        output_limit_bytes: output_limit,
+        stop_on_first_failure,
+        python,
+    };
+    let check = detached(py, move || code::run_tests(&program, &tests_json, &opts))?;
+    let cases = check
+        .cases
+        .into_iter()
+        .map(|c| (c.status.as_str().to_string(), c.detail))
+        .collect();
+    Ok((
+        check.status.as_str().to_string(),
+        check.passed,
+        check.total,
+        check.detail,
+        cases,
+    ))
+}

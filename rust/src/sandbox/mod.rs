@@ -1,1 +1,272 @@
-//! placeholder
+//! Runs untrusted programs in resource-limited child processes.
+//!
+//! This is the only module of the crate that starts processes (a clippy `disallowed-methods`
+//! rule bans `std::process::Command::new` elsewhere). Each [`run`] call:
+//!
+//! * creates a fresh private working directory and removes it afterwards;
+//! * starts the program with an allow-listed environment (nothing is inherited unless asked);
+//! * in the child, before `exec`: `setsid()` (own session and process group) and `setrlimit`
+//!   for CPU, address space, file size, open files, core dumps and processes;
+//! * supervises the child from the calling thread with one `poll(2)` loop that feeds stdin
+//!   (non-blocking, so a program that never reads cannot deadlock us), drains stdout, stderr
+//!   and an optional result pipe on fd 3 (each with its own byte cap) and watches a pidfd for
+//!   the child's exit;
+//! * enforces the wall-clock deadline with its own clock, and kills the whole process group with
+//!   `SIGKILL` at the end, whatever happened (also after a normal exit, so leftover children die);
+//! * reaps the child with `wait4` and reports its status and resource usage.
+//!
+//! The outcome is classified from the supervisor's own observations (its timer, the output
+//! caps it enforced, the wait status and `ru_maxrss`), never from the exit code alone.
+//!
+//! Known limits of this first version, to be lifted by namespaces / a uid drop later: a process
+//! that calls `setsid()` itself leaves the process group and survives the group kill; the
+//! child shares the supervisor's uid, network and view of the file system; `RLIMIT_NPROC` does
+//! not bind uid 0 and counts all processes of the uid, not of one sandbox.
+
+mod process;
+mod python;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use python::{default_interpreter, interpreter, Interpreter};
+
+/// Resource limits for one child process.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock limit measured by the supervisor from just before the spawn.
+    pub wall: Duration,
+    /// `RLIMIT_CPU` soft limit in seconds (`SIGXCPU`); the hard limit is one second more
+    /// (`SIGKILL`). 0 means no CPU limit.
+    pub cpu_seconds: u64,
+    /// `RLIMIT_AS` in bytes: an absolute address-space cap (the child `exec`s a fresh image, so
+    /// the supervisor's own size does not count). 0 means no limit.
+    pub address_space_bytes: u64,
+    /// `RLIMIT_FSIZE` in bytes: the largest file the program may write.
+    pub file_size_bytes: u64,
+    /// `RLIMIT_NOFILE`.
+    pub open_files: u64,
+    /// `RLIMIT_NPROC`. Counts every process and thread of the uid, and is ignored for root.
+    pub processes: u64,
+    /// Cap on captured stdout; exceeding it kills the child ([`Termination::OutputLimit`]).
+    pub stdout_bytes: usize,
+    /// Cap on captured stderr; exceeding it kills the child.
+    pub stderr_bytes: usize,
+    /// Cap on the result pipe (fd 3); exceeding it kills the child.
+    pub result_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            wall: Duration::from_secs(4),
+            cpu_seconds: 4,
+            address_space_bytes: 1024 << 20,
+            file_size_bytes: 16 << 20,
+            open_files: 128,
+            processes: 512,
+            stdout_bytes: 1 << 20,
+            stderr_bytes: 1 << 20,
+            result_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Environment of the child.
+#[derive(Debug, Clone, Default)]
+pub enum Env {
+    /// Only what a Python program needs: a minimal `PATH`, a UTF-8 locale, a fixed hash seed,
+    /// one BLAS/OpenMP thread, no bytecode writing, `HOME`/`TMPDIR` = the working directory.
+    #[default]
+    Minimal,
+    /// The supervisor's own environment (used to probe the interpreter, never for untrusted code).
+    Inherit,
+}
+
+/// One program to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The executable (an absolute path, or a name looked up in the supervisor's `PATH`).
+    pub program: PathBuf,
+    /// Arguments after the program name.
+    pub args: Vec<OsString>,
+    /// Bytes written to the child's stdin, which is then closed.
+    pub stdin: Vec<u8>,
+    /// Files written into the fresh working directory before the start: (file name, contents).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Open a pipe on the child's fd 3 and capture what is written to it.
+    pub result_pipe: bool,
+    /// Environment of the child.
+    pub env: Env,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+impl Job {
+    /// A job running `program` with `args`, no stdin, no files and default limits.
+    pub fn new(program: impl Into<PathBuf>, args: Vec<OsString>) -> Self {
+        Job {
+            program: program.into(),
+            args,
+            stdin: Vec::new(),
+            files: Vec::new(),
+            result_pipe: false,
+            env: Env::Minimal,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Which captured stream hit its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// fd 1
+    Stdout,
+    /// fd 2
+    Stderr,
+    /// fd 3 (the result pipe)
+    Result,
+}
+
+/// How the child ended, as seen by the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    /// The child exited by itself with this status code.
+    Exited(i32),
+    /// The child was killed by this signal (not by the supervisor's own deadline or cap).
+    Signaled(i32),
+    /// The supervisor's wall-clock deadline passed; the group was killed.
+    WallTimeout,
+    /// A captured stream exceeded its cap; the group was killed.
+    OutputLimit(Stream),
+}
+
+/// The classification of an [`Outcome`] from the supervisor's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exited by itself with this code.
+    Exited(i32),
+    /// Wall deadline, or the CPU limit (`SIGXCPU`, or `SIGKILL` after using the CPU budget).
+    Timeout,
+    /// Killed by a signal while its peak RSS was close to the address-space limit.
+    MemoryLimit,
+    /// A stream exceeded its cap.
+    OutputLimit(Stream),
+    /// Killed by some other signal (e.g. `SIGSEGV` from a C-level stack overflow).
+    Signaled(i32),
+}
+
+/// What happened to one [`Job`].
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How the child ended.
+    pub termination: Termination,
+    /// Captured stdout (at most the cap plus one read chunk is kept).
+    pub stdout: Vec<u8>,
+    /// Captured stderr.
+    pub stderr: Vec<u8>,
+    /// Captured result pipe (fd 3), empty without [`Job::result_pipe`].
+    pub result: Vec<u8>,
+    /// Wall time from spawn to the end of supervision.
+    pub wall: Duration,
+    /// User + system CPU time of the child (and its reaped descendants).
+    pub cpu: Duration,
+    /// Peak resident set size of the child in bytes (`ru_maxrss`).
+    pub max_rss_bytes: u64,
+    /// The CPU limit the child ran under, in seconds (0 = none).
+    pub cpu_limit_seconds: u64,
+    /// The address-space limit the child ran under, in bytes (0 = none).
+    pub address_space_limit_bytes: u64,
+}
+
+impl Outcome {
+    /// Classifies the outcome from the supervisor's timers, caps, wait status and rusage.
+    pub fn verdict(&self) -> Verdict {
+        match self.termination {
+            Termination::OutputLimit(stream) => Verdict::OutputLimit(stream),
+            Termination::WallTimeout => Verdict::Timeout,
+            Termination::Exited(code) => Verdict::Exited(code),
+            Termination::Signaled(sig) => {
+                let cpu_exhausted = self.cpu_limit_seconds > 0
+                    && self.cpu.as_secs_f64() + 0.05 >= self.cpu_limit_seconds as f64;
+                if sig == libc::SIGXCPU || (sig == libc::SIGKILL && cpu_exhausted) {
+                    return Verdict::Timeout;
+                }
+                let memory_exhausted = self.address_space_limit_bytes > 0
+                    && self.max_rss_bytes >= self.address_space_limit_bytes / 4 * 3;
+                let memory_signal = matches!(
+                    sig,
+                    libc::SIGKILL | libc::SIGSEGV | libc::SIGBUS | libc::SIGABRT
+                );
+                if memory_signal && memory_exhausted {
+                    Verdict::MemoryLimit
+                } else {
+                    Verdict::Signaled(sig)
+                }
+            }
+        }
+    }
+}
+
+/// Runs `job` to completion under its limits and returns what happened.
+///
+/// Errors mean the sandbox itself failed (no working directory, the program could not be
+/// started, a supervision syscall failed); anything the program does is an [`Outcome`].
+pub fn run(job: &Job) -> crate::Result<Outcome> {
+    process::run(job)
+}
+
+/// Fills `buf` with random bytes from the kernel (`getrandom(2)`).
+pub fn random_bytes(buf: &mut [u8]) -> crate::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is a valid writable buffer of `rest.len()` bytes for the whole call.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(crate::Error::Sandbox(format!("getrandom failed: {err}")));
+        }
+        filled += n as usize;
+    }
+    Ok(())
+}
+
+/// A random lowercase hex string of `2 * n_bytes` characters.
+pub fn random_hex(n_bytes: usize) -> crate::Result<String> {
+    let mut buf = vec![0u8; n_bytes];
+    random_bytes(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Name of a signal for messages ("SIGSEGV"), or its number.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests;

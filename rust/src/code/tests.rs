@@ -1,0 +1,301 @@
+//! `run_tests` end to end against the real interpreter.
+
+use super::*;
+use std::time::Instant;
+
+fn opts(time_limit_s: f64) -> RunOptions {
+    RunOptions {
+        time_limit_s,
+        ..RunOptions::default()
+    }
+}
+
+fn check(program: &str, tests: &str) -> CodeCheck {
+    run_tests(program, tests, &opts(4.0)).unwrap()
+}
+
+const SUM_TESTS: &str =
+    r#"{"inputs": ["1 2\n", "10 -3\n", "0 0\n"], "outputs": ["3\n", "7\n", "0\n"]}"#;
+
+#[test]
+fn stdio_correct_and_wrong() {
+    let c = check(
+        "a, b = map(int, input().split())\nprint(a + b)\n",
+        SUM_TESTS,
+    );
+    assert_eq!(
+        (c.status, c.passed, c.total),
+        (CodeStatus::Correct, 3, 3),
+        "{c:?}"
+    );
+    assert!(c.detail.is_none());
+
+    let c = check(
+        "a, b = map(int, input().split())\nprint(a * b if a == 10 else a + b)\n",
+        SUM_TESTS,
+    );
+    assert_eq!(
+        (c.status, c.passed, c.total),
+        (CodeStatus::WrongAnswer, 1, 3),
+        "{c:?}"
+    );
+    assert_eq!(c.cases.len(), 2, "stops at the first failure");
+    assert!(
+        c.detail.as_deref().unwrap().starts_with("case 2: line 1"),
+        "{c:?}"
+    );
+
+    let all = RunOptions {
+        stop_on_first_failure: false,
+        ..opts(4.0)
+    };
+    let c = run_tests(
+        "a, b = map(int, input().split())\nprint(a * b if a == 10 else a + b)\n",
+        SUM_TESTS,
+        &all,
+    )
+    .unwrap();
+    assert_eq!(
+        (c.status, c.passed, c.cases.len()),
+        (CodeStatus::WrongAnswer, 2, 3),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn stdio_reads_stdin_buffer_and_main_guard() {
+    let prog = "import sys\ndef main():\n    a, b = map(int, sys.stdin.buffer.read().split())\n    sys.stdout.write(f'{a+b}\\n')\nif __name__ == '__main__':\n    main()\n";
+    assert_eq!(check(prog, SUM_TESTS).status, CodeStatus::Correct);
+}
+
+#[test]
+fn stdio_list_of_lines_inputs() {
+    let tests = r#"{"inputs": [["2", "3 4"]], "outputs": [["7"]]}"#;
+    let prog = "input()\nprint(sum(map(int, input().split())))";
+    assert_eq!(check(prog, tests).status, CodeStatus::Correct);
+}
+
+#[test]
+fn syntax_error_stops_immediately() {
+    let all = RunOptions {
+        stop_on_first_failure: false,
+        ..opts(4.0)
+    };
+    let c = run_tests("def f(:\n  pass\n", SUM_TESTS, &all).unwrap();
+    assert_eq!(c.status, CodeStatus::SyntaxError, "{c:?}");
+    assert_eq!(c.cases.len(), 1);
+    assert!(c.detail.unwrap().contains("SyntaxError"));
+    let c = check("if True:\nprint(1)\n", SUM_TESTS);
+    assert_eq!(c.status, CodeStatus::SyntaxError, "{c:?}");
+    // a SyntaxError raised at run time is a runtime error
+    let c = check("eval('1 +')", SUM_TESTS);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+}
+
+#[test]
+fn runtime_error_detail() {
+    let c = check("print(1 // 0)", SUM_TESTS);
+    assert_eq!(c.status, CodeStatus::RuntimeError);
+    assert_eq!(
+        c.detail.as_deref(),
+        Some("case 1: ZeroDivisionError: integer division or modulo by zero")
+    );
+    let c = check("import sys\nsys.exit(2)", SUM_TESTS);
+    assert_eq!(
+        (c.status, c.detail.as_deref()),
+        (CodeStatus::RuntimeError, Some("case 1: exit status 2"))
+    );
+}
+
+#[test]
+fn infinite_loop_is_a_timeout_within_the_limit() {
+    let start = Instant::now();
+    let c = run_tests("while True: pass", SUM_TESTS, &opts(1.0)).unwrap();
+    assert_eq!(c.status, CodeStatus::Timeout, "{c:?}");
+    assert!(
+        start.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        start.elapsed()
+    );
+    let c = run_tests("import time\ntime.sleep(10)", SUM_TESTS, &opts(0.5)).unwrap();
+    assert_eq!(c.status, CodeStatus::Timeout, "{c:?}");
+    assert!(c.detail.unwrap().contains("wall-clock"));
+}
+
+#[test]
+fn memory_limit() {
+    let o = RunOptions {
+        memory_mb: 256,
+        ..opts(5.0)
+    };
+    let c = run_tests("x = [0] * (10 ** 9)", SUM_TESTS, &o).unwrap();
+    assert_eq!(c.status, CodeStatus::MemoryLimit, "{c:?}");
+    let c = run_tests("s = 'x' * (2 << 30)", SUM_TESTS, &o).unwrap();
+    assert_eq!(c.status, CodeStatus::MemoryLimit, "{c:?}");
+}
+
+#[test]
+fn output_limit_is_fast() {
+    let start = Instant::now();
+    let c = check(
+        "import sys\nwhile True: sys.stdout.write('y' * 100000)",
+        SUM_TESTS,
+    );
+    assert_eq!(c.status, CodeStatus::OutputLimit, "{c:?}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn no_code() {
+    let c = check("  \n", SUM_TESTS);
+    assert_eq!((c.status, c.passed, c.total), (CodeStatus::NoCode, 0, 3));
+}
+
+#[test]
+fn malformed_tests_are_errors() {
+    for bad in [
+        "",
+        "[]",
+        "{}",
+        r#"{"inputs": ["1"], "outputs": []}"#,
+        r#"{"inputs": [], "outputs": []}"#,
+        r#"{"inputs": [1], "outputs": ["1"], "fn_name": "f"}"#,
+        r#"{"inputs": [{"a": 1}], "outputs": ["1"]}"#,
+        r#"{"inputs": [[1]], "outputs": [1], "fn_name": 3}"#,
+        r#"{"asserts": 5}"#,
+    ] {
+        assert!(
+            matches!(
+                run_tests("print(1)", bad, &opts(1.0)),
+                Err(Error::InvalidInput(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        run_tests("print(1)", SUM_TESTS, &opts(f64::NAN)),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        run_tests("print(1)", SUM_TESTS, &opts(-1.0)),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+const CALL_TESTS: &str = r#"{"fn_name": "add", "inputs": [[1, 2], [[1, 2], [3]], [0.1, 0.2]], "outputs": [[3], [[1, 2, 3]], 0.3]}"#;
+
+#[test]
+fn call_based_module_function() {
+    let c = check(
+        "def add(a, b):\n    print('noise')\n    return a + b\n",
+        CALL_TESTS,
+    );
+    assert_eq!((c.status, c.passed), (CodeStatus::Correct, 3), "{c:?}");
+    // tuples equal lists
+    let c = check(
+        "def add(a, b):\n    r = a + b\n    return tuple(r) if isinstance(r, list) else r\n",
+        CALL_TESTS,
+    );
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    let c = check("def add(a, b):\n    return a - b\n", CALL_TESTS);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+}
+
+#[test]
+fn call_based_solution_class() {
+    let prog = "from typing import List\nclass Solution:\n    def add(self, a, b):\n        return a + b\n";
+    let c = check(prog, CALL_TESTS);
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    let c = check("def other(): pass\n", CALL_TESTS);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    assert!(c.detail.unwrap().contains("not found"));
+}
+
+#[test]
+fn call_based_big_ints_and_rigged_eq() {
+    let tests =
+        r#"{"fn_name": "f", "inputs": [[]], "outputs": [[123456789012345678901234567890]]}"#;
+    assert_eq!(
+        check("def f(): return 123456789012345678901234567890", tests).status,
+        CodeStatus::Correct
+    );
+    assert_eq!(
+        check("def f(): return 123456789012345678901234567891", tests).status,
+        CodeStatus::WrongAnswer
+    );
+    // An object that claims equality with everything is not a plain value.
+    let rigged = "class A:\n    def __eq__(self, o): return True\ndef f(): return A()\n";
+    let c = check(rigged, tests);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+}
+
+#[test]
+fn call_based_main_guard_and_stdin_are_inert() {
+    let prog = "def add(a, b): return a + b\nif __name__ == '__main__':\n    print(add(*map(int, input().split())))\n";
+    assert_eq!(check(prog, CALL_TESTS).status, CodeStatus::Correct);
+    let reads =
+        "import sys\ndata = sys.stdin.read()\ndef add(a, b): return a + b if not data else None\n";
+    assert_eq!(check(reads, CALL_TESTS).status, CodeStatus::Correct);
+}
+
+#[test]
+fn call_based_forged_result_does_not_pass() {
+    let prog = "import os\nos.write(3, b'0000 RESULT [3]\\n')\ndef add(a, b): return None\n";
+    assert_eq!(check(prog, CALL_TESTS).status, CodeStatus::WrongAnswer);
+    let exits = "import os\ndef add(a, b): os._exit(0)\n";
+    assert_eq!(check(exits, CALL_TESTS).status, CodeStatus::RuntimeError);
+}
+
+#[test]
+fn call_based_syntax_error() {
+    let c = check("def add(a, b)\n    return a + b\n", CALL_TESTS);
+    assert_eq!(c.status, CodeStatus::SyntaxError, "{c:?}");
+}
+
+#[test]
+fn asserts_style() {
+    let prog = "def add(a, b):\n    return a + b\n";
+    let tests = r#"{"asserts": "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n", "entry_point": "add"}"#;
+    assert_eq!(check(prog, tests).status, CodeStatus::Correct);
+    let explicit = r#"{"asserts": "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"}"#;
+    assert_eq!(check(prog, explicit).status, CodeStatus::Correct);
+    let c = check("def add(a, b):\n    return a * b\n", tests);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    assert!(c.detail.unwrap().contains("AssertionError"));
+    // exiting with status 0 before the asserts ran is not a pass
+    let c = check("import sys\ndef add(a, b): return 0\nsys.exit(0)\n", tests);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    let c = check("import os\ndef add(a, b):\n    os._exit(0)\n", tests);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    // broken test code is the caller's problem
+    let broken = r#"{"asserts": "assert (", "entry_point": "add"}"#;
+    assert!(matches!(
+        run_tests(prog, broken, &opts(4.0)),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn threads_are_independent() {
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let prog = if i % 2 == 0 {
+                    "a, b = map(int, input().split())\nprint(a + b)\n"
+                } else {
+                    "print('nope')"
+                };
+                let c = check(prog, SUM_TESTS);
+                let want = if i % 2 == 0 {
+                    CodeStatus::Correct
+                } else {
+                    CodeStatus::WrongAnswer
+                };
+                assert_eq!(c.status, want, "{c:?}");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
