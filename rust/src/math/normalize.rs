@@ -338,6 +338,7 @@ fn fix_arguments(s: &str) -> String {
                     }
                     pending = 0;
                 }
+                b'(' | b')' | b'[' | b']' | b'^' | b'_' => pending = 0,
                 _ => {
                     let ch = s[i..].chars().next().unwrap_or(' ');
                     out.push('{');
@@ -626,8 +627,7 @@ fn canonical_numbers(s: &str) -> String {
         let b = bytes[i];
         let starts_number =
             b.is_ascii_digit() || (b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
-        let prev = out.as_bytes().last().copied();
-        if !starts_number || prev.is_some_and(|p| p.is_ascii_alphabetic() || p == b'.') {
+        if !starts_number {
             let ch = s[i..].chars().next().unwrap_or(' ');
             out.push(ch);
             i += ch.len_utf8();
@@ -638,10 +638,25 @@ fn canonical_numbers(s: &str) -> String {
             end += 1;
         }
         let token = &s[i..end];
-        out.push_str(&canonical_decimal(token));
+        // Digits glued to a letter (`\pm2021` is fine, `x05` is a name) or after `:` (times)
+        // are copied verbatim.
+        let prev = out.as_bytes().last().copied();
+        let glued =
+            prev.is_some_and(|p| p.is_ascii_alphabetic() || p == b':') && !ends_with_command(&out);
+        if glued {
+            out.push_str(token);
+        } else {
+            out.push_str(&canonical_decimal(token));
+        }
         i = end;
     }
     out
+}
+
+/// True when `s` ends with a `\\command` name (so a following number is its argument).
+fn ends_with_command(s: &str) -> bool {
+    let trimmed = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    trimmed.len() < s.len() && trimmed.ends_with('\\')
 }
 
 fn canonical_decimal(token: &str) -> String {
@@ -723,6 +738,11 @@ mod tests {
             ("10,\\!000", "10000"),
             ("1,234,567.50", "1234567.5"),
             ("(1,2)", "(1,2)"),
+            ("\\pm 2021", "\\pm2021"),
+            ("\\pm 05", "\\pm5"),
+            ("x05", "x05"),
+            ("12:05", "12:05"),
+            ("4\\sqrt(2)", "4\\sqrt(2)"),
             ("1, 2, and 3", "1,2,3"),
             ("1,2", "1,2"),
             ("1,22", "1,22"),
