@@ -9,6 +9,7 @@ its number and reason) and reading goes on. Blank lines are ignored.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -123,7 +124,9 @@ def decode_line(raw: bytes | _Oversize, max_line_bytes: int) -> dict[str, Any] |
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON: {e}") from None
+        # orjson counts lines and columns within the text it was given: one line here.
+        reason = re.sub(r": line \d+ column \d+ \(char \d+\)$", "", str(e))
+        raise ValueError(f"invalid JSON at byte {e.pos + 1}: {reason}") from None
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", int: "a number", float: "a number",
                 bool: "a boolean", type(None): "null"}.get(type(value), "a value")
