@@ -187,6 +187,15 @@ def test_livecodebench(shared_data: Path) -> None:
     assert all(p.id == f"livecodebench/test/{p.meta['question_id']}" for p in lcb)
 
 
+def test_livecodebench_without_the_submission_file(shared_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "livecodebench").mkdir()
+    raw = (shared_data / "livecodebench" / "test.json").read_bytes()
+    (tmp_path / "livecodebench" / "test.json").write_bytes(raw)
+    lcb = list(iter_problems("livecodebench", limit=3, data_dir=tmp_path))
+    assert _ids(lcb) == ["livecodebench/test/0", "livecodebench/test/1", "livecodebench/test/2"]
+    assert "question_id" not in lcb[0].meta and lcb[0].meta["testtype"] == "stdin"
+
+
 def test_livecodebench_mixed_tests_keep_the_majority() -> None:
     starter = "class Solution:\n    def add(self, a: int, b: int) -> int:\n        "
     cases = [

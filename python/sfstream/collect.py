@@ -278,7 +278,7 @@ def _problems(src: _Source) -> Iterator[Problem]:
             what = f" ({ident})" if isinstance(ident, str) and ident not in where else ""
             raise ConfigError(f"{where}{what}: not a valid problem: {exc}") from None
     if skipped:
-        log.info("%s: skipped %d problem(s) without usable tests or statement", src.label,
+        log.info("%s: skipped %d unusable problem(s) (no gold answer or no tests)", src.label,
                  skipped)
 
 
