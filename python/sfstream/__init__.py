@@ -9,6 +9,7 @@ Four stages, each an async generator over records and a filter in the ``sfstream
 from typing import Any
 
 from sfstream._core import __version__
+from sfstream.collect import collect
 from sfstream.code_verdict import CodeVerdict, extract_program, run_tests
 from sfstream.errors import (
     ConfigError,
@@ -57,7 +58,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "collect": ("sfstream.collect", "collect"),
     "generate": ("sfstream.generate", "generate"),
     "GenerateConfig": ("sfstream.generate", "GenerateConfig"),
     "run": ("sfstream.runner", "run"),
