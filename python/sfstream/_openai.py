@@ -1,0 +1,363 @@
+"""The OpenAI-compatible backend of the generate stage (vLLM, SGLang, llama.cpp, OpenAI...).
+
+One request per problem with a native ``n``; if the server returns fewer choices than asked,
+the rest are asked for in further requests. Failure policy:
+
+* 408, 409, 425, 429 and 5xx responses, timeouts and transport errors (refused or reset
+  connections) are retried up to ``max_retries`` times, waiting ``Retry-After`` when the server
+  sends it and otherwise an exponential backoff with full jitter (uniform in
+  ``[0, min(cap, base * 2**attempt)]``).
+* 401, 403, 404 and 405 mean the key, the model name or the URL is wrong: every request would
+  fail the same way, so :class:`~sfstream.errors.GenerationError` stops the run.
+* Any other refusal (400 "prompt too long", 422...) is about this problem only: its samples
+  become error samples carrying the server's message, and the run goes on.
+* Retries exhausted: error samples with the last error, except when the last attempt could not
+  even connect. A server that cannot be reached is dead, and a dead server should stop the run
+  rather than turn every remaining problem into error samples, so that raises GenerationError.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+
+from sfstream import __version__
+from sfstream.errors import GenerationError, RecordError
+from sfstream.generate import (
+    GenerateConfig,
+    SamplingParams,
+    error_samples,
+    make_sample,
+    request_seed,
+    split_reasoning,
+)
+from sfstream.progress import StageProgress
+from sfstream.records import Problem, Sample
+from sfstream.templates import Template
+
+__all__ = ["OpenAIBackend", "backoff_delay", "parse_retry_after"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+FATAL_STATUS = frozenset({401, 403, 404, 405})
+#: Longest wait a Retry-After header can impose (a misconfigured proxy may ask for days).
+MAX_RETRY_AFTER = 600.0
+_MESSAGE_LIMIT = 2000
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rng: random.Random,
+    retry_after: float | None = None,
+) -> float:
+    """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0).
+
+    Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"), or the server's
+    ``Retry-After`` stretched by up to 10% so that clients told the same time do not return
+    at the same instant.
+    """
+    if retry_after is not None:
+        return retry_after * (1.0 + 0.1 * rng.random())
+    return rng.uniform(0.0, min(cap, base * 2.0**attempt))
+
+
+@dataclass
+class _Failure:
+    """A request that failed for good, with the message its error samples carry."""
+
+    message: str
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error message a server put in its response (OpenAI and vLLM shapes)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    message: Any = None
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            message = err.get("message")
+        elif isinstance(err, str):
+            message = err
+        message = message or body.get("message") or body.get("detail")
+    if not message:
+        message = response.text.strip() or response.reason_phrase
+    text = str(message)
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[:_MESSAGE_LIMIT] + "…"
+    return f"HTTP {response.status_code}: {text}"
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class OpenAIBackend:
+    """Talks to one OpenAI-compatible server through one shared ``httpx.AsyncClient``.
+
+    Use it as an async context manager; :meth:`samples` is safe to call concurrently.
+
+    Args:
+        config: The stage's options (``base_url`` and ``model`` must be set).
+        templates: Prompt templates per domain.
+        progress: Counters to update (``tokens``, ``retries``).
+        backoff_base: First backoff ceiling in seconds.
+        backoff_cap: Largest backoff ceiling in seconds.
+        rng: Source of jitter (seed it in tests).
+        transport: An httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        config: GenerateConfig,
+        templates: dict[str, Template],
+        progress: StageProgress,
+        *,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        rng: random.Random | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not config.base_url or not config.model:
+            raise GenerationError("the openai backend needs base_url and model")
+        self.config = config
+        self.model: str = config.model
+        self.base_url = config.base_url.rstrip("/")
+        self.templates = templates
+        self.progress = progress
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.rng = rng or random.Random()
+        self.path = "/chat/completions" if config.endpoint == "chat" else "/completions"
+        headers = {"User-Agent": f"sfstream/{__version__}", "Content-Type": "application/json"}
+        if config.api_key:
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            # No hidden pool cap below the requested concurrency (vLLM #7241, #14513).
+            limits=httpx.Limits(max_connections=config.concurrency,
+                                max_keepalive_connections=config.concurrency),
+            # Connecting is quick or not at all; the answer may take many minutes.
+            timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 60.0)),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> OpenAIBackend:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, tb)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _body(self, problem: Problem, params: SamplingParams, n: int, start: int) -> bytes:
+        template = self.templates[problem.domain]
+        user = template.generation_prompt(problem.problem, problem.starter_code)
+        body: dict[str, Any] = {"model": self.model}
+        if self.config.endpoint == "chat":
+            body["messages"] = [{"role": "system", "content": template.system},
+                                {"role": "user", "content": user}]
+        else:
+            body["prompt"] = f"{template.system}\n\n{user}\n\n"
+        body.update(n=n, temperature=params.temperature, max_tokens=params.max_tokens)
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if self.config.seed is not None:
+            body["seed"] = request_seed(self.config.seed, problem.id, start)
+        if self.config.stop:
+            body["stop"] = list(self.config.stop)
+        body.update(self.config.extra_body)
+        if "max_completion_tokens" in self.config.extra_body:
+            body.pop("max_tokens", None)
+        return orjson.dumps(body)
+
+    async def _post(self, content: bytes) -> dict[str, Any] | _Failure:
+        """POSTs with retries; the decoded response, or why it failed for good.
+
+        Raises:
+            GenerationError: the server refuses every request or cannot be reached.
+        """
+        attempts = self.config.max_retries + 1
+        last = ""
+        unreachable = False
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            try:
+                response = await self._client.post(self.path, content=content)
+            except httpx.ConnectError as e:
+                last, unreachable = f"cannot connect to {self.base_url}: {_describe(e)}", True
+            except httpx.TimeoutException as e:
+                last, unreachable = f"request timed out: {_describe(e)}", False
+            except httpx.TransportError as e:
+                last, unreachable = f"connection failed: {_describe(e)}", False
+            else:
+                unreachable = False
+                status = response.status_code
+                if status == 200:
+                    try:
+                        data = orjson.loads(response.content)
+                    except orjson.JSONDecodeError:
+                        data = None
+                    if isinstance(data, dict):
+                        return data
+                    last = "HTTP 200 with a body that is not a JSON object"
+                elif status in FATAL_STATUS:
+                    hint = (" (is the base URL right? it usually ends in /v1)"
+                            if status in (404, 405) else "")
+                    raise GenerationError(
+                        f"{self.base_url}{self.path} refused the request for model "
+                        f"{self.model!r}: {_server_message(response)}{hint}"
+                    )
+                elif status in RETRYABLE_STATUS or status >= 500:
+                    last = _server_message(response)
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                else:
+                    return _Failure(_server_message(response))
+            if attempt + 1 < attempts:
+                self.progress.retries += 1
+                await anyio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap,
+                                                self.rng, retry_after))
+        if unreachable:
+            raise GenerationError(f"{last} (gave up after {attempts} attempts)")
+        return _Failure(f"{last} (gave up after {attempts} attempts)")
+
+    # -- samples --------------------------------------------------------------------------
+
+    async def samples(self, problem: Problem) -> list[Sample]:
+        """All ``n`` samples of ``problem``; failures come back as error samples."""
+        try:
+            params = SamplingParams.resolve(self.config, problem)
+        except RecordError as e:
+            n = self.config.n or 1
+            return error_samples(problem, range(n), str(e), self.model)
+        n = params.n or 1
+        out: list[Sample] = []
+        while len(out) < n:
+            start = len(out)
+            result = await self._post(self._body(problem, params, n - start, start))
+            if isinstance(result, _Failure):
+                out += error_samples(problem, range(start, n), result.message, self.model)
+                break
+            got = self._parse(problem, result, start, n - start)
+            if not got:
+                out += error_samples(problem, range(start, n),
+                                     "the server returned no choices", self.model)
+                break
+            out += got
+        return out
+
+    def _parse(self, problem: Problem, data: dict[str, Any], start: int,
+               wanted: int) -> list[Sample]:
+        raw = data.get("choices")
+        choices = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+        choices.sort(key=_choice_index)
+        choices = choices[:wanted]
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        if usage is not None:
+            tokens = usage.get("completion_tokens")
+            if isinstance(tokens, int):
+                self.progress.tokens += tokens
+        model = data.get("model") if isinstance(data.get("model"), str) else self.model
+        samples = []
+        for offset, choice in enumerate(choices):
+            completion, reasoning = self._texts(choice)
+            samples.append(make_sample(
+                problem,
+                sample_index=start + offset,
+                model=model,
+                completion=completion,
+                reasoning=reasoning,
+                finish_reason=str(choice.get("finish_reason") or "unknown"),
+                usage=_choice_usage(usage, choice, len(choices)),
+            ))
+        return samples
+
+    def _texts(self, choice: dict[str, Any]) -> tuple[str, str | None]:
+        if self.config.endpoint == "chat":
+            message = choice.get("message")
+            message = message if isinstance(message, dict) else {}
+            content = message.get("content")
+            text = content if isinstance(content, str) else ""
+            # vLLM renamed reasoning_content to reasoning in v0.11; accept both.
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                return text, reasoning
+        else:
+            raw = choice.get("text")
+            text = raw if isinstance(raw, str) else ""
+        return split_reasoning(text)
+
+
+def _choice_index(choice: dict[str, Any]) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) else 0
+
+
+def _choice_usage(
+    usage: dict[str, Any] | None, choice: dict[str, Any], count: int
+) -> dict[str, Any] | None:
+    """The usage to record on one sample.
+
+    Per-choice counts when the server gives them (a ``usage`` object on the choice, or the
+    generated ``token_ids`` that vLLM returns with ``return_token_ids``); for a response of one
+    choice, the response's usage; otherwise the response's usage with ``shared_by`` saying how
+    many samples it covers (prompt tokens are counted once per request, completion tokens for
+    all its choices together).
+    """
+    prompt = usage.get("prompt_tokens") if usage else None
+    own = choice.get("usage")
+    if isinstance(own, dict):
+        merged = dict(own)
+        if prompt is not None:
+            merged.setdefault("prompt_tokens", prompt)
+        return merged
+    token_ids = choice.get("token_ids")
+    if isinstance(token_ids, list):
+        out: dict[str, Any] = {"completion_tokens": len(token_ids)}
+        if isinstance(prompt, int):
+            out["prompt_tokens"] = prompt
+            out["total_tokens"] = prompt + len(token_ids)
+        return out
+    if usage is None:
+        return None
+    if count <= 1:
+        return dict(usage)
+    return {**usage, "shared_by": count}
