@@ -11,6 +11,18 @@ import json
 import os
 import sys
 
+CALL_PRELUDE = """
+import bisect, collections, functools, heapq, itertools, math, operator, re, string, sys
+from typing import *
+from collections import *
+from heapq import *
+from bisect import *
+from itertools import *
+from functools import *
+from math import *
+from builtins import *
+"""
+
 
 def _sfs_main():
     req = json.loads(sys.stdin.buffer.read())
@@ -49,6 +61,9 @@ def _sfs_main():
         report("SYNTAX", type(e).__name__ + ": " + str(e))
         return
     ns = {"__name__": "solution", "__builtins__": builtins}
+    if req["mode"] == "call":
+        # LeetCode/LiveCodeBench-style code assumes the judge's prelude (List, deque, inf, ...).
+        exec(CALL_PRELUDE, ns)
     exec(code, ns)
 
     if req["mode"] == "call":
