@@ -224,7 +224,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         own = None
         if marker is not None:
             own = marker.args[0] if marker.args else marker.kwargs.get("timeout")
-        base = float(own if own is not None else item.config.getini("timeout") or 0)
+        if own is None:
+            try:
+                own = item.config.getini("timeout")
+            except ValueError:  # pytest-timeout not installed
+                own = 0
+        base = float(own or 0)
         if extra and base > 0:
             item.add_marker(pytest.mark.timeout(base + extra), append=False)
     yield
