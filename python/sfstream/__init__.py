@@ -21,6 +21,7 @@ from sfstream.errors import (
     SfstreamError,
 )
 from sfstream.format import FormatConfig, format
+from sfstream.generate import GenerateConfig, generate
 from sfstream.math_verdict import MathVerdict, check_math, extract_answer
 from sfstream.records import Example, Problem, Sample, Verdict
 from sfstream.report import Report
@@ -58,8 +59,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "generate": ("sfstream.generate", "generate"),
-    "GenerateConfig": ("sfstream.generate", "GenerateConfig"),
     "run": ("sfstream.runner", "run"),
     "RunConfig": ("sfstream.runner", "RunConfig"),
 }

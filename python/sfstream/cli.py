@@ -135,8 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-retries", type=int, default=None, metavar="N")
     p.add_argument("--templates", default=None, metavar="FILE",
                    help="JSON file overriding the prompt templates per domain")
-    p.add_argument("--journal", default=None, metavar="PATH",
-                   help="append-only journal of responses, for resuming after a crash")
     _common(p)
 
     p = sub.add_parser("verify", help="check answers and run code against tests")
@@ -217,7 +215,7 @@ async def _generate(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) 
 
     opts = _options(args, ["backend", "base_url", "model", "endpoint", "n", "temperature",
                            "top_p", "max_tokens", "seed", "stop", "concurrency", "timeout",
-                           "max_retries", "templates", "journal"])
+                           "max_retries", "templates"])
     if args.replay is not None:
         opts["replay_path"] = args.replay
     if args.extra_body is not None:
@@ -292,8 +290,13 @@ def _say_written(writers: dict[str, NdjsonWriter]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``sfstream`` command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="sfstream: %(message)s", stream=sys.stderr)
+    # Only sfstream's own logger speaks on stderr; libraries (httpx logs every request at
+    # INFO) stay at their warnings.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("sfstream: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    log.propagate = False
     writers: dict[str, NdjsonWriter] = {}
     try:
         anyio.run(COMMANDS[args.command], args, writers)
