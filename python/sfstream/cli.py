@@ -276,9 +276,20 @@ COMMANDS = {"collect": _collect, "generate": _generate, "verify": _verify, "form
             "run": _run, "stats": _stats}
 
 
+def _exit(code: int) -> NoReturn:
+    """Ends the process now: a worker thread may still be blocked reading an open pipe, and
+    the interpreter would wait for it at exit."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def _fail(command: str, message: str, code: int = 1) -> NoReturn:
     print(f"sfstream {command}: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
+    _exit(code)
 
 
 def _say_written(writers: dict[str, NdjsonWriter]) -> str:
@@ -300,23 +311,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     writers: dict[str, NdjsonWriter] = {}
     try:
         anyio.run(COMMANDS[args.command], args, writers)
-    except KeyboardInterrupt:
-        print(f"\nsfstream {args.command}: interrupted; {_say_written(writers)}",
-              file=sys.stderr)
-        raise SystemExit(130) from None
     except BaseException as exc:  # noqa: BLE001 - every fault ends in one line
         err = first_error(exc)
         if isinstance(err, KeyboardInterrupt):
             print(f"\nsfstream {args.command}: interrupted; {_say_written(writers)}",
                   file=sys.stderr)
-            raise SystemExit(130) from None
+            _exit(130)
         if isinstance(err, SystemExit):
             raise err from None
         if isinstance(err, BrokenPipeError):
             # The reader went away (e.g. `| head`): stop quietly, as SIGPIPE would.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise SystemExit(141) from None
+            _exit(141)
         if isinstance(err, SfstreamError):
             _fail(args.command, str(err))
         if isinstance(err, OSError):

@@ -247,7 +247,9 @@ async def read_records(
     with _open_binary(path) as f:
         read = getattr(f, "read1", f.read)
         while True:
-            chunk = await anyio.to_thread.run_sync(read, _CHUNK)
+            # A read from a pipe may block for as long as the writer likes: do not make a
+            # cancellation wait for it.
+            chunk = await anyio.to_thread.run_sync(read, _CHUNK, abandon_on_cancel=True)
             lines = framer.feed(chunk) if chunk else framer.finish()
             for lineno, raw in lines:
                 record = _handle(lineno, raw, parse, source=source, on_error=on_error,

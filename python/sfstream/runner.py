@@ -213,8 +213,10 @@ async def run_async(config: RunConfig | None = None,
             tg.cancel_scope.cancel()
         board.finish()
     report.elapsed = time.monotonic() - started
-    report.outputs = {"train": str(out / "train.jsonl"), "verified": str(out / "verified.jsonl"),
-                      "report": str(out / "report.json")}
+    where = out.resolve()
+    report.outputs = {"train": str(where / "train.jsonl"),
+                      "verified": str(where / "verified.jsonl"),
+                      "report": str(where / "report.json")}
     (out / "report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
     return report
