@@ -23,6 +23,7 @@
 pub mod compare;
 pub mod extract;
 pub mod json;
+pub mod pyrepr;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -390,7 +391,7 @@ impl Runner<'_> {
         ])?;
         let (status, detail) = match (outcome.verdict(), message) {
             (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
-                "RESULT" => match json::parse(&payload) {
+                "RESULT" => match pyrepr::parse_repr(&payload) {
                     Ok(got) => match compare::compare_value(&got, expected) {
                         Ok(()) => (CodeStatus::Correct, None),
                         Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
@@ -455,7 +456,8 @@ impl Runner<'_> {
             ("program".to_string(), Json::Str(self.program.into())),
         ];
         members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        let request = Json::Obj(members).to_json();
+        let mut request = String::new();
+        pyrepr::write_literal(&Json::Obj(members), &mut request);
         let mut job = self.job(vec!["-c".into(), DRIVER.into()], request.into_bytes());
         job.result_pipe = true;
         let outcome = sandbox::run(&job)?;
@@ -476,7 +478,7 @@ fn find_message(result: &[u8], sentinel: &str) -> Option<(String, String)> {
 
 /// Non-result driver messages.
 fn driver_message(kind: &str, payload: &str) -> crate::Result<(CodeStatus, Option<String>)> {
-    let text = match json::parse(payload) {
+    let text = match pyrepr::parse_repr(payload) {
         Ok(Json::Str(s)) => s,
         _ => payload.to_string(),
     };

@@ -206,6 +206,9 @@ fn call_based_solution_class() {
     let prog = "from typing import List\nclass Solution:\n    def add(self, a, b):\n        return a + b\n";
     let c = check(prog, CALL_TESTS);
     assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    // Names from the judge's prelude work without imports...
+    let prelude = "def add(a, b):\n    d = deque([a])\n    return reduce(lambda x, y: x + y, [d.popleft(), b])\n";
+    assert_eq!(check(prelude, CALL_TESTS).status, CodeStatus::Correct);
     let c = check("def other(): pass\n", CALL_TESTS);
     assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
     assert!(c.detail.unwrap().contains("not found"));
@@ -298,4 +301,27 @@ fn threads_are_independent() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+#[test]
+fn call_based_value_round_trip() {
+    // Arguments and return values of every plain type survive the trip through the driver.
+    let tests = r#"{"fn_name": "f", "inputs": [["é\"'\\\n\u0000😀", 123456789012345678901234567890, -0.5, null, true, {"k": [1, 2]}]],
+                    "outputs": [["é\"'\\\n\u0000😀", 123456789012345678901234567890, -0.5, null, true, {"k": [1, 2]}]]}"#;
+    let c = check("def f(*args):\n    return list(args)\n", tests);
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    let keys = r#"{"fn_name": "f", "inputs": [[]], "outputs": [{"1": "a", "null": true, "2.5": [], "x": {}}]}"#;
+    let c = check(
+        "def f():\n    return {1: 'a', None: True, 2.5: (), 'x': {}}\n",
+        keys,
+    );
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    let c = check("def f():\n    return {1, 2}\n", keys);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+    assert!(c.detail.unwrap().contains("set"));
+    let nan = r#"{"fn_name": "f", "inputs": [[NaN, Infinity]], "outputs": [[[NaN, Infinity]]]}"#;
+    assert_eq!(
+        check("def f(a, b):\n    return [a, b]\n", nan).status,
+        CodeStatus::Correct
+    );
 }
