@@ -8,9 +8,9 @@
 //!   newlines (an APPS quirk).
 //! * **call-based** (APPS/LiveCodeBench, `fn_name` set): each input is a list of positional
 //!   arguments; an embedded driver runs the program, finds `fn_name` at module level or as a
-//!   method of `Solution()`, calls it and writes the JSON of the return value to fd 3 behind a
-//!   random per-run sentinel. Rust compares it with the expected value
-//!   ([`compare::compare_value`]).
+//!   method of `Solution()`, calls it and writes the return value (plain types only, as a
+//!   Python literal, see [`pyrepr`]) to fd 3 behind a random per-run sentinel. Rust compares it
+//!   with the expected value ([`compare::compare_value`]).
 //! * **asserts** (HumanEval/MBPP): `{"asserts": str, "entry_point": str | null}`. Program and
 //!   test code run in one namespace; if `entry_point` is given and the tests define `check`,
 //!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
