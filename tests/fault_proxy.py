@@ -79,28 +79,41 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with self.state.lock:
             number = len(self.state.seen) + 1
             fault = self.state.plan(number)
-            self.state.seen.append(Seen(number, self.path, body,
-                                      {k.lower(): v for k, v in self.headers.items()},
-                                      time.monotonic(), fault))
+            self.state.seen.append(
+                Seen(
+                    number,
+                    self.path,
+                    body,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    time.monotonic(),
+                    fault,
+                )
+            )
         if fault == "429":
-            self._reply(429, b'{"error": {"message": "injected: slow down", "code": 429}}',
-                        {"Retry-After": self.state.retry_after})
+            self._reply(
+                429,
+                b'{"error": {"message": "injected: slow down", "code": 429}}',
+                {"Retry-After": self.state.retry_after},
+            )
             return
         if fault in ("500", "503"):
             self._reply(int(fault), b'{"error": {"message": "injected: server error"}}')
             return
         if fault == "reset":
             # SO_LINGER 0: close() sends RST instead of FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
         request = urllib.request.Request(
-            self.state.upstream + self.path, data=raw if method == "POST" else None,
+            self.state.upstream + self.path,
+            data=raw if method == "POST" else None,
             method=method,
-            headers={k: v for k, v in self.headers.items()
-                     if k.lower() in ("content-type", "authorization", "accept")},
+            headers={
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() in ("content-type", "authorization", "accept")
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=600) as response:
@@ -157,8 +170,9 @@ class FaultInjectingProxy:
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.state = self.state
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         host, port = self._server.server_address[:2]
         self.root = f"http://{host!s}:{port}"
         self.base_url = self.root + "/v1"

@@ -12,16 +12,17 @@ from typing import Any
 
 import orjson
 import pytest
-
 from sfstream.records import Example, Problem, Sample
 
 SFSTREAM = [sys.executable, "-m", "sfstream"]
 
 
-def sh(args: list[str], *, input: bytes | None = None, cwd: Path | None = None,
-       timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(SFSTREAM + args, input=input, capture_output=True, cwd=cwd,
-                          timeout=timeout, check=False)
+def sh(
+    args: list[str], *, input: bytes | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        SFSTREAM + args, input=input, capture_output=True, cwd=cwd, timeout=timeout, check=False
+    )
 
 
 def lines(data: bytes) -> list[dict[str, Any]]:
@@ -37,7 +38,8 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_run_without_arguments_writes_examples_of_both_domains(
-        default_run: tuple[Path, str]) -> None:
+    default_run: tuple[Path, str],
+) -> None:
     out, stderr = default_run
     train = [Example.from_dict(d) for d in lines((out / "train.jsonl").read_bytes())]
     domains = {e.domain for e in train}
@@ -65,14 +67,17 @@ def test_recorded_grades_reproduced_by_the_run(default_run: tuple[Path, str]) ->
     out, _ = default_run
     verified = [Sample.from_dict(d) for d in lines((out / "verified.jsonl").read_bytes())]
     code = [s for s in verified if s.domain == "code"]
-    assert code and all(s.verdict and s.verdict.correct == s.extra["recorded_correct"]
-                        for s in code)
+    assert code and all(
+        s.verdict and s.verdict.correct == s.extra["recorded_correct"] for s in code
+    )
 
 
 def test_run_with_config_file(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
-    config.write_text('out = "o"\nprogress = false\n[collect]\nsources = ["sample"]\n'
-                      'limit = 90\nseed = 1\n[format]\nstyle = "seed"\nkeep = "first"\n')
+    config.write_text(
+        'out = "o"\nprogress = false\n[collect]\nsources = ["sample"]\n'
+        'limit = 90\nseed = 1\n[format]\nstyle = "seed"\nkeep = "first"\n'
+    )
     proc = sh(["run", "--config", str(config)], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     train = lines((tmp_path / "o" / "train.jsonl").read_bytes())
@@ -83,15 +88,18 @@ def test_run_with_config_file(tmp_path: Path) -> None:
     bad.write_text("[generate]\ntemperatur = 0.5\n")
     proc = sh(["run", "--config", str(bad)], cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.decode().strip().splitlines()[-1].startswith(
-        "sfstream run: error: ") and "temperatur" in proc.stderr.decode()
+    assert (
+        proc.stderr.decode().strip().splitlines()[-1].startswith("sfstream run: error: ")
+        and "temperatur" in proc.stderr.decode()
+    )
 
 
 def test_stage_filters_compose_as_a_shell_pipe(tmp_path: Path) -> None:
-    pipe = ("set -o pipefail; {s} collect sample --limit 40 | {s} generate --backend replay "
-            "| tee {t}/samples.jsonl | {s} verify --workers 2 | tee {t}/verified.jsonl "
-            "| {s} format --style sharegpt > {t}/train.jsonl").format(
-        s=" ".join(SFSTREAM), t=tmp_path)
+    pipe = (
+        "set -o pipefail; {s} collect sample --limit 40 | {s} generate --backend replay "
+        "| tee {t}/samples.jsonl | {s} verify --workers 2 | tee {t}/verified.jsonl "
+        "| {s} format --style sharegpt > {t}/train.jsonl"
+    ).format(s=" ".join(SFSTREAM), t=tmp_path)
     proc = subprocess.run(["bash", "-c", pipe], capture_output=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     samples = [Sample.from_dict(d) for d in lines((tmp_path / "samples.jsonl").read_bytes())]
@@ -111,8 +119,10 @@ def test_bad_input_stops_with_one_line_naming_it() -> None:
     assert "Traceback" not in proc.stderr.decode()
     proc = sh(["verify"], input=problem)
     assert proc.returncode == 1
-    assert ("<stdin>: line 1: verify reads samples (the output of generate), got a problem"
-            in proc.stderr.decode())
+    assert (
+        "<stdin>: line 1: verify reads samples (the output of generate), got a problem"
+        in proc.stderr.decode()
+    )
     proc = sh(["verify"], input=b"\xff\xfe\n")
     assert "line 1: not valid UTF-8" in proc.stderr.decode()
 
@@ -143,15 +153,18 @@ def test_ctrl_c_stops_cleanly_and_says_what_was_written(tmp_path: Path) -> None:
     samples = sh(["collect", "sample", "--limit", "5"]).stdout
     samples = sh(["generate", "--backend", "replay"], input=samples).stdout
     out = tmp_path / "v.jsonl"
-    proc = subprocess.Popen(SFSTREAM + ["verify", "-o", str(out)], stdin=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*SFSTREAM, "verify", "-o", str(out)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(samples)
     proc.stdin.flush()  # stdin stays open: verify waits for more input
     partial = tmp_path / "v.jsonl.partial"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(lines(partial.read_bytes()
-                                                    if partial.exists() else b"")) < 10:
+    while (
+        time.monotonic() < deadline
+        and len(lines(partial.read_bytes() if partial.exists() else b"")) < 10
+    ):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     try:

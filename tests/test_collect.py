@@ -23,7 +23,8 @@ from sfstream.records import Problem
 # (``sfstream.collect`` the attribute is the stage function; the module is in sys.modules.)
 SAMPLE_FILE = (
     Path(importlib.import_module("sfstream.collect").__file__ or "").parent
-    / "data" / "problems.jsonl"
+    / "data"
+    / "problems.jsonl"
 )
 
 
@@ -59,8 +60,9 @@ COUNTS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "split", "count", "domain"), COUNTS,
-                         ids=[f"{c[0]}-{c[1]}" for c in COUNTS])
+@pytest.mark.parametrize(
+    ("name", "split", "count", "domain"), COUNTS, ids=[f"{c[0]}-{c[1]}" for c in COUNTS]
+)
 def test_named_dataset_loads(
     shared_data: Path, name: str, split: str, count: int, domain: str
 ) -> None:
@@ -83,8 +85,10 @@ def test_named_dataset_loads(
 
 
 def test_default_splits(shared_data: Path) -> None:
-    first = {name: next(iter(iter_problems(name, data_dir=shared_data))).id
-             for name in ("math", "math500", "gsm8k", "apps", "aime", "mbpp")}
+    first = {
+        name: next(iter(iter_problems(name, data_dir=shared_data))).id
+        for name in ("math", "math500", "gsm8k", "apps", "aime", "mbpp")
+    }
     assert first == {
         "math": "math/test/0",
         "math500": "math500/test/0",
@@ -106,8 +110,12 @@ def test_math_answers(shared_data: Path) -> None:
     first = next(iter(m500.values()))
     assert first.id == "math500/test/0"
     assert first.answer == "\\left( 3, \\frac{\\pi}{2} \\right)"
-    assert first.meta == {"subject": "Precalculus", "level": 2,
-                          "unique_id": "test/precalculus/807.json", "index": 0}
+    assert first.meta == {
+        "subject": "Precalculus",
+        "level": 2,
+        "unique_id": "test/precalculus/807.json",
+        "index": 0,
+    }
     # MATH test has no answer field: the last \boxed{} of the solution agrees with MATH500's
     # answer on all 500 shared problems.
     math_test = [p for p in iter_problems("math", data_dir=shared_data) if p.problem in m500]
@@ -158,11 +166,19 @@ def test_gsm8k_answers(shared_data: Path) -> None:
 
 def test_apps(shared_data: Path) -> None:
     apps = {p.id: p for p in iter_problems("apps", data_dir=shared_data)}
-    assert sorted(apps) == ["apps/train/0001", "apps/train/0111", "apps/train/2287",
-                            "apps/train/2404", "apps/train/4184"]
+    assert sorted(apps) == [
+        "apps/train/0001",
+        "apps/train/0111",
+        "apps/train/2287",
+        "apps/train/2404",
+        "apps/train/4184",
+    ]
     stdin = apps["apps/train/0001"]
-    assert stdin.tests == {"inputs": ["3\n2 2 3\n4 3 7\n10 1 9\n"], "outputs": ["1\n6\n-1\n"],
-                           "fn_name": None}
+    assert stdin.tests == {
+        "inputs": ["3\n2 2 3\n4 3 7\n10 1 9\n"],
+        "outputs": ["1\n6\n-1\n"],
+        "fn_name": None,
+    }
     assert stdin.starter_code is None
     assert stdin.solution and "print" in stdin.solution
     assert stdin.meta["difficulty"] == "interview"
@@ -311,10 +327,15 @@ def test_duplicate_sources_and_ids(shared_data: Path, tmp_path: Path) -> None:
 ROWS: list[dict[str, Any]] = [
     {"question": "What is 1+1?", "answer": 2, "level": 1},
     {"problem": "Compute $3^2$.", "solution": "It is $\\boxed{9}$."},
-    {"prompt": "Read n and print n+1.",
-     "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]})},
-    {"instruction": "Add.", "tests": {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"},
-     "starter_code": "def add(a, b):\n"},
+    {
+        "prompt": "Read n and print n+1.",
+        "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}),
+    },
+    {
+        "instruction": "Add.",
+        "tests": {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"},
+        "starter_code": "def add(a, b):\n",
+    },
     {"id": "mine/7", "domain": "math", "source": "mine", "problem": "2*3?", "answer": "6"},
     {"question": "Natalia sold 48 clips ...", "answer": "She sold 48/2 = 24.\n#### 1,024"},
 ]
@@ -493,7 +514,9 @@ def test_hf_generic_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     got = list(iter_problems("hf:someone/tiny-set"))
     assert calls == [("someone/tiny-set", None, None)]
     assert [(p.id, p.source, p.answer) for p in got] == [
-        ("tiny-set/train/0", "tiny-set", "2"), ("tiny-set/train/1", "tiny-set", "4")]
+        ("tiny-set/train/0", "tiny-set", "2"),
+        ("tiny-set/train/1", "tiny-set", "4"),
+    ]
     got = list(iter_problems("hf:someone/tiny-set:extra", split="test", limit=1))
     assert calls[-1] == ("someone/tiny-set", "extra", "test")
     assert _ids(got) == ["tiny-set-extra/test/0"]
@@ -502,8 +525,14 @@ def test_hf_generic_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hf_known_dataset_maps_like_the_local_copy(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    row = {"problem": "p", "solution": "s $\\boxed{5}$", "answer": "5", "subject": "Algebra",
-           "level": 1, "unique_id": "test/algebra/1.json"}
+    row = {
+        "problem": "p",
+        "solution": "s $\\boxed{5}$",
+        "answer": "5",
+        "subject": "Algebra",
+        "level": 1,
+        "unique_id": "test/algebra/1.json",
+    }
     calls = _fake_datasets(monkeypatch, lambda n, c, s: [row])
     # A named dataset missing from the data dir falls back to the hub copy ...
     (fallback,) = iter_problems("math500", data_dir=tmp_path)
@@ -517,11 +546,24 @@ def test_hf_known_dataset_maps_like_the_local_copy(
 
 def test_hf_apps_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     rows = [
-        {"problem_id": 7, "question": "q", "solutions": json.dumps(["print(1)"]),
-         "input_output": json.dumps({"inputs": ["\n"], "outputs": ["1\n"]}),
-         "difficulty": "interview", "url": "u", "starter_code": ""},
-        {"problem_id": 8, "question": "q2", "solutions": "", "input_output": "",
-         "difficulty": "interview", "url": "u", "starter_code": ""},
+        {
+            "problem_id": 7,
+            "question": "q",
+            "solutions": json.dumps(["print(1)"]),
+            "input_output": json.dumps({"inputs": ["\n"], "outputs": ["1\n"]}),
+            "difficulty": "interview",
+            "url": "u",
+            "starter_code": "",
+        },
+        {
+            "problem_id": 8,
+            "question": "q2",
+            "solutions": "",
+            "input_output": "",
+            "difficulty": "interview",
+            "url": "u",
+            "starter_code": "",
+        },
     ]
     calls = _fake_datasets(monkeypatch, lambda n, c, s: rows)
     got = list(iter_problems("apps", data_dir=tmp_path))

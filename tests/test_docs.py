@@ -15,8 +15,13 @@ def test_readme_library_example_runs(tmp_path: Path) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks
     for code in blocks:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path,
-                              timeout=120, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr.decode()
         out = proc.stdout.decode()
         assert "status='correct'" in out  # check_math and run_tests both say correct

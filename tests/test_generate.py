@@ -36,8 +36,13 @@ def math_problem(ident: str = "t/math/1", text: str = "What is 1 + 1?", **extra:
 
 
 def code_problem(ident: str = "t/code/1") -> Problem:
-    return Problem(id=ident, domain="code", source="test", problem="Print the sum of a and b.",
-                   tests={"inputs": ["1 2\n"], "outputs": ["3\n"], "fn_name": None})
+    return Problem(
+        id=ident,
+        domain="code",
+        source="test",
+        problem="Print the sum of a and b.",
+        tests={"inputs": ["1 2\n"], "outputs": ["3\n"], "fn_name": None},
+    )
 
 
 async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
@@ -45,8 +50,9 @@ async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
         yield item
 
 
-async def collect_samples(problems: Iterable[Problem], config: GenerateConfig | None = None,
-                          **overrides: Any) -> list[Sample]:
+async def collect_samples(
+    problems: Iterable[Problem], config: GenerateConfig | None = None, **overrides: Any
+) -> list[Sample]:
     return [s async for s in generate(aiter_of(problems), config, **overrides)]
 
 
@@ -62,8 +68,11 @@ def test_config_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SFSTREAM_MODEL", "m")
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     config = GenerateConfig()
-    assert (config.base_url, config.model, config.api_key) == ("http://example.invalid/v1",
-                                                               "m", "k")
+    assert (config.base_url, config.model, config.api_key) == (
+        "http://example.invalid/v1",
+        "m",
+        "k",
+    )
     assert config.n is None and config.concurrency == 64 and config.timeout == 3600.0
     assert config.max_retries == 8 and config.endpoint == "chat"
 
@@ -78,10 +87,20 @@ def test_missing_server_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> No
     generate_stage(GenerateConfig(backend="replay"))  # replay needs neither
 
 
-@pytest.mark.parametrize("bad", [{"n": 0}, {"concurrency": 0}, {"max_retries": -1},
-                                 {"endpoint": "embeddings"}, {"backend": "hf"},
-                                 {"temperature": -1.0}, {"top_p": 0.0}, {"timeout": 0.0},
-                                 {"stop": "x"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n": 0},
+        {"concurrency": 0},
+        {"max_retries": -1},
+        {"endpoint": "embeddings"},
+        {"backend": "hf"},
+        {"temperature": -1.0},
+        {"top_p": 0.0},
+        {"timeout": 0.0},
+        {"stop": "x"},
+    ],
+)
 def test_bad_config_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         GenerateConfig(**bad)
@@ -106,7 +125,9 @@ def test_sampling_params_defaults_and_overrides() -> None:
 def test_split_reasoning() -> None:
     assert split_reasoning("plain answer") == ("plain answer", None)
     assert split_reasoning("<think>\nhmm\n</think>\n\nThe answer is 2.") == (
-        "The answer is 2.", "hmm")
+        "The answer is 2.",
+        "hmm",
+    )
     # A truncated trace: everything is reasoning.
     assert split_reasoning("<think>still thinking") == ("", "still thinking")
     # DeepSeek-R1's template opens the block itself.
@@ -137,8 +158,11 @@ def test_backoff_and_retry_after() -> None:
 
 
 def bundled_problems() -> list[Problem]:
-    return [Problem.from_dict(orjson.loads(line))
-            for line in (DATA / "problems.jsonl").read_bytes().splitlines() if line.strip()]
+    return [
+        Problem.from_dict(orjson.loads(line))
+        for line in (DATA / "problems.jsonl").read_bytes().splitlines()
+        if line.strip()
+    ]
 
 
 def recorded_rows() -> list[dict[str, Any]]:
@@ -153,13 +177,17 @@ async def test_replay_bundled_gives_every_recorded_sample_in_order() -> None:
     samples = [s async for s in iterate_stage(stage, aiter_of(problems))]
     rows = recorded_rows()
     assert len(samples) == len(rows)
-    assert [s.id for s in samples] == sorted((s.id for s in samples),
-                                             key=[p.id for p in problems].index)
+    assert [s.id for s in samples] == sorted(
+        (s.id for s in samples), key=[p.id for p in problems].index
+    )
     recorded = {(r["id"], r["sample_index"]): r for r in rows}
     for s in samples:
         r = recorded[s.id, s.sample_index]
-        assert (s.completion, s.model, s.finish_reason) == (r["completion"], r["model"],
-                                                            r["finish_reason"])
+        assert (s.completion, s.model, s.finish_reason) == (
+            r["completion"],
+            r["model"],
+            r["finish_reason"],
+        )
         assert s.extra.get("recorded_correct") == r["recorded_correct"]
     assert progress.done == len(problems) and progress.in_flight == 0
     assert progress.errors == 0
@@ -182,18 +210,34 @@ async def test_replay_n_caps_and_missing_problem_is_an_error_sample() -> None:
 async def test_replay_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "recorded.jsonl"
     rows = [
-        {"id": "t/math/1", "sample_index": 1, "model": "m", "completion": "B",
-         "reasoning": None, "finish_reason": "length", "usage": {"completion_tokens": 7},
-         "note": "kept"},
-        {"id": "t/math/1", "sample_index": 0, "model": "m", "completion": "A",
-         "reasoning": "think", "finish_reason": "stop", "usage": None},
+        {
+            "id": "t/math/1",
+            "sample_index": 1,
+            "model": "m",
+            "completion": "B",
+            "reasoning": None,
+            "finish_reason": "length",
+            "usage": {"completion_tokens": 7},
+            "note": "kept",
+        },
+        {
+            "id": "t/math/1",
+            "sample_index": 0,
+            "model": "m",
+            "completion": "A",
+            "reasoning": "think",
+            "finish_reason": "stop",
+            "usage": None,
+        },
     ]
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     progress = StageProgress("generate")
     stage = generate_stage(GenerateConfig(backend="replay", replay_path=str(path)), progress)
     samples = [s async for s in iterate_stage(stage, aiter_of([math_problem(tag="mine")]))]
     assert [(s.sample_index, s.completion, s.reasoning) for s in samples] == [
-        (0, "A", "think"), (1, "B", None)]
+        (0, "A", "think"),
+        (1, "B", None),
+    ]
     assert samples[1].extra == {"note": "kept", "tag": "mine"}
     assert samples[1].usage == {"completion_tokens": 7} and progress.tokens == 7
     # Samples survive the NDJSON round trip.
@@ -207,8 +251,9 @@ async def test_replay_bad_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="line 2"):
         await collect_samples([math_problem()], backend="replay", replay_path=str(path))
     with pytest.raises(ConfigError, match="cannot read"):
-        await collect_samples([math_problem()], backend="replay",
-                              replay_path=str(tmp_path / "missing.jsonl"))
+        await collect_samples(
+            [math_problem()], backend="replay", replay_path=str(tmp_path / "missing.jsonl")
+        )
 
 
 @pytest.mark.anyio
@@ -289,8 +334,7 @@ async def test_seed_reproduces(vllm_server: Any) -> None:
     problems = [math_problem(), code_problem()]
 
     async def run(seed: int) -> dict[tuple[str, int], str]:
-        samples = await collect_samples(problems, on(vllm_server, n=2, seed=seed,
-                                                     temperature=1.0))
+        samples = await collect_samples(problems, on(vllm_server, n=2, seed=seed, temperature=1.0))
         return {k: s.completion for k, s in by_key(samples).items()}
 
     first, again, other = await run(11), await run(11), await run(12)
@@ -323,8 +367,9 @@ async def test_prompt_too_long_is_error_samples(vllm_server: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.timeout(120)
 async def test_completions_endpoint(vllm_server: Any) -> None:
-    samples = await collect_samples([math_problem()], on(vllm_server, endpoint="completions",
-                                                         n=2, seed=3))
+    samples = await collect_samples(
+        [math_problem()], on(vllm_server, endpoint="completions", n=2, seed=3)
+    )
     assert sorted(s.sample_index for s in samples) == [0, 1]
     assert all(s.completion and s.finish_reason in ("stop", "length") for s in samples)
     assert all(s.model == "tiny-llama" and s.usage for s in samples)
@@ -338,7 +383,8 @@ async def test_per_choice_usage_and_overrides(vllm_server: Any) -> None:
     # vLLM returns each choice's token ids on request: usage then is exact per sample.
     problem = math_problem(generation={"n": 3, "max_tokens": 5})
     samples = await collect_samples(
-        [problem], on(vllm_server, n=1, extra_body={"return_token_ids": True}))
+        [problem], on(vllm_server, n=1, extra_body={"return_token_ids": True})
+    )
     assert len(samples) == 3
     for s in samples:
         assert s.usage is not None and "shared_by" not in s.usage
@@ -380,8 +426,14 @@ async def test_retries_through_faults(vllm_server: Any) -> None:
     faults = {1: "429", 2: "500", 3: "reset", 6: "503"}
     with FaultInjectingProxy(vllm_server.root, faults, retry_after="1") as proxy:
         progress = StageProgress("generate")
-        config = GenerateConfig(base_url=proxy.base_url, model=vllm_server.model, n=2,
-                                max_tokens=8, seed=5, concurrency=1)
+        config = GenerateConfig(
+            base_url=proxy.base_url,
+            model=vllm_server.model,
+            n=2,
+            max_tokens=8,
+            seed=5,
+            concurrency=1,
+        )
         stage = generate_stage(config, progress)
         samples = [s async for s in iterate_stage(stage, aiter_of(problems))]
         seen = proxy.seen
@@ -394,10 +446,15 @@ async def test_retries_through_faults(vllm_server: Any) -> None:
     assert seen[1].at - seen[0].at >= 1.0
     assert seen[0].body == seen[1].body == seen[2].body == seen[3].body
     # Retried samples are the same as unfaulted ones (same derived seed).
-    direct = await collect_samples(problems, GenerateConfig(
-        base_url=vllm_server.base_url, model=vllm_server.model, n=2, max_tokens=8, seed=5))
+    direct = await collect_samples(
+        problems,
+        GenerateConfig(
+            base_url=vllm_server.base_url, model=vllm_server.model, n=2, max_tokens=8, seed=5
+        ),
+    )
     assert {k: s.completion for k, s in by_key(direct).items()} == {
-        k: s.completion for k, s in by_key(samples).items()}
+        k: s.completion for k, s in by_key(samples).items()
+    }
 
 
 @vllm
@@ -412,16 +469,24 @@ async def test_exhausted_retries_are_error_samples(vllm_server: Any) -> None:
 
     with FaultInjectingProxy(vllm_server.root, plan) as proxy:
         progress = StageProgress("generate")
-        config = GenerateConfig(base_url=proxy.base_url, model=vllm_server.model, n=2,
-                                max_tokens=8, max_retries=2, concurrency=1)
+        config = GenerateConfig(
+            base_url=proxy.base_url,
+            model=vllm_server.model,
+            n=2,
+            max_tokens=8,
+            max_retries=2,
+            concurrency=1,
+        )
         started = time.monotonic()
         stage = generate_stage(config, progress)
         samples = [s async for s in iterate_stage(stage, aiter_of(problems))]
         assert time.monotonic() - started < 30
     doomed = [s for s in samples if s.id == "t/doomed"]
     assert len(doomed) == 2 and all(s.finish_reason == "error" for s in doomed)
-    assert all("HTTP 500: injected: server error (gave up after 3 attempts)"
-               == s.extra["error"] for s in doomed)
+    assert all(
+        "HTTP 500: injected: server error (gave up after 3 attempts)" == s.extra["error"]
+        for s in doomed
+    )
     assert [s.finish_reason != "error" for s in samples if s.id == "t/fine"] == [True, True]
     assert progress.retries == 2 and progress.errors == 2
 
@@ -432,9 +497,20 @@ async def test_exhausted_retries_are_error_samples(vllm_server: Any) -> None:
 @pytest.mark.timeout(60)
 async def test_request_shape(vllm_server: Any) -> None:
     with FaultInjectingProxy(vllm_server.root, {}) as proxy:
-        samples = await collect_samples([math_problem()], GenerateConfig(
-            base_url=proxy.base_url, model=vllm_server.model, n=4, max_tokens=4, seed=1,
-            top_p=0.9, stop=["\n\n"], extra_body={"top_k": 20}, api_key="sekrit"))
+        samples = await collect_samples(
+            [math_problem()],
+            GenerateConfig(
+                base_url=proxy.base_url,
+                model=vllm_server.model,
+                n=4,
+                max_tokens=4,
+                seed=1,
+                top_p=0.9,
+                stop=["\n\n"],
+                extra_body={"top_k": 20},
+                api_key="sekrit",
+            ),
+        )
         [request] = proxy.seen
     assert len(samples) == 4
     body = request.body
@@ -455,11 +531,17 @@ async def test_request_shape(vllm_server: Any) -> None:
 async def test_fewer_choices_than_asked_are_topped_up(vllm_server: Any) -> None:
     # A server that ignores n (the proxy keeps only the first choice of the first response).
     with FaultInjectingProxy(vllm_server.root, {1: "one-choice"}) as proxy:
-        samples = await collect_samples([math_problem()], GenerateConfig(
-            base_url=proxy.base_url, model=vllm_server.model, n=3, max_tokens=4, seed=9))
+        samples = await collect_samples(
+            [math_problem()],
+            GenerateConfig(
+                base_url=proxy.base_url, model=vllm_server.model, n=3, max_tokens=4, seed=9
+            ),
+        )
         seen = proxy.seen
     assert sorted(s.sample_index for s in samples) == [0, 1, 2]
     assert [r.body["n"] for r in seen] == [3, 2]
-    assert [r.body["seed"] for r in seen] == [request_seed(9, "t/math/1", 0),
-                                              request_seed(9, "t/math/1", 1)]
+    assert [r.body["seed"] for r in seen] == [
+        request_seed(9, "t/math/1", 0),
+        request_seed(9, "t/math/1", 1),
+    ]
     assert all(s.finish_reason != "error" for s in samples)

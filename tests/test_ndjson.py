@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sfstream.errors import InputError
-from sfstream.ndjson import ReadStats, dumps, iter_lines, open_writer, read_records, \
-    read_records_sync
+from sfstream.ndjson import (
+    ReadStats,
+    dumps,
+    iter_lines,
+    open_writer,
+    read_records,
+    read_records_sync,
+)
 from sfstream.records import Problem
 
 GOOD = b'{"id": "p1", "domain": "math", "source": "t", "problem": "1+1?", "answer": "2"}\n'
@@ -35,17 +40,27 @@ def fail_message(path: Path, **kw: Any) -> str:
         (b'{"id": "p", "domain": "math"', "line 2: invalid JSON"),
         (b"[1, 2]", "line 2: expected a JSON object, got an array"),
         (b'"text"', "line 2: expected a JSON object, got a string"),
-        (b'{"id": "p", "domain": "math", "source": "t", "problem": "q"}',
-         "line 2: missing required field 'answer'"),
-        (b'{"domain": "math", "source": "t", "problem": "q", "answer": "1"}',
-         "line 2: missing required field 'id'"),
-        (b'{"id": 7, "domain": "math", "source": "t", "problem": "q", "answer": "1"}',
-         "line 2: field 'id' must be a string, got integer"),
-        (b'{"id": "p", "domain": "bio", "source": "t", "problem": "q"}',
-         "line 2: field 'domain' must be 'math' or 'code'"),
-        (b'{"id": "p", "domain": "code", "source": "t", "problem": "q", '
-         b'"tests": {"inputs": ["1"], "outputs": []}}',
-         "line 2: field 'tests' has 1 inputs but 0 outputs"),
+        (
+            b'{"id": "p", "domain": "math", "source": "t", "problem": "q"}',
+            "line 2: missing required field 'answer'",
+        ),
+        (
+            b'{"domain": "math", "source": "t", "problem": "q", "answer": "1"}',
+            "line 2: missing required field 'id'",
+        ),
+        (
+            b'{"id": 7, "domain": "math", "source": "t", "problem": "q", "answer": "1"}',
+            "line 2: field 'id' must be a string, got integer",
+        ),
+        (
+            b'{"id": "p", "domain": "bio", "source": "t", "problem": "q"}',
+            "line 2: field 'domain' must be 'math' or 'code'",
+        ),
+        (
+            b'{"id": "p", "domain": "code", "source": "t", "problem": "q", '
+            b'"tests": {"inputs": ["1"], "outputs": []}}',
+            "line 2: field 'tests' has 1 inputs but 0 outputs",
+        ),
         (b'{"id": "p\xff", "domain": "math"}', "line 2: not valid UTF-8 (byte 10 of the line)"),
     ],
 )
@@ -66,14 +81,16 @@ def test_overlong_line_is_refused_without_holding_it(tmp_path: Path) -> None:
     message = fail_message(path, max_line_bytes=1 << 20)
     assert "line 2: line is longer than the limit of 1,048,576 bytes" in message
     stats = ReadStats()
-    got = list(read_records_sync(path, Problem.from_dict, on_error="skip",
-                                 max_line_bytes=1 << 20, stats=stats))
+    got = list(
+        read_records_sync(
+            path, Problem.from_dict, on_error="skip", max_line_bytes=1 << 20, stats=stats
+        )
+    )
     assert [p.id for p in got] == ["p1", "p1"]
     assert stats.skipped == 1 and stats.skipped_lines[0][0] == 2
 
 
-def test_skip_reports_each_line_on_stderr(tmp_path: Path,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_skip_reports_each_line_on_stderr(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, GOOD + b"not json\n" + b"\n" + b"[]\n" + GOOD)
     stats = ReadStats()
     with caplog.at_level(logging.WARNING, logger="sfstream"):
@@ -93,8 +110,16 @@ def test_framing_handles_chunk_boundaries_crlf_and_missing_final_newline() -> No
 
 
 def test_round_trip_keeps_unknown_fields(tmp_path: Path) -> None:
-    record = Problem.from_dict({"id": "a", "domain": "math", "source": "s", "problem": "q",
-                                "answer": 0.5, "custom": {"x": [1, 2]}})
+    record = Problem.from_dict(
+        {
+            "id": "a",
+            "domain": "math",
+            "source": "s",
+            "problem": "q",
+            "answer": 0.5,
+            "custom": {"x": [1, 2]},
+        }
+    )
     assert record.answer == "0.5"
     path = write(tmp_path, dumps(record) * 2)
     again = list(read_records_sync(path, Problem.from_dict))

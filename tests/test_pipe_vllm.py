@@ -22,9 +22,19 @@ import pytest
 from sfstream.records import Example, Problem, Sample
 
 BIN = Path(sys.executable).parent
-SPEC_STATUSES = {"correct", "wrong_answer", "no_answer", "timeout", "memory_limit",
-                 "output_limit", "runtime_error", "syntax_error", "truncated", "no_code",
-                 "error"}
+SPEC_STATUSES = {
+    "correct",
+    "wrong_answer",
+    "no_answer",
+    "timeout",
+    "memory_limit",
+    "output_limit",
+    "runtime_error",
+    "syntax_error",
+    "truncated",
+    "no_code",
+    "error",
+}
 PROBLEM_FIELDS = ("id", "domain", "source", "problem")
 SAMPLE_FIELDS = ("sample_index", "model", "completion", "reasoning", "finish_reason", "usage")
 
@@ -33,8 +43,15 @@ def sh(command: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[s
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for name in ("SFSTREAM_BASE_URL", "SFSTREAM_MODEL", "OPENAI_API_KEY"):
         env.pop(name, None)
-    return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -48,8 +65,9 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.vllm
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("collect_args", ["--limit 6", "--limit 6 --seed 2"],
-                         ids=["first6", "shuffled-with-code"])
+@pytest.mark.parametrize(
+    "collect_args", ["--limit 6", "--limit 6 --seed 2"], ids=["first6", "shuffled-with-code"]
+)
 def test_shell_pipe(vllm_server: Any, tmp_path: Path, collect_args: str) -> None:
     url = shlex.quote(vllm_server.base_url)
     command = (
@@ -79,7 +97,8 @@ def test_shell_pipe(vllm_server: Any, tmp_path: Path, collect_args: str) -> None
     samples = read(tmp_path / "samples.jsonl")
     assert len(samples) == 12
     assert sorted((s["id"], s["sample_index"]) for s in samples) == sorted(
-        (i, k) for i in by_id for k in (0, 1))
+        (i, k) for i in by_id for k in (0, 1)
+    )
     for s in samples:
         assert all(k in s for k in SAMPLE_FIELDS), s
         assert {k: s[k] for k in by_id[s["id"]]} == by_id[s["id"]]  # problem fields ride along
@@ -93,7 +112,8 @@ def test_shell_pipe(vllm_server: Any, tmp_path: Path, collect_args: str) -> None
     verified = read(tmp_path / "verified.jsonl")
     assert len(verified) == 12
     assert sorted((v["id"], v["sample_index"]) for v in verified) == sorted(
-        (s["id"], s["sample_index"]) for s in samples)
+        (s["id"], s["sample_index"]) for s in samples
+    )
     for v in verified:
         verdict = v["verdict"]
         assert isinstance(verdict["correct"], bool)
@@ -121,7 +141,8 @@ def test_dead_server_fails_the_pipe(tmp_path: Path) -> None:
     proc = sh(
         "sfstream collect sample --limit 2 | sfstream generate --base-url "
         f"http://127.0.0.1:{port}/v1 --model m --max-retries 1 > samples.jsonl",
-        tmp_path, timeout=60,
+        tmp_path,
+        timeout=60,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr

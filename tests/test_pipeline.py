@@ -7,8 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
-
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from sfstream.pipeline import (
     DEFAULT_BUFFER,
     concurrent_stage,
@@ -75,14 +74,18 @@ async def test_concurrent_stage_runs_in_parallel_and_bounds_in_flight() -> None:
 async def test_error_in_one_stage_cancels_the_others() -> None:
     cancelled = anyio.Event()
 
-    async def forever(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def forever(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send:
             try:
                 await anyio.sleep_forever()
             finally:
                 cancelled.set()
 
-    async def broken(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def broken(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send:
             raise ValueError("stage failed")
 

@@ -6,17 +6,34 @@ from typing import Any
 
 import orjson
 import pytest
-
 from sfstream.errors import RecordError
 from sfstream.records import Example, Problem, Sample, Verdict, record_from_dict
 
-MATH = {"id": "math500/test/1", "domain": "math", "source": "math500", "problem": "2+2?",
-        "answer": "4", "meta": {"level": 1}}
-CODE = {"id": "apps/train/1", "domain": "code", "source": "apps", "problem": "echo",
-        "tests": {"inputs": ["1\n"], "outputs": ["1\n"], "fn_name": None},
-        "starter_code": None}
-SAMPLE = {**MATH, "sample_index": 2, "model": "m", "completion": "4", "reasoning": None,
-          "finish_reason": "stop", "usage": {"completion_tokens": 3}}
+MATH = {
+    "id": "math500/test/1",
+    "domain": "math",
+    "source": "math500",
+    "problem": "2+2?",
+    "answer": "4",
+    "meta": {"level": 1},
+}
+CODE = {
+    "id": "apps/train/1",
+    "domain": "code",
+    "source": "apps",
+    "problem": "echo",
+    "tests": {"inputs": ["1\n"], "outputs": ["1\n"], "fn_name": None},
+    "starter_code": None,
+}
+SAMPLE = {
+    **MATH,
+    "sample_index": 2,
+    "model": "m",
+    "completion": "4",
+    "reasoning": None,
+    "finish_reason": "stop",
+    "usage": {"completion_tokens": 3},
+}
 
 
 def test_problem_round_trip_is_lossless() -> None:
@@ -32,8 +49,14 @@ def test_sample_with_verdict_round_trip() -> None:
     verdict = Verdict(correct=True, status="correct", extracted="4")
     sample = Sample.from_dict(SAMPLE).with_verdict(verdict)
     d = orjson.loads(orjson.dumps(sample.to_dict()))
-    assert d["verdict"] == {"correct": True, "status": "correct", "extracted": "4",
-                            "passed": None, "total": None, "detail": None}
+    assert d["verdict"] == {
+        "correct": True,
+        "status": "correct",
+        "extracted": "4",
+        "passed": None,
+        "total": None,
+        "detail": None,
+    }
     again = Sample.from_dict(d)
     assert again == sample
     assert again.problem_record() == Problem.from_dict(MATH)
@@ -47,8 +70,10 @@ def test_sample_with_verdict_round_trip() -> None:
         ({"completion": None}, "'completion' must be a string, got null"),
         ({"usage": [1]}, "'usage' must be an object or null, got array"),
         ({"verdict": {"status": "correct"}}, "missing required field 'correct'"),
-        ({"verdict": {"correct": "yes", "status": "x"}},
-         "'verdict.correct' must be a boolean, got string"),
+        (
+            {"verdict": {"correct": "yes", "status": "x"}},
+            "'verdict.correct' must be a boolean, got string",
+        ),
         ({"meta": "x"}, "'meta' must be an object, got string"),
     ],
 )
@@ -60,7 +85,7 @@ def test_sample_validation_messages(change: dict[str, Any], message: str) -> Non
 def test_code_problem_needs_tests() -> None:
     with pytest.raises(RecordError, match="missing required field 'tests'"):
         Problem.from_dict({k: v for k, v in CODE.items() if k != "tests"})
-    with pytest.raises(RecordError, match="'tests.fn_name' must be a string or null"):
+    with pytest.raises(RecordError, match=r"'tests\.fn_name' must be a string or null"):
         Problem.from_dict({**CODE, "tests": {"inputs": [], "outputs": [], "fn_name": 3}})
     asserts = Problem.from_dict({**CODE, "tests": {"asserts": "assert f(1) == 1"}})
     assert asserts.tests == {"asserts": "assert f(1) == 1"}
@@ -77,8 +102,12 @@ def test_numeric_answers_become_exact_text() -> None:
 def test_record_kind_is_detected() -> None:
     assert type(record_from_dict(MATH)) is Problem
     assert type(record_from_dict(SAMPLE)) is Sample
-    example = {"id": "x", "domain": "math", "source": "s",
-               "messages": [{"role": "user", "content": "hi"}]}
+    example = {
+        "id": "x",
+        "domain": "math",
+        "source": "s",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert type(record_from_dict(example)) is Example
     with pytest.raises(RecordError, match=r"'messages\[0\]' must be an object"):
         record_from_dict({**example, "messages": [{"role": "user"}]})

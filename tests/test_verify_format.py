@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 import sfstream
 from sfstream.format import FormatConfig, format_sample
 from sfstream.records import Problem, Sample, Verdict
@@ -27,23 +26,41 @@ RECORDED = _lines("completions.jsonl")
 
 def sample_of(rec: dict[str, Any]) -> Sample:
     problem = PROBLEMS[rec["id"]]
-    return Sample(**{**problem.__dict__, "sample_index": rec["sample_index"],
-                     "model": rec["model"], "completion": rec["completion"],
-                     "reasoning": rec.get("reasoning"),
-                     "finish_reason": rec.get("finish_reason") or "stop",
-                     "usage": rec.get("usage")})
+    return Sample(
+        **{
+            **problem.__dict__,
+            "sample_index": rec["sample_index"],
+            "model": rec["model"],
+            "completion": rec["completion"],
+            "reasoning": rec.get("reasoning"),
+            "finish_reason": rec.get("finish_reason") or "stop",
+            "usage": rec.get("usage"),
+        }
+    )
 
 
 def test_recorded_math_outputs_agree_with_their_grades() -> None:
-    recs = [r for r in RECORDED if PROBLEMS[r["id"]].domain == "math"
-            and r.get("recorded_correct") is not None and r.get("finish_reason") != "length"]
+    recs = [
+        r
+        for r in RECORDED
+        if PROBLEMS[r["id"]].domain == "math"
+        and r.get("recorded_correct") is not None
+        and r.get("finish_reason") != "length"
+    ]
     assert len(recs) >= 100
     disagree = []
     for rec in recs:
         verdict = verify_sample(sample_of(rec))
         if verdict.correct != rec["recorded_correct"]:
-            disagree.append((rec["id"], rec["model"], verdict.status, verdict.extracted,
-                             PROBLEMS[rec["id"]].answer))
+            disagree.append(
+                (
+                    rec["id"],
+                    rec["model"],
+                    verdict.status,
+                    verdict.extracted,
+                    PROBLEMS[rec["id"]].answer,
+                )
+            )
     # Upstream grades come from another checker; a few disagreements are that checker's.
     assert len(disagree) <= len(recs) * 0.05, disagree
 
@@ -61,8 +78,11 @@ def test_recorded_code_outputs_agree_with_their_grades() -> None:
     assert len(recs) >= 20
     config = VerifyConfig(time_limit=6.0)
     results = [(rec, verify_sample(sample_of(rec), config)) for rec in recs]
-    disagree = [(rec["id"], v.status, v.detail) for rec, v in results
-                if v.correct != rec["recorded_correct"]]
+    disagree = [
+        (rec["id"], v.status, v.detail)
+        for rec, v in results
+        if v.correct != rec["recorded_correct"]
+    ]
     assert not disagree
     statuses = {v.status for _, v in results}
     assert "correct" in statuses and statuses - {"correct"}
@@ -70,10 +90,15 @@ def test_recorded_code_outputs_agree_with_their_grades() -> None:
 
 def test_generation_errors_become_error_verdicts() -> None:
     problem = next(iter(PROBLEMS.values()))
-    sample = Sample(**{**problem.__dict__, "completion": "", "finish_reason": "error",
-                       "extra": {"error": "prompt too long"}})
-    assert verify_sample(sample) == Verdict(correct=False, status="error",
-                                            detail="prompt too long")
+    sample = Sample(
+        **{
+            **problem.__dict__,
+            "completion": "",
+            "finish_reason": "error",
+            "extra": {"error": "prompt too long"},
+        }
+    )
+    assert verify_sample(sample) == Verdict(correct=False, status="error", detail="prompt too long")
 
 
 def test_no_code_verdict() -> None:
@@ -99,14 +124,17 @@ def test_seed_style_renders_the_design_template() -> None:
     assert math is not None and math.text is not None
     assert math.text.startswith(
         "You are a helpful AI math assistant. You excel at solving math problems by breaking "
-        "them down into clear, logical steps.\n\nProblem:\n")
+        "them down into clear, logical steps.\n\nProblem:\n"
+    )
     assert "\n\nSolve this problem step by step, showing your reasoning clearly.\n\n" in math.text
     assert "the answer is" in math.text[-300:].lower()
     code = format_sample(_correct("code"), FormatConfig(style="seed"))
     assert code is not None and code.text is not None
     assert code.text.startswith("You are an expert coding assistant.")
-    assert "Solve this coding problem step by step in Python, explaining your thought process " \
-           "and then providing the final working code." in code.text
+    assert (
+        "Solve this coding problem step by step in Python, explaining your thought process "
+        "and then providing the final working code." in code.text
+    )
     assert "Here's my final solution:\n\n```python\n" in code.text
     assert [m["role"] for m in code.messages] == ["system", "user", "assistant"]
 
@@ -142,8 +170,7 @@ async def test_library_stages_keep_first_and_shortest() -> None:
     samples = [sample_of(r) for r in recs]
     verified = [s async for s in sfstream.verify(_aiter(samples), workers=2)]
     assert len(verified) == len(samples)
-    assert {(s.id, s.sample_index) for s in verified} == {(s.id, s.sample_index)
-                                                            for s in samples}
+    assert {(s.id, s.sample_index) for s in verified} == {(s.id, s.sample_index) for s in samples}
     solved = {s.id for s in verified if s.verdict and s.verdict.correct}
     everything = [e async for e in sfstream.format(_aiter(verified), keep="all")]
     first = [e async for e in sfstream.format(_aiter(verified), keep="first")]
@@ -157,5 +184,4 @@ async def test_library_stages_keep_first_and_shortest() -> None:
             by_id.setdefault(s.id, []).append(s)
     for e in shortest:
         pid = e.id.split("#")[0]
-        assert len(e.messages[2]["content"]) == min(len(s.completion.strip())
-                                                    for s in by_id[pid])
+        assert len(e.messages[2]["content"]) == min(len(s.completion.strip()) for s in by_id[pid])

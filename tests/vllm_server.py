@@ -88,12 +88,17 @@ def _vllm_python() -> Path:
 
 
 def _tiny_model(python: Path) -> Path:
-    target = Path(os.environ.get("SFSTREAM_TINY_MODEL_DIR")
-                  or Path.home() / ".cache" / "sfstream" / "tiny-llama")
+    target = Path(
+        os.environ.get("SFSTREAM_TINY_MODEL_DIR")
+        or Path.home() / ".cache" / "sfstream" / "tiny-llama"
+    )
     stamp = hashlib.sha256(MODEL_SCRIPT.read_bytes()).hexdigest()
     stamp_file = target / ".sfstream-script-sha256"
-    if (target / "model.safetensors").is_file() and stamp_file.is_file() \
-            and stamp_file.read_text().strip() == stamp:
+    if (
+        (target / "model.safetensors").is_file()
+        and stamp_file.is_file()
+        and stamp_file.read_text().strip() == stamp
+    ):
         return target
     # Build beside the target and rename, so an interrupted build never looks finished.
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +106,10 @@ def _tiny_model(python: Path) -> Path:
     try:
         proc = subprocess.run(
             [str(python), str(MODEL_SCRIPT), str(build)],
-            capture_output=True, text=True, timeout=600, check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
             env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
         )
         if proc.returncode != 0:
@@ -149,8 +157,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def start_vllm(model_dir: Path, python: Path, log: Path,
-               startup_timeout: float = 300.0) -> Iterator[VllmServer]:
+def start_vllm(
+    model_dir: Path, python: Path, log: Path, startup_timeout: float = 300.0
+) -> Iterator[VllmServer]:
     """Runs a vLLM OpenAI server on ``model_dir`` until the block exits."""
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
@@ -163,29 +172,56 @@ def start_vllm(model_dir: Path, python: Path, log: Path,
         "DO_NOT_TRACK": "1",
     }
     cmd = [
-        str(python), "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model_dir), "--served-model-name", SERVED_NAME,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--dtype", "float32", "--max-model-len", str(MAX_MODEL_LEN),
+        str(python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_dir),
+        "--served-model-name",
+        SERVED_NAME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        str(MAX_MODEL_LEN),
     ]
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         deadline = started + startup_timeout
         while not _healthy(root):
             if proc.poll() is not None:
-                pytest.fail(f"vLLM server exited with {proc.returncode} while starting; "
-                            f"log {log}:\n{_tail(log)}")
+                pytest.fail(
+                    f"vLLM server exited with {proc.returncode} while starting; "
+                    f"log {log}:\n{_tail(log)}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"vLLM server not healthy after {startup_timeout:.0f} s; "
-                            f"log {log}:\n{_tail(log)}")
+                pytest.fail(
+                    f"vLLM server not healthy after {startup_timeout:.0f} s; "
+                    f"log {log}:\n{_tail(log)}"
+                )
             time.sleep(0.5)
-        yield VllmServer(root=root, base_url=root + "/v1", model=SERVED_NAME,
-                         max_model_len=MAX_MODEL_LEN, log=log,
-                         startup_seconds=time.monotonic() - started, pid=proc.pid)
+        yield VllmServer(
+            root=root,
+            base_url=root + "/v1",
+            model=SERVED_NAME,
+            max_model_len=MAX_MODEL_LEN,
+            log=log,
+            startup_seconds=time.monotonic() - started,
+            pid=proc.pid,
+        )
     finally:
         _stop(proc)
 
@@ -200,8 +236,9 @@ def vllm_server(
     """The session's real vLLM server serving the tiny random Llama as ``tiny-llama``."""
     python = _vllm_python()
     model_dir = _tiny_model(python)
-    log = Path(os.environ.get("SFSTREAM_VLLM_LOG")
-               or tmp_path_factory.mktemp("vllm") / "server.log")
+    log = Path(
+        os.environ.get("SFSTREAM_VLLM_LOG") or tmp_path_factory.mktemp("vllm") / "server.log"
+    )
     timeout = float(os.environ.get("SFSTREAM_VLLM_START_TIMEOUT", "300"))
     with start_vllm(model_dir, python, log, timeout) as server:
         request.config.stash[_STARTUP] = (

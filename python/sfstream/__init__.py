@@ -9,8 +9,8 @@ Four stages, each an async generator over records and a filter in the ``sfstream
 from typing import Any
 
 from sfstream._core import __version__
-from sfstream.collect import collect
 from sfstream.code_verdict import CodeVerdict, extract_program, run_tests
+from sfstream.collect import collect
 from sfstream.errors import (
     ConfigError,
     GenerationError,

@@ -364,7 +364,7 @@ def _json_rows(path: Path) -> list[Any]:
     if isinstance(data, Mapping) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
-        raise ConfigError(f"{path}: expected a JSON list of objects or {{\"data\": [...]}}")
+        raise ConfigError(f'{path}: expected a JSON list of objects or {{"data": [...]}}')
     return data
 
 
@@ -431,8 +431,21 @@ def iter_file_rows(path: Path) -> Iterator[tuple[str, Any]]:
 PROBLEM_KEYS = ("problem", "question", "prompt", "instruction", "question_content")
 ANSWER_KEYS = ("answer", "final_answer", "gold", "target")
 META_KEYS = (
-    "subject", "type", "level", "difficulty", "year", "url", "contest", "problem_number",
-    "platform", "title", "question_title", "contest_id", "contest_date", "cf_rating", "tags",
+    "subject",
+    "type",
+    "level",
+    "difficulty",
+    "year",
+    "url",
+    "contest",
+    "problem_number",
+    "platform",
+    "title",
+    "question_title",
+    "contest_id",
+    "contest_date",
+    "cf_rating",
+    "tags",
 )
 ORIGINAL_ID_KEYS = ("id", "task_id", "problem_id", "question_id", "unique_id", "idx", "name")
 _PROBLEM_RECORD_KEYS = ("id", "domain", "source", "problem")
@@ -472,8 +485,9 @@ def _generic_tests(row: Row, starter: str | None) -> tuple[dict[str, Any] | None
     if isinstance(row.get("test"), str) and isinstance(row.get("entry_point"), str):
         return _humaneval_tests(row["test"], row["entry_point"]), meta
     if isinstance(row.get("test_list"), list) and row["test_list"]:
-        return _mbpp_tests([str(t) for t in row["test_list"]],
-                           _str_or_none(row.get("test_setup_code"))), meta
+        return _mbpp_tests(
+            [str(t) for t in row["test_list"]], _str_or_none(row.get("test_setup_code"))
+        ), meta
     return None, meta
 
 
@@ -743,8 +757,9 @@ def _math_record(source: str, ident: str, row: Row, meta: dict[str, Any]) -> Pro
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         answer = last_boxed(row.get("solution") or "")
     if answer is None:
-        raise SkipRow(f"{ident}: no gold answer (no 'answer' and no non-empty \\boxed{{}} "
-                      "in the solution)")
+        raise SkipRow(
+            f"{ident}: no gold answer (no 'answer' and no non-empty \\boxed{{}} in the solution)"
+        )
     return {
         "id": ident,
         "domain": "math",
@@ -759,7 +774,9 @@ def _math_record(source: str, ident: str, row: Row, meta: dict[str, Any]) -> Pro
 def _map_math(row: Row, index: int, split: str) -> ProblemDict:
     ident = row.get("idx", index)
     return _math_record(
-        "math", f"math/{split}/{ident}", row,
+        "math",
+        f"math/{split}/{ident}",
+        row,
         {"subject": row.get("type") or row.get("subject"), "level": _level(row.get("level"))},
     )
 
@@ -783,9 +800,14 @@ def _load_math(data_dir: Path, split: str) -> Iterator[ProblemDict | None] | Non
                 rel = f"{subject_dir.name}/{path.stem}"
                 try:
                     yield _math_record(
-                        "math", f"math/{split}/{rel}", row,
-                        {"subject": row.get("type"), "level": _level(row.get("level")),
-                         "unique_id": f"{split}/{rel}.json"},
+                        "math",
+                        f"math/{split}/{rel}",
+                        row,
+                        {
+                            "subject": row.get("type"),
+                            "level": _level(row.get("level")),
+                            "unique_id": f"{split}/{rel}.json",
+                        },
                     )
                 except SkipRow as exc:
                     log.warning("%s: skipped: %s", path, exc)
@@ -798,9 +820,15 @@ def _load_math(data_dir: Path, split: str) -> Iterator[ProblemDict | None] | Non
 
 def _map_math500(row: Row, index: int, split: str) -> ProblemDict:
     return _math_record(
-        "math500", f"math500/{split}/{index}", row,
-        {"subject": row.get("subject"), "level": _level(row.get("level")),
-         "unique_id": row.get("unique_id"), "index": index},
+        "math500",
+        f"math500/{split}/{index}",
+        row,
+        {
+            "subject": row.get("subject"),
+            "level": _level(row.get("level")),
+            "unique_id": row.get("unique_id"),
+            "index": index,
+        },
     )
 
 
@@ -814,8 +842,12 @@ def _contest_meta(url: Any, pattern: re.Pattern[str], prefix: str) -> dict[str, 
     m = pattern.search(url)
     if not m:
         return {"url": url}
-    return {"year": int(m.group(1)), "contest": f"{prefix} {m.group(2)}",
-            "problem_number": int(m.group(3)), "url": url}
+    return {
+        "year": int(m.group(1)),
+        "contest": f"{prefix} {m.group(2)}",
+        "problem_number": int(m.group(3)),
+        "url": url,
+    }
 
 
 def _map_aime24(row: Row, index: int, split: str) -> ProblemDict:
@@ -899,12 +931,14 @@ def _load_apps(data_dir: Path, split: str) -> Iterator[ProblemDict | None] | Non
                 "tests": tests,
                 "starter_code": _str_or_none(_read_text(starter)) if starter.is_file() else None,
                 "solution": solutions[0] if isinstance(solutions, list) and solutions else None,
-                "meta": _clean_meta({
-                    "difficulty": meta_in.get("difficulty"),
-                    "url": meta_in.get("url"),
-                    "split": split,
-                    "apps_id": pdir.name,
-                }),
+                "meta": _clean_meta(
+                    {
+                        "difficulty": meta_in.get("difficulty"),
+                        "url": meta_in.get("url"),
+                        "split": split,
+                        "apps_id": pdir.name,
+                    }
+                ),
             }
 
     return gen()
@@ -925,8 +959,14 @@ def _map_apps_hf(row: Row, index: int, split: str) -> ProblemDict | None:
         "tests": tests,
         "starter_code": _str_or_none(row.get("starter_code")),
         "solution": solutions[0] if isinstance(solutions, list) and solutions else None,
-        "meta": _clean_meta({"difficulty": row.get("difficulty"), "url": row.get("url"),
-                             "split": split, "apps_id": apps_id}),
+        "meta": _clean_meta(
+            {
+                "difficulty": row.get("difficulty"),
+                "url": row.get("url"),
+                "split": split,
+                "apps_id": apps_id,
+            }
+        ),
     }
 
 
@@ -948,7 +988,12 @@ def _map_code_contests(row: Row, index: int, split: str) -> ProblemDict | None:
 
 # CodeContests' difficulty enum: 1-6 named levels, then Codeforces-style letters A..V.
 _CC_DIFFICULTY: dict[Any, str] = {
-    1: "easy", 2: "medium", 3: "hard", 4: "harder", 5: "hardest", 6: "external",
+    1: "easy",
+    2: "medium",
+    3: "hard",
+    4: "harder",
+    5: "hardest",
+    6: "external",
     **{7 + i: chr(ord("A") + i) for i in range(22)},
 }
 
@@ -970,8 +1015,13 @@ def _map_code_contests_hf(row: Row, index: int, split: str) -> ProblemDict | Non
         "tests": {"inputs": inputs, "outputs": outputs, "fn_name": None},
         "starter_code": None,
         "solution": None,
-        "meta": _clean_meta({"name": row.get("name"), "cf_rating": row.get("cf_rating") or None,
-                             "difficulty": _CC_DIFFICULTY.get(row.get("difficulty"))}),
+        "meta": _clean_meta(
+            {
+                "name": row.get("name"),
+                "cf_rating": row.get("cf_rating") or None,
+                "difficulty": _CC_DIFFICULTY.get(row.get("difficulty")),
+            }
+        ),
     }
 
 
@@ -995,12 +1045,19 @@ def _map_codeforces(row: Row, index: int, split: str) -> ProblemDict | None:
 _LCB_GRADED = (
     "llm_outputs/livecodebench/O1-Mini-2024-09-12_N1_Scenario.codegeneration_1_0.2_eval_all.json"
 )
-_LCB_META = ("question_title", "platform", "question_id", "contest_id", "contest_date",
-             "difficulty")
+_LCB_META = (
+    "question_title",
+    "platform",
+    "question_id",
+    "contest_id",
+    "contest_date",
+    "difficulty",
+)
 
 
-def _lcb_record(row: Row, index: int, split: str, info: Mapping[str, Any] | None,
-                cases: Any, problem: str) -> ProblemDict | None:
+def _lcb_record(
+    row: Row, index: int, split: str, info: Mapping[str, Any] | None, cases: Any, problem: str
+) -> ProblemDict | None:
     starter = _str_or_none(row.get("starter_code"))
     if not cases:
         return None
@@ -1048,15 +1105,17 @@ def _load_livecodebench(data_dir: Path, split: str) -> Iterator[ProblemDict | No
             where = f"{path}: row {index + 1}"
             if not isinstance(row, Mapping) or not isinstance(row.get("problem"), str):
                 raise ConfigError(f"{where}: expected an object with a 'problem' string")
-            yield _lcb_record(row, index, split, info.get(row["problem"]), row.get("tests"),
-                              row["problem"])
+            yield _lcb_record(
+                row, index, split, info.get(row["problem"]), row.get("tests"), row["problem"]
+            )
 
     return gen()
 
 
 def _map_livecodebench_hf(row: Row, index: int, split: str) -> ProblemDict | None:
-    return _lcb_record(row, index, split, row, _maybe_json(row.get("public_test_cases")),
-                       row["question_content"])
+    return _lcb_record(
+        row, index, split, row, _maybe_json(row.get("public_test_cases")), row["question_content"]
+    )
 
 
 def _map_humaneval(row: Row, index: int, split: str) -> ProblemDict:
@@ -1075,8 +1134,7 @@ def _map_humaneval(row: Row, index: int, split: str) -> ProblemDict:
     }
 
 
-MBPP_SPLITS = {"test": (11, 510), "train": (601, 974), "validation": (511, 600),
-               "prompt": (1, 10)}
+MBPP_SPLITS = {"test": (11, 510), "train": (601, 974), "validation": (511, 600), "prompt": (1, 10)}
 
 
 def _map_mbpp(row: Row, index: int, split: str) -> ProblemDict | None:
@@ -1121,70 +1179,102 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec(
-            "math", "MATH (Hendrycks et al.): 5,000 test / 7,500 train problems",
-            ("test", "train"), _load_math,
-            HfSource("DigitalLearningGmbH/MATH-lighteval", "default", _same("test", "train"),
-                     _map_math),
+            "math",
+            "MATH (Hendrycks et al.): 5,000 test / 7,500 train problems",
+            ("test", "train"),
+            _load_math,
+            HfSource(
+                "DigitalLearningGmbH/MATH-lighteval", "default", _same("test", "train"), _map_math
+            ),
         ),
         DatasetSpec(
-            "math500", "MATH500: the 500-problem PRM800K test subset of MATH", ("test",),
+            "math500",
+            "MATH500: the 500-problem PRM800K test subset of MATH",
+            ("test",),
             _jsonl_loader("math500/test.jsonl", _map_math500),
             HfSource("HuggingFaceH4/MATH-500", None, _same("test"), _map_math500),
         ),
         DatasetSpec(
-            "aime24", "AIME 2024 I+II (30 problems)", ("test",),
+            "aime24",
+            "AIME 2024 I+II (30 problems)",
+            ("test",),
             _jsonl_loader("aime24/test.jsonl", _map_aime24),
             HfSource("HuggingFaceH4/aime_2024", None, {"test": "train"}, _map_aime24),
         ),
         DatasetSpec(
-            "aime25", "AIME 2025 I+II (30 problems)", ("test",),
+            "aime25",
+            "AIME 2025 I+II (30 problems)",
+            ("test",),
             _jsonl_loader("aime25/test.jsonl", _map_aime25),
             HfSource("math-ai/aime25", None, _same("test"), _map_aime25),
         ),
         DatasetSpec(
-            "amc23", "AMC 12 2023 A+B (40 problems)", ("test",),
+            "amc23",
+            "AMC 12 2023 A+B (40 problems)",
+            ("test",),
             _jsonl_loader("amc23/test.jsonl", _map_amc23),
             HfSource("math-ai/amc23", None, _same("test"), _map_amc23),
         ),
         DatasetSpec(
-            "aime", "AIME 1983-2023 (975 problems, for training)", ("train",),
+            "aime",
+            "AIME 1983-2023 (975 problems, for training)",
+            ("train",),
             _json_loader("aime_1983_2023/rllm_train_aime.json", _map_aime_hist),
         ),
         DatasetSpec(
-            "gsm8k", "GSM8K grade-school math (1,319 test / 7,473 train)", ("test", "train"),
+            "gsm8k",
+            "GSM8K grade-school math (1,319 test / 7,473 train)",
+            ("test", "train"),
             _jsonl_loader(lambda split: f"gsm8k/{split}.jsonl", _map_gsm8k),
             HfSource("openai/gsm8k", "main", _same("test", "train"), _map_gsm8k),
         ),
         DatasetSpec(
-            "apps", "APPS coding problems (original per-problem layout)", ("train", "test"),
+            "apps",
+            "APPS coding problems (original per-problem layout)",
+            ("train", "test"),
             _load_apps,
             HfSource("codeparrot/apps", "all", _same("train", "test"), _map_apps_hf),
         ),
         DatasetSpec(
-            "code_contests", "DeepMind CodeContests test split (165 problems)", ("test",),
+            "code_contests",
+            "DeepMind CodeContests test split (165 problems)",
+            ("test",),
             _json_loader("code_contests/test.json", _map_code_contests),
             HfSource("deepmind/code_contests", None, _same("test"), _map_code_contests_hf),
         ),
         DatasetSpec(
-            "codeforces", "Codeforces problems with sample tests (rLLM test set)", ("test",),
+            "codeforces",
+            "Codeforces problems with sample tests (rLLM test set)",
+            ("test",),
             _json_loader("codeforces/test.json", _map_codeforces),
         ),
         DatasetSpec(
-            "livecodebench", "LiveCodeBench v5 window, public tests", ("test",),
+            "livecodebench",
+            "LiveCodeBench v5 window, public tests",
+            ("test",),
             _load_livecodebench,
-            HfSource("livecodebench/code_generation_lite", None, _same("test"),
-                     _map_livecodebench_hf),
+            HfSource(
+                "livecodebench/code_generation_lite", None, _same("test"), _map_livecodebench_hf
+            ),
         ),
         DatasetSpec(
-            "humaneval", "OpenAI HumanEval (164 problems)", ("test",),
+            "humaneval",
+            "OpenAI HumanEval (164 problems)",
+            ("test",),
             _jsonl_loader("humaneval/HumanEval.jsonl.gz", _map_humaneval),
             HfSource("openai/openai_humaneval", None, _same("test"), _map_humaneval),
         ),
         DatasetSpec(
-            "mbpp", "MBPP (test = task ids 11-510)", ("test", "train", "validation", "prompt"),
+            "mbpp",
+            "MBPP (test = task ids 11-510)",
+            ("test", "train", "validation", "prompt"),
             _load_mbpp,
-            HfSource("google-research-datasets/mbpp", "full",
-                     _same("test", "train", "validation", "prompt"), _map_mbpp),
+            HfSource(
+                "google-research-datasets/mbpp",
+                "full",
+                _same("test", "train", "validation", "prompt"),
+                _map_mbpp,
+            ),
         ),
     )
 }
@@ -1194,8 +1284,10 @@ def hf_dataset_for(name: str, config: str | None) -> tuple[DatasetSpec, HfSource
     """The named dataset whose hub copy is ``name`` (case-insensitive), if any."""
     for spec in DATASETS.values():
         hf = spec.hf
-        if hf is not None and hf.name.lower() == name.lower() and (
-            config is None or hf.config is None or config == hf.config
+        if (
+            hf is not None
+            and hf.name.lower() == name.lower()
+            and (config is None or hf.config is None or config == hf.config)
         ):
             return spec, hf
     return None

@@ -71,7 +71,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def backoff_delay(
-    attempt: int, base: float, cap: float, rng: random.Random,
+    attempt: int,
+    base: float,
+    cap: float,
+    rng: random.Random,
     retry_after: float | None = None,
 ) -> float:
     """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0).
@@ -167,8 +170,9 @@ class OpenAIBackend:
             base_url=self.base_url,
             headers=headers,
             # No hidden pool cap below the requested concurrency (vLLM #7241, #14513).
-            limits=httpx.Limits(max_connections=config.concurrency,
-                                max_keepalive_connections=config.concurrency),
+            limits=httpx.Limits(
+                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
+            ),
             # Connecting is quick or not at all; the answer may take many minutes.
             timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 60.0)),
             transport=transport,
@@ -193,8 +197,10 @@ class OpenAIBackend:
         user = template.generation_prompt(problem.problem, problem.starter_code)
         body: dict[str, Any] = {"model": self.model}
         if self.config.endpoint == "chat":
-            body["messages"] = [{"role": "system", "content": template.system},
-                                {"role": "user", "content": user}]
+            body["messages"] = [
+                {"role": "system", "content": template.system},
+                {"role": "user", "content": user},
+            ]
         else:
             body["prompt"] = f"{template.system}\n\n{user}\n\n"
         body.update(n=n, temperature=params.temperature, max_tokens=params.max_tokens)
@@ -240,8 +246,11 @@ class OpenAIBackend:
                         return data
                     last = "HTTP 200 with a body that is not a JSON object"
                 elif status in FATAL_STATUS:
-                    hint = (" (is the base URL right? it usually ends in /v1)"
-                            if status in (404, 405) else "")
+                    hint = (
+                        " (is the base URL right? it usually ends in /v1)"
+                        if status in (404, 405)
+                        else ""
+                    )
                     raise GenerationError(
                         f"{self.base_url}{self.path} refused the request for model "
                         f"{self.model!r}: {_server_message(response)}{hint}"
@@ -253,8 +262,11 @@ class OpenAIBackend:
                     return _Failure(_server_message(response))
             if attempt + 1 < attempts:
                 self.progress.retries += 1
-                await anyio.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap,
-                                                self.rng, retry_after))
+                await anyio.sleep(
+                    backoff_delay(
+                        attempt, self.backoff_base, self.backoff_cap, self.rng, retry_after
+                    )
+                )
         if unreachable:
             raise GenerationError(f"{last} (gave up after {attempts} attempts)")
         return _Failure(f"{last} (gave up after {attempts} attempts)")
@@ -278,14 +290,16 @@ class OpenAIBackend:
                 break
             got = self._parse(problem, result, start, n - start)
             if not got:
-                out += error_samples(problem, range(start, n),
-                                     "the server returned no choices", self.model)
+                out += error_samples(
+                    problem, range(start, n), "the server returned no choices", self.model
+                )
                 break
             out += got
         return out
 
-    def _parse(self, problem: Problem, data: dict[str, Any], start: int,
-               wanted: int) -> list[Sample]:
+    def _parse(
+        self, problem: Problem, data: dict[str, Any], start: int, wanted: int
+    ) -> list[Sample]:
         raw = data.get("choices")
         choices = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
         choices.sort(key=_choice_index)
@@ -299,15 +313,17 @@ class OpenAIBackend:
         samples = []
         for offset, choice in enumerate(choices):
             completion, reasoning = self._texts(choice)
-            samples.append(make_sample(
-                problem,
-                sample_index=start + offset,
-                model=model,
-                completion=completion,
-                reasoning=reasoning,
-                finish_reason=str(choice.get("finish_reason") or "unknown"),
-                usage=_choice_usage(usage, choice, len(choices)),
-            ))
+            samples.append(
+                make_sample(
+                    problem,
+                    sample_index=start + offset,
+                    model=model,
+                    completion=completion,
+                    reasoning=reasoning,
+                    finish_reason=str(choice.get("finish_reason") or "unknown"),
+                    usage=_choice_usage(usage, choice, len(choices)),
+                )
+            )
         return samples
 
     def _texts(self, choice: dict[str, Any]) -> tuple[str, str | None]:

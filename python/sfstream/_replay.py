@@ -34,8 +34,9 @@ from sfstream.records import Problem, Sample
 
 __all__ = ["ReplayBackend", "bundled_completions", "load_recorded"]
 
-_KNOWN = frozenset({"id", "sample_index", "model", "completion", "reasoning", "finish_reason",
-                    "usage"})
+_KNOWN = frozenset(
+    {"id", "sample_index", "model", "completion", "reasoning", "finish_reason", "usage"}
+)
 
 
 def bundled_completions() -> bytes:
@@ -117,8 +118,12 @@ class ReplayBackend:
         if n is not None:
             rows = [r for r in rows if r["sample_index"] < n]
         if not rows:
-            return error_samples(problem, range(n or 1),
-                                 f"no recorded completion for {problem.id}", self.config.model)
+            return error_samples(
+                problem,
+                range(n or 1),
+                f"no recorded completion for {problem.id}",
+                self.config.model,
+            )
         base_extra = problem_fields(problem)["extra"]
         out = []
         for row in rows:
@@ -127,14 +132,16 @@ class ReplayBackend:
                 self.progress.tokens += usage["completion_tokens"]
             reasoning = row.get("reasoning")
             extra = {**{k: v for k, v in row.items() if k not in _KNOWN}, **base_extra}
-            out.append(make_sample(
-                problem,
-                sample_index=row["sample_index"],
-                model=str(row.get("model") or self.config.model or "replay"),
-                completion=row["completion"],
-                reasoning=reasoning if isinstance(reasoning, str) else None,
-                finish_reason=str(row.get("finish_reason") or "stop"),
-                usage=usage,
-                extra=extra,
-            ))
+            out.append(
+                make_sample(
+                    problem,
+                    sample_index=row["sample_index"],
+                    model=str(row.get("model") or self.config.model or "replay"),
+                    completion=row["completion"],
+                    reasoning=reasoning if isinstance(reasoning, str) else None,
+                    finish_reason=str(row.get("finish_reason") or "stop"),
+                    usage=usage,
+                    extra=extra,
+                )
+            )
         return out

@@ -104,8 +104,7 @@ def _parse(text: str) -> Any:
         standard_transformations,
     )
 
-    transformations = (*standard_transformations, implicit_multiplication_application,
-                       convert_xor)
+    transformations = (*standard_transformations, implicit_multiplication_application, convert_xor)
     return parse_expr(latex_to_sympy(text), transformations=transformations, evaluate=True)
 
 
@@ -163,8 +162,9 @@ class SymbolicPool:
     """
 
     def __init__(self, size: int = 2) -> None:
-        self._ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods()
-                                   else "spawn")
+        self._ctx = mp.get_context(
+            "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        )
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._slots = threading.Semaphore(size)
         self._lock = threading.Lock()

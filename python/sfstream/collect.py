@@ -82,8 +82,7 @@ def known_sources() -> list[str]:
 
 def describe_sources() -> dict[str, str]:
     """One line of description per known SOURCE name, for help texts."""
-    out = {SAMPLE: "the small sample bundled with sfstream (math500, aime24, apps, "
-                   "livecodebench)"}
+    out = {SAMPLE: "the small sample bundled with sfstream (math500, aime24, apps, livecodebench)"}
     for name, spec in DATASETS.items():
         splits = "/".join(spec.splits)
         out[name] = f"{spec.description} [splits: {splits}; default {spec.default_split}]"
@@ -125,8 +124,7 @@ def _resolve(source: str, split: str | None, data_dir: Path | None) -> _Source:
         chosen = split or spec.default_split
         if chosen not in spec.splits:
             raise ConfigError(
-                f"dataset '{spec.name}' has no '{chosen}' split "
-                f"(it has: {', '.join(spec.splits)})"
+                f"dataset '{spec.name}' has no '{chosen}' split (it has: {', '.join(spec.splits)})"
             )
         return _Source(spec.name, lambda: _dataset_items(spec, chosen, data_dir))
     if source.startswith(HF_PREFIX):
@@ -144,7 +142,7 @@ def _resolve(source: str, split: str | None, data_dir: Path | None) -> _Source:
 
 
 def _resolve_hf(source: str, split: str | None) -> _Source:
-    spec_text = source[len(HF_PREFIX):]
+    spec_text = source[len(HF_PREFIX) :]
     name, _, config = spec_text.partition(":")
     parts = name.split("/")
     if len(parts) != 2 or not all(parts):
@@ -158,8 +156,10 @@ def _resolve_hf(source: str, split: str | None) -> _Source:
 def _sample_items(split: str | None) -> Iterator[_Item]:
     ref = resources.files("sfstream") / "data" / "problems.jsonl"
     if not ref.is_file():
-        raise ConfigError("the bundled sample is missing: sfstream/data/problems.jsonl "
-                          "is not in the installed package")
+        raise ConfigError(
+            "the bundled sample is missing: sfstream/data/problems.jsonl "
+            "is not in the installed package"
+        )
     with ref.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -176,9 +176,9 @@ def _sample_items(split: str | None) -> Iterator[_Item]:
             yield where, row
 
 
-def _dataset_items(spec: _loaders.DatasetSpec, split: str, data_dir: Path | None) -> Iterator[
-    _Item
-]:
+def _dataset_items(
+    spec: _loaders.DatasetSpec, split: str, data_dir: Path | None
+) -> Iterator[_Item]:
     if data_dir is not None and not data_dir.is_dir():
         raise ConfigError(f"data directory not found: {data_dir}")
     rows = spec.local(data_dir, split) if data_dir is not None else None
@@ -189,16 +189,16 @@ def _dataset_items(spec: _loaders.DatasetSpec, split: str, data_dir: Path | None
     where = f"in {data_dir}" if data_dir is not None else "(no data directory given)"
     if spec.hf is None:
         raise ConfigError(
-            f"dataset '{spec.name}' ({split}) not found {where} "
-            f"(set --data-dir or {DATA_DIR_ENV})"
+            f"dataset '{spec.name}' ({split}) not found {where} (set --data-dir or {DATA_DIR_ENV})"
         )
     if not _loaders.have_datasets():
         raise ConfigError(
             f"dataset '{spec.name}' ({split}) not found {where} "
             f"(set --data-dir or {DATA_DIR_ENV}, or install sfstream[hf])"
         )
-    log.info("dataset '%s' not found %s; loading %s from Hugging Face", spec.name, where,
-             spec.hf.name)
+    log.info(
+        "dataset '%s' not found %s; loading %s from Hugging Face", spec.name, where, spec.hf.name
+    )
     yield from _hf_mapped(spec.name, spec.hf, split)
 
 
@@ -230,8 +230,11 @@ def _hf_items(name: str, config: str | None, split: str | None) -> Iterator[_Ite
     for index, row in enumerate(rows):
         where = f"hf:{name} row {index + 1}"
         try:
-            yield where, _loaders.map_generic_row(
-                row, source=source, ident=f"{source}/{loaded_split}/{index}"
+            yield (
+                where,
+                _loaders.map_generic_row(
+                    row, source=source, ident=f"{source}/{loaded_split}/{index}"
+                ),
             )
         except RowError as exc:
             raise ConfigError(f"{where}: {exc}") from None
@@ -278,13 +281,12 @@ def _problems(src: _Source) -> Iterator[Problem]:
             what = f" ({ident})" if isinstance(ident, str) and ident not in where else ""
             raise ConfigError(f"{where}{what}: not a valid problem: {exc}") from None
     if skipped:
-        log.info("%s: skipped %d unusable problem(s) (no gold answer or no tests)", src.label,
-                 skipped)
+        log.info(
+            "%s: skipped %d unusable problem(s) (no gold answer or no tests)", src.label, skipped
+        )
 
 
-def _select(problems: Iterable[Problem], limit: int | None, seed: int | None) -> Iterator[
-    Problem
-]:
+def _select(problems: Iterable[Problem], limit: int | None, seed: int | None) -> Iterator[Problem]:
     if seed is not None:
         pool = list(problems)
         random.Random(seed).shuffle(pool)
@@ -311,8 +313,9 @@ def _generate(resolved: list[_Source], limit: int | None, seed: int | None) -> I
 
         yield from _select(fresh(_problems(src)), limit, seed)
         if dupes:
-            log.warning("%s: dropped %d problem(s) whose id was already collected", src.label,
-                        dupes)
+            log.warning(
+                "%s: dropped %d problem(s) whose id was already collected", src.label, dupes
+            )
 
 
 def iter_problems(
@@ -357,8 +360,10 @@ def iter_problems(
     if split is not None and (not isinstance(split, str) or not split.strip()):
         raise ConfigError(f"split must be a non-empty string, got {split!r}")
     if not sources:
-        raise ConfigError(f"no source given: expected one or more of {', '.join(known_sources())}"
-                          ", a .jsonl/.json/.parquet file, or hf:ORG/NAME[:CONFIG]")
+        raise ConfigError(
+            f"no source given: expected one or more of {', '.join(known_sources())}"
+            ", a .jsonl/.json/.parquet file, or hf:ORG/NAME[:CONFIG]"
+        )
     directory = _data_dir(data_dir)
     resolved: list[_Source] = []
     labels: set[str] = set()

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from sfstream.errors import ConfigError, RecordError
 from sfstream.pipeline import StageFn, iterate_stage
@@ -89,8 +89,10 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
     """
     config = config or FormatConfig()
     if sample.verdict is None:
-        raise RecordError(f"sample {sample.id}#{sample.sample_index} has no verdict: "
-                          "format reads the output of verify")
+        raise RecordError(
+            f"sample {sample.id}#{sample.sample_index} has no verdict: "
+            "format reads the output of verify"
+        )
     if not sample.verdict.correct:
         return None
     template = (config.templates or DEFAULT_TEMPLATES)[sample.domain]
@@ -119,18 +121,29 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
         text = f"{template.system}\n\n{user}\n\n{response}\n"
     elif config.style == "sharegpt":
         names = {"system": "system", "user": "human", "assistant": "gpt"}
-        extra["conversations"] = [{"from": names[m["role"]], "value": m["content"]}
-                                  for m in messages]
-    return Example(id=f"{sample.id}#{sample.sample_index}", domain=sample.domain,
-                   source=sample.source, messages=messages, meta=meta, text=text, extra=extra)
+        extra["conversations"] = [
+            {"from": names[m["role"]], "value": m["content"]} for m in messages
+        ]
+    return Example(
+        id=f"{sample.id}#{sample.sample_index}",
+        domain=sample.domain,
+        source=sample.source,
+        messages=messages,
+        meta=meta,
+        text=text,
+        extra=extra,
+    )
 
 
-def format_stage(config: FormatConfig | None = None,
-                 progress: StageProgress | None = None) -> StageFn:
+def format_stage(
+    config: FormatConfig | None = None, progress: StageProgress | None = None
+) -> StageFn:
     """The format stage function: verified samples in, examples out."""
     config = config or FormatConfig()
 
-    async def stage(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def stage(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         chosen: dict[str, Sample] = {}
         async with receive, send:
             async for sample in receive:

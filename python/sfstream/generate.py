@@ -115,11 +115,15 @@ class GenerateConfig:
             raise ConfigError(f"unknown generate backend {self.backend!r} (use openai or replay)")
         if self.endpoint not in ("chat", "completions"):
             raise ConfigError(f"unknown endpoint {self.endpoint!r} (use chat or completions)")
-        for name, value, low in (("n", self.n, 1), ("max_tokens", self.max_tokens, 1),
-                                 ("concurrency", self.concurrency, 1),
-                                 ("max_retries", self.max_retries, 0)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < low):
+        for name, value, low in (
+            ("n", self.n, 1),
+            ("max_tokens", self.max_tokens, 1),
+            ("concurrency", self.concurrency, 1),
+            ("max_retries", self.max_retries, 0),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < low
+            ):
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.temperature is not None and not self.temperature >= 0:
             raise ConfigError(f"temperature must be >= 0, got {self.temperature!r}")
@@ -172,17 +176,21 @@ class SamplingParams:
             raise RecordError("field 'generation' must be an object")
         unknown = set(override) - OVERRIDE_KEYS
         if unknown:
-            raise RecordError(f"field 'generation' has unknown key(s) {sorted(unknown)} "
-                              f"(allowed: {sorted(OVERRIDE_KEYS)})")
+            raise RecordError(
+                f"field 'generation' has unknown key(s) {sorted(unknown)} "
+                f"(allowed: {sorted(OVERRIDE_KEYS)})"
+            )
         for key in ("n", "max_tokens"):
             value = override.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise RecordError(f"field 'generation.{key}' must be a positive integer")
         for key in ("temperature", "top_p"):
             value = override.get(key)
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, (int, float)) or value < 0):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+            ):
                 raise RecordError(f"field 'generation.{key}' must be a non-negative number")
         kept = {k: v for k, v in override.items() if v is not None}
         return dataclasses.replace(params, **kept)
@@ -200,7 +208,7 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
     """
     stripped = text.lstrip()
     if stripped.startswith("<think>"):
-        body = stripped[len("<think>"):]
+        body = stripped[len("<think>") :]
         reasoning, closed, rest = body.partition("</think>")
         if not closed:
             return "", reasoning.strip()
@@ -232,8 +240,16 @@ def error_samples(
     base = problem_fields(problem)
     extra = {**base.pop("extra"), "error": message}
     return [
-        Sample(**base, extra=extra, sample_index=i, model=model or "", completion="",
-               reasoning=None, finish_reason="error", usage=None)
+        Sample(
+            **base,
+            extra=extra,
+            sample_index=i,
+            model=model or "",
+            completion="",
+            reasoning=None,
+            finish_reason="error",
+            usage=None,
+        )
         for i in indices
     ]
 
@@ -256,13 +272,16 @@ class Backend(Protocol):
 def _check_config(config: GenerateConfig) -> dict[str, Template]:
     if config.backend == "openai":
         if not config.base_url:
-            raise ConfigError("no model server: set --base-url or SFSTREAM_BASE_URL "
-                              "(e.g. http://127.0.0.1:8000/v1)")
+            raise ConfigError(
+                "no model server: set --base-url or SFSTREAM_BASE_URL "
+                "(e.g. http://127.0.0.1:8000/v1)"
+            )
         if not config.model:
             raise ConfigError("no model name: set --model or SFSTREAM_MODEL")
         if not config.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base URL must start with http:// or https://, "
-                              f"got {config.base_url!r}")
+            raise ConfigError(
+                f"base URL must start with http:// or https://, got {config.base_url!r}"
+            )
     return load_templates(config.templates)
 
 

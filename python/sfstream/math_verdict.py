@@ -77,11 +77,13 @@ def check_math(
             status, detail = "timeout", f"symbolic comparison exceeded {timeout:g}s"
         else:
             status = "wrong_answer"
-            detail = "symbolically different" if outcome == "different" else (
-                "could not parse the answers for a symbolic comparison")
+            detail = (
+                "symbolically different"
+                if outcome == "different"
+                else ("could not parse the answers for a symbolic comparison")
+            )
     elif status == "undecided":
         status = "no_answer"
     if finish_reason == "length":
-        return MathVerdict(False, "truncated", extracted,
-                           "generation stopped at the token limit")
+        return MathVerdict(False, "truncated", extracted, "generation stopped at the token limit")
     return MathVerdict(status == "correct", status, extracted, detail)

@@ -128,8 +128,14 @@ def decode_line(raw: bytes | _Oversize, max_line_bytes: int) -> dict[str, Any] |
         reason = re.sub(r": line \d+ column \d+ \(char \d+\)$", "", str(e))
         raise ValueError(f"invalid JSON at byte {e.pos + 1}: {reason}") from None
     if not isinstance(value, dict):
-        kind = {list: "an array", str: "a string", int: "a number", float: "a number",
-                bool: "a boolean", type(None): "null"}.get(type(value), "a value")
+        kind = {
+            list: "an array",
+            str: "a string",
+            int: "a number",
+            float: "a number",
+            bool: "a boolean",
+            type(None): "null",
+        }.get(type(value), "a value")
         raise ValueError(f"expected a JSON object, got {kind}")
     return value
 
@@ -200,8 +206,15 @@ def read_records_sync(
     source = _source_name(path)
     with _open_binary(path) as f:
         for lineno, raw in iter_lines(f, max_line_bytes):
-            record = _handle(lineno, raw, parse, source=source, on_error=on_error,
-                             max_line_bytes=max_line_bytes, stats=stats)
+            record = _handle(
+                lineno,
+                raw,
+                parse,
+                source=source,
+                on_error=on_error,
+                max_line_bytes=max_line_bytes,
+                stats=stats,
+            )
             if record is not None:
                 yield record
 
@@ -222,7 +235,7 @@ class _NoClose:
 def _open_binary(path: str | Path) -> Any:
     if str(path) == "-":
         return _NoClose(sys.stdin.buffer)
-    return open(path, "rb")  # noqa: SIM115 - closed by the caller's with
+    return open(path, "rb")
 
 
 async def read_records(
@@ -252,8 +265,15 @@ async def read_records(
             chunk = await anyio.to_thread.run_sync(read, _CHUNK, abandon_on_cancel=True)
             lines = framer.feed(chunk) if chunk else framer.finish()
             for lineno, raw in lines:
-                record = _handle(lineno, raw, parse, source=source, on_error=on_error,
-                                 max_line_bytes=max_line_bytes, stats=stats)
+                record = _handle(
+                    lineno,
+                    raw,
+                    parse,
+                    source=source,
+                    on_error=on_error,
+                    max_line_bytes=max_line_bytes,
+                    stats=stats,
+                )
                 if record is not None:
                     yield record
             if not chunk:
@@ -309,7 +329,7 @@ async def open_writer(path: str | Path) -> AsyncIterator[NdjsonWriter]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(final.name + ".partial")
-    f = open(partial, "wb")  # noqa: SIM115 - closed below
+    f = open(partial, "wb")  # noqa: ASYNC230 - a local file; closed below
     writer = NdjsonWriter(f, str(final))
     try:
         yield writer

@@ -14,12 +14,12 @@ stage functions by :func:`iterate_stage`. Iterate them to the end, or close them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = [
     "DEFAULT_BUFFER",
@@ -37,10 +37,12 @@ U = TypeVar("U")
 #: Records buffered between two stages. Small on purpose: backpressure is the point.
 DEFAULT_BUFFER = 8
 
-StageFn = Callable[[ObjectReceiveStream[Any], ObjectSendStream[Any]], Awaitable[None]]
+StageFn = Callable[
+    [MemoryObjectReceiveStream[Any], MemoryObjectSendStream[Any]], Coroutine[Any, Any, None]
+]
 
 
-async def _feed(source: AsyncIterable[T], send: ObjectSendStream[T]) -> None:
+async def _feed(source: AsyncIterable[T], send: MemoryObjectSendStream[T]) -> None:
     iterator = aiter(source)
     try:
         async with send:
@@ -61,7 +63,7 @@ async def open_pipeline(
     stages: Sequence[StageFn],
     *,
     buffer_size: int = DEFAULT_BUFFER,
-) -> AsyncIterator[ObjectReceiveStream[Any]]:
+) -> AsyncIterator[MemoryObjectReceiveStream[Any]]:
     """Runs ``source`` through ``stages`` and hands out the receive end of the last one.
 
     Args:
@@ -104,7 +106,9 @@ async def iterate_stage(
 def map_stage(fn: Callable[[Any], Awaitable[Any]]) -> StageFn:
     """A sequential stage that sends ``await fn(record)`` for each record (None drops it)."""
 
-    async def stage(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def stage(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send:
             async for item in receive:
                 out = await fn(item)
@@ -127,12 +131,16 @@ def concurrent_stage(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
 
-    async def worker(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def worker(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send:
             async for item in receive:
                 await fn(item, send.send)
 
-    async def stage(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+    async def stage(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send, anyio.create_task_group() as tg:
             for _ in range(concurrency):
                 tg.start_soon(worker, receive.clone(), send.clone())
@@ -159,5 +167,7 @@ def first_error(exc: BaseException) -> BaseException:
 
 def _is_cancellation(exc: BaseException) -> bool:
     # asyncio's and trio's cancellation classes, without needing a running event loop.
-    return isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit,
-                            GeneratorExit)) or type(exc).__name__ == "Cancelled"
+    return (
+        isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit))
+        or type(exc).__name__ == "Cancelled"
+    )

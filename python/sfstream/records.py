@@ -88,9 +88,7 @@ def _validate_tests(tests: Any) -> dict[str, Any]:
         if not isinstance(inputs, list) or not isinstance(outputs, list):
             raise RecordError("field 'tests' must hold 'inputs' and 'outputs' arrays")
         if len(inputs) != len(outputs):
-            raise RecordError(
-                f"field 'tests' has {len(inputs)} inputs but {len(outputs)} outputs"
-            )
+            raise RecordError(f"field 'tests' has {len(inputs)} inputs but {len(outputs)} outputs")
         fn_name = tests.get("fn_name")
         if fn_name is not None and not isinstance(fn_name, str):
             raise RecordError(
@@ -133,8 +131,7 @@ class Problem:
 
     kind: ClassVar[str] = "problem"
     _own: ClassVar[frozenset[str]] = frozenset(
-        {"id", "domain", "source", "problem", "answer", "tests", "starter_code", "solution",
-         "meta"}
+        {"id", "domain", "source", "problem", "answer", "tests", "starter_code", "solution", "meta"}
     )
 
     @classmethod
@@ -225,10 +222,10 @@ class Verdict:
             if d.get(key) is not None:
                 _check(f"verdict.{key}", d[key], (int,), "an integer or null")
         return cls(
-            correct=_check("verdict.correct", _require(d, "correct", "verdict"), (bool,),
-                           "a boolean"),
-            status=_check("verdict.status", _require(d, "status", "verdict"), (str,),
-                          "a string"),
+            correct=_check(
+                "verdict.correct", _require(d, "correct", "verdict"), (bool,), "a boolean"
+            ),
+            status=_check("verdict.status", _require(d, "status", "verdict"), (str,), "a string"),
             extracted=_opt_str(d, "extracted"),
             passed=d.get("passed"),
             total=d.get("total"),
@@ -264,7 +261,13 @@ class Sample(Problem):
 
     kind: ClassVar[str] = "sample"
     _own: ClassVar[frozenset[str]] = Problem._own | {
-        "sample_index", "model", "completion", "reasoning", "finish_reason", "usage", "verdict"
+        "sample_index",
+        "model",
+        "completion",
+        "reasoning",
+        "finish_reason",
+        "usage",
+        "verdict",
     }
 
     @classmethod
@@ -275,8 +278,7 @@ class Sample(Problem):
             RecordError: a required field is missing or has the wrong type.
         """
         fields = cls._problem_fields(d)
-        index = _check("sample_index", _require(d, "sample_index", "sample"), (int,),
-                       "an integer")
+        index = _check("sample_index", _require(d, "sample_index", "sample"), (int,), "an integer")
         if index < 0:
             raise RecordError("field 'sample_index' must not be negative")
         usage = d.get("usage")
@@ -287,11 +289,13 @@ class Sample(Problem):
             **fields,
             sample_index=index,
             model=_check("model", d.get("model", ""), (str,), "a string"),
-            completion=_check("completion", _require(d, "completion", "sample"), (str,),
-                              "a string"),
+            completion=_check(
+                "completion", _require(d, "completion", "sample"), (str,), "a string"
+            ),
             reasoning=_opt_str(d, "reasoning"),
-            finish_reason=_check("finish_reason", d.get("finish_reason") or "stop", (str,),
-                                 "a string"),
+            finish_reason=_check(
+                "finish_reason", d.get("finish_reason") or "stop", (str,), "a string"
+            ),
             usage=usage,
             verdict=None if verdict is None else Verdict.from_dict(verdict),
             extra={k: v for k, v in d.items() if k not in cls._own},
@@ -300,9 +304,16 @@ class Sample(Problem):
     def problem_record(self) -> Problem:
         """The problem this sample answers."""
         return Problem(
-            id=self.id, domain=self.domain, source=self.source, problem=self.problem,
-            answer=self.answer, tests=self.tests, starter_code=self.starter_code,
-            solution=self.solution, meta=self.meta, extra=self.extra,
+            id=self.id,
+            domain=self.domain,
+            source=self.source,
+            problem=self.problem,
+            answer=self.answer,
+            tests=self.tests,
+            starter_code=self.starter_code,
+            solution=self.solution,
+            meta=self.meta,
+            extra=self.extra,
         )
 
     def with_verdict(self, verdict: Verdict) -> Sample:
@@ -346,10 +357,14 @@ class Example:
         """
         messages = _check("messages", _require(d, "messages", "example"), (list,), "an array")
         for i, m in enumerate(messages):
-            if (not isinstance(m, dict) or not isinstance(m.get("role"), str)
-                    or not isinstance(m.get("content"), str)):
-                raise RecordError(f"field 'messages[{i}]' must be an object with string "
-                                  "'role' and 'content'")
+            if (
+                not isinstance(m, dict)
+                or not isinstance(m.get("role"), str)
+                or not isinstance(m.get("content"), str)
+            ):
+                raise RecordError(
+                    f"field 'messages[{i}]' must be an object with string 'role' and 'content'"
+                )
         domain = _check("domain", _require(d, "domain", "example"), (str,), "a string")
         if domain not in DOMAINS:
             raise RecordError(f"field 'domain' must be 'math' or 'code', got {domain!r}")
@@ -366,8 +381,13 @@ class Example:
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-ready dict."""
         out = dict(self.extra)
-        out.update(id=self.id, domain=self.domain, source=self.source, messages=self.messages,
-                   meta=self.meta)
+        out.update(
+            id=self.id,
+            domain=self.domain,
+            source=self.source,
+            messages=self.messages,
+            meta=self.meta,
+        )
         if self.text is not None:
             out["text"] = self.text
         return out

@@ -108,23 +108,31 @@ class Report:
         """A short human-readable summary."""
         lines = []
         order = ["collect", "generate", "verify", "format"]
-        names = {"collect": "problems", "generate": "samples", "verify": "verified",
-                 "format": "examples"}
+        names = {
+            "collect": "problems",
+            "generate": "samples",
+            "verify": "verified",
+            "format": "examples",
+        }
         counts = [f"{self.stages[s]} {names[s]}" for s in order if s in self.stages]
         if counts:
             lines.append("records: " + " -> ".join(counts))
         if self.statuses:
-            lines.append("verdicts: " + ", ".join(f"{k} {v}"
-                                                  for k, v in self.statuses.most_common()))
+            lines.append(
+                "verdicts: " + ", ".join(f"{k} {v}" for k, v in self.statuses.most_common())
+            )
         for title, table in (("domain", self.by_domain), ("source", self.by_source)):
             if not table:
                 continue
-            lines.append(f"{'by ' + title:<16} {'verified':>9} {'correct':>8} {'rate':>7} "
-                         f"{'solved':>9}")
+            lines.append(
+                f"{'by ' + title:<16} {'verified':>9} {'correct':>8} {'rate':>7} {'solved':>9}"
+            )
             for key, rate in sorted(table.items()):
                 pct = f"{100 * rate.correct / rate.verified:.1f}%" if rate.verified else "-"
-                lines.append(f"  {key:<14} {rate.verified:>9} {rate.correct:>8} {pct:>7} "
-                             f"{len(rate.solved):>4}/{len(rate.problems):<4}")
+                lines.append(
+                    f"  {key:<14} {rate.verified:>9} {rate.correct:>8} {pct:>7} "
+                    f"{len(rate.solved):>4}/{len(rate.problems):<4}"
+                )
         if self.tokens:
             lines.append("tokens: " + ", ".join(f"{k} {v:,}" for k, v in self.tokens.items()))
         if self.skipped_lines:

@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 import orjson
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from sfstream.errors import ConfigError
 from sfstream.format import FormatConfig, format_stage
@@ -76,8 +76,10 @@ def _section(cls: Any, data: Any, name: str, path: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) in [{name}]: {', '.join(unknown)} "
-                          f"(known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"{path}: unknown key(s) in [{name}]: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
     try:
         return cls(**data)
     except TypeError as e:
@@ -151,9 +153,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _observe(report: Report, stage: str,
-             also: Callable[[Any], Awaitable[None]] | None = None) -> StageFn:
-    async def observe(receive: ObjectReceiveStream[Any], send: ObjectSendStream[Any]) -> None:
+def _observe(
+    report: Report, stage: str, also: Callable[[Any], Awaitable[None]] | None = None
+) -> StageFn:
+    async def observe(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
         async with receive, send:
             async for record in receive:
                 report.observe(stage, record)
@@ -164,8 +169,9 @@ def _observe(report: Report, stage: str,
     return observe
 
 
-async def run_async(config: RunConfig | None = None,
-                    writers: dict[str, NdjsonWriter] | None = None) -> Report:
+async def run_async(
+    config: RunConfig | None = None, writers: dict[str, NdjsonWriter] | None = None
+) -> Report:
     """Runs the whole pipeline; see :func:`run`.
 
     Args:
@@ -182,10 +188,17 @@ async def run_async(config: RunConfig | None = None,
     board = ProgressBoard(enabled=config.progress)
     started = time.monotonic()
     out = Path(config.out)
-    source = collect(list(config.sources), split=config.split, limit=config.limit,
-                     seed=config.seed, data_dir=config.data_dir)
-    async with open_writer(out / "verified.jsonl") as verified, \
-            open_writer(out / "train.jsonl") as train:
+    source = collect(
+        list(config.sources),
+        split=config.split,
+        limit=config.limit,
+        seed=config.seed,
+        data_dir=config.data_dir,
+    )
+    async with (
+        open_writer(out / "verified.jsonl") as verified,
+        open_writer(out / "train.jsonl") as train,
+    ):
         writers["verified"], writers["train"] = verified, train
         stages = [
             _observe(report, "collect"),
@@ -213,10 +226,12 @@ async def run_async(config: RunConfig | None = None,
             tg.cancel_scope.cancel()
         board.finish()
     report.elapsed = time.monotonic() - started
-    where = out.resolve()
-    report.outputs = {"train": str(where / "train.jsonl"),
-                      "verified": str(where / "verified.jsonl"),
-                      "report": str(where / "report.json")}
+    where = out.resolve()  # noqa: ASYNC240 - no I/O beyond a cwd lookup
+    report.outputs = {
+        "train": str(where / "train.jsonl"),
+        "verified": str(where / "verified.jsonl"),
+        "report": str(where / "report.json"),
+    }
     (out / "report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
     return report

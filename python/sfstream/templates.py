@@ -69,7 +69,7 @@ CODE = Template(
     answer_format=(
         'Begin with "I\'ll solve this step by step.", number your steps "Step 1:", "Step 2:", '
         '..., then write "Here\'s my final solution:" followed by one complete Python program '
-        "in a ```python code block, and end with a sentence starting \"This code works by\"."
+        'in a ```python code block, and end with a sentence starting "This code works by".'
     ),
 )
 

@@ -52,29 +52,51 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
     config = config or VerifyConfig()
     if sample.finish_reason == "error":
         reason = sample.extra.get("error")
-        return Verdict(correct=False, status="error",
-                       detail=str(reason) if reason else "generation failed")
+        return Verdict(
+            correct=False, status="error", detail=str(reason) if reason else "generation failed"
+        )
     if sample.domain == "math":
-        m = check_math(sample.completion, sample.answer or "", finish_reason=sample.finish_reason,
-                       timeout=config.math_timeout)
-        return Verdict(correct=m.correct, status=m.status, extracted=m.extracted,
-                       detail=m.detail)
+        m = check_math(
+            sample.completion,
+            sample.answer or "",
+            finish_reason=sample.finish_reason,
+            timeout=config.math_timeout,
+        )
+        return Verdict(correct=m.correct, status=m.status, extracted=m.extracted, detail=m.detail)
     tests = sample.tests or {}
     program = extract_program(sample.completion)
     if program is None:
         c = no_code_verdict(tests)
     else:
-        c = run_tests(program, tests, time_limit=config.time_limit, memory_mb=config.memory_mb,
-                      stop_on_first_failure=config.stop_on_first_failure)
+        c = run_tests(
+            program,
+            tests,
+            time_limit=config.time_limit,
+            memory_mb=config.memory_mb,
+            stop_on_first_failure=config.stop_on_first_failure,
+        )
     if sample.finish_reason == "length" and not c.correct:
-        return Verdict(correct=False, status="truncated", extracted=program, passed=c.passed,
-                       total=c.total, detail="generation stopped at the token limit")
-    return Verdict(correct=c.correct, status=c.status, extracted=program, passed=c.passed,
-                   total=c.total, detail=c.detail)
+        return Verdict(
+            correct=False,
+            status="truncated",
+            extracted=program,
+            passed=c.passed,
+            total=c.total,
+            detail="generation stopped at the token limit",
+        )
+    return Verdict(
+        correct=c.correct,
+        status=c.status,
+        extracted=program,
+        passed=c.passed,
+        total=c.total,
+        detail=c.detail,
+    )
 
 
-def verify_stage(config: VerifyConfig | None = None,
-                 progress: StageProgress | None = None) -> StageFn:
+def verify_stage(
+    config: VerifyConfig | None = None, progress: StageProgress | None = None
+) -> StageFn:
     """The verify stage function: samples in, verified samples out."""
     config = config or VerifyConfig()
     workers = config.worker_count()
@@ -84,8 +106,7 @@ def verify_stage(config: VerifyConfig | None = None,
         if progress:
             progress.in_flight += 1
         try:
-            verdict = await anyio.to_thread.run_sync(verify_sample, sample, config,
-                                                     limiter=limiter)
+            verdict = await anyio.to_thread.run_sync(verify_sample, sample, config, limiter=limiter)
         finally:
             if progress:
                 progress.in_flight -= 1

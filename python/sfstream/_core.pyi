@@ -1,0 +1,44 @@
+"""The native core of sfstream (Rust). Every function releases the GIL while it works."""
+
+__version__: str
+
+class SfstreamError(Exception):
+    """Base of every sfstream exception."""
+
+class InvalidInputError(SfstreamError):
+    """The core was given something it cannot work with (e.g. malformed tests)."""
+
+class SandboxError(SfstreamError):
+    """The sandbox could not set up or supervise a process."""
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw."""
+
+def normalize_answer(text: str) -> str:
+    """The canonical form of an answer used for comparison."""
+
+def check_math(completion: str, gold: str) -> tuple[str, str | None, str | None]:
+    """``(status, extracted, detail)``; status is ``correct``, ``wrong_answer``,
+    ``no_answer`` or ``undecided`` (the fast path cannot decide: compare symbolically)."""
+
+def extract_program(text: str) -> str | None:
+    """The program in a completion: the "Here's my final solution:" block, else the last
+    fenced Python block."""
+
+def run_tests(
+    program: str,
+    tests_json: str,
+    time_limit: float = 4.0,
+    memory_mb: int = 1024,
+    output_limit: int = 1048576,
+    stop_on_first_failure: bool = True,
+    python: str | None = None,
+) -> tuple[str, int, int, str | None, list[tuple[str, str | None]]]:
+    """Runs ``program`` against APPS-style tests (JSON) in the sandbox.
+
+    Returns ``(status, passed, total, detail, [(case_status, case_detail), ...])``.
+
+    Raises:
+        InvalidInputError: malformed tests or options.
+        SandboxError: no process could be started.
+    """
