@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,31 +144,32 @@ def _source_name(path: str | Path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
-def _handle(
-    lineno: int,
-    raw: bytes | _Oversize,
+def _records(
+    lines: Iterable[tuple[int, bytes | _Oversize]],
     parse: Callable[[dict[str, Any]], T],
     *,
     source: str,
     on_error: OnError,
     max_line_bytes: int,
     stats: ReadStats,
-) -> T | None:
-    try:
-        obj = decode_line(raw, max_line_bytes)
-        if obj is None:
-            return None
-        record = parse(obj)
-    except (ValueError, RecordError) as e:
-        reason = str(e)
-        if on_error == "fail":
-            raise InputError(source, lineno, reason) from None
-        stats.skipped += 1
-        stats.skipped_lines.append((lineno, reason))
-        log.warning("%s: line %d skipped: %s", source, lineno, reason)
-        return None
-    stats.read += 1
-    return record
+) -> Iterator[T]:
+    """Decodes framed lines into records, applying the bad-line policy."""
+    for lineno, raw in lines:
+        try:
+            obj = decode_line(raw, max_line_bytes)
+            if obj is None:
+                continue
+            record = parse(obj)
+        except (ValueError, RecordError) as e:
+            reason = str(e)
+            if on_error == "fail":
+                raise InputError(source, lineno, reason) from None
+            stats.skipped += 1
+            stats.skipped_lines.append((lineno, reason))
+            log.warning("%s: line %d skipped: %s", source, lineno, reason)
+            continue
+        stats.read += 1
+        yield record
 
 
 def iter_lines(
@@ -205,18 +206,14 @@ def read_records_sync(
     stats = stats if stats is not None else ReadStats()
     source = _source_name(path)
     with _open_binary(path) as f:
-        for lineno, raw in iter_lines(f, max_line_bytes):
-            record = _handle(
-                lineno,
-                raw,
-                parse,
-                source=source,
-                on_error=on_error,
-                max_line_bytes=max_line_bytes,
-                stats=stats,
-            )
-            if record is not None:
-                yield record
+        yield from _records(
+            iter_lines(f, max_line_bytes),
+            parse,
+            source=source,
+            on_error=on_error,
+            max_line_bytes=max_line_bytes,
+            stats=stats,
+        )
 
 
 class _NoClose:
@@ -264,18 +261,15 @@ async def read_records(
             # cancellation wait for it.
             chunk = await anyio.to_thread.run_sync(read, _CHUNK, abandon_on_cancel=True)
             lines = framer.feed(chunk) if chunk else framer.finish()
-            for lineno, raw in lines:
-                record = _handle(
-                    lineno,
-                    raw,
-                    parse,
-                    source=source,
-                    on_error=on_error,
-                    max_line_bytes=max_line_bytes,
-                    stats=stats,
-                )
-                if record is not None:
-                    yield record
+            for record in _records(
+                lines,
+                parse,
+                source=source,
+                on_error=on_error,
+                max_line_bytes=max_line_bytes,
+                stats=stats,
+            ):
+                yield record
             if not chunk:
                 return
 
