@@ -23,6 +23,8 @@
 //! child shares the supervisor's uid, network and view of the file system; `RLIMIT_NPROC` does
 //! not bind uid 0 and counts all processes of the uid, not of one sandbox.
 
+pub mod forkserver;
+pub mod isolation;
 mod process;
 mod python;
 
@@ -30,6 +32,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use isolation::{capabilities, Capabilities};
 pub use python::{default_interpreter, interpreter, Interpreter};
 
 /// Resource limits for one child process.
