@@ -15,6 +15,7 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ForkServer {
     child: Child,
     ctl: UnixStream,
+    /// The server's own scratch directory when it has no private mount namespace.
+    scratch: Option<PathBuf>,
     slot: u32,
     interpreter: PathBuf,
     healthy: bool,
@@ -95,6 +98,9 @@ impl Drop for ForkServer {
         // whose death kills the server (PDEATHSIG) and with it the whole PID namespace.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
         pool.free_slots.push(self.slot);
     }
@@ -154,7 +160,20 @@ impl ForkServer {
         let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
         let (host_end, server_end) =
             UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
-        let id = if caps.uid_drop {
+        // Without a private root the sandbox uid reads the host's files: it must be able to
+        // read the interpreter (a pyenv build under a private home cannot be).
+        let readable = caps.mount_namespace || interp.dirs.iter().all(|d| world_readable(d));
+        if caps.uid_drop && !readable {
+            static ONCE: OnceLock<()> = OnceLock::new();
+            ONCE.get_or_init(|| {
+                eprintln!(
+                    "sfstream sandbox: {} is not readable by other users and there is no \
+                     private mount namespace; test cases keep the caller's uid",
+                    interp.path.display()
+                )
+            });
+        }
+        let id = if caps.uid_drop && readable {
             SANDBOX_ID_BASE + slot
         } else {
             0
@@ -171,6 +190,24 @@ impl ForkServer {
             id.to_string().into(),
             if caps.pid_namespace { "1" } else { "0" }.into(),
         ]);
+        // Without a private mount namespace the server works in a directory of its own.
+        let scratch = if caps.mount_namespace {
+            args.push("private".into());
+            None
+        } else {
+            let dir = std::env::temp_dir().join(format!(
+                "sfstream-server-{}-{}",
+                std::process::id(),
+                super::random_hex(8)?
+            ));
+            std::fs::DirBuilder::new()
+                .mode(0o711)
+                .create(&dir)
+                .map_err(|e| Error::Sandbox(format!("cannot create {}: {e}", dir.display())))?;
+            args.push("shared".into());
+            args.push(dir.clone().into_os_string());
+            Some(dir)
+        };
         #[allow(clippy::disallowed_methods)] // the sandbox is the one place allowed to spawn
         let mut cmd = Command::new(&interp.path);
         cmd.args(&args)
@@ -198,6 +235,9 @@ impl ForkServer {
             });
         }
         let child = cmd.spawn().map_err(|e| {
+            if let Some(dir) = &scratch {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             Error::Sandbox(format!(
                 "cannot start the fork server {}: {e}",
                 interp.path.display()
@@ -207,6 +247,7 @@ impl ForkServer {
         let mut server = ForkServer {
             child,
             ctl: host_end,
+            scratch,
             slot,
             interpreter: interp.path.clone(),
             healthy: true,
@@ -435,6 +476,13 @@ impl ForkServer {
         }
         Ok(())
     }
+}
+
+/// Whether every user may read `dir` (and traverse its ancestors).
+fn world_readable(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.permissions().mode());
+    mode(dir) & 0o005 == 0o005 && dir.ancestors().skip(1).all(|a| mode(a) & 0o001 != 0)
 }
 
 /// The `limits` member of a request, as a Python literal (-1 = unlimited).

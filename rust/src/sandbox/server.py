@@ -1,6 +1,7 @@
 # The fork server: a warm interpreter that forks one child per test case.
 #
-# Started by the Rust supervisor as `python -s -P -c <this> <ctl_fd> <uid> <gid> <pid_ns>`,
+# Started by the Rust supervisor as
+# `python -s -P -c <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`,
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available). It
 # runs one case at a time:
 #
@@ -15,6 +16,7 @@
 # directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
 # owns the pipes, the wall clock, the output caps and every comparison; this server only
 # forks, waits and reports wait status and resource usage.
+import ast
 import builtins
 import ctypes
 import gc
@@ -39,9 +41,23 @@ PID_NS = sys.argv[4] == "1"
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 INF = float("inf")
-SCRATCH = ("/tmp", "/dev/shm")
-WORKDIR = "/tmp/work"
+# "private": /tmp and /dev/shm are this server's own size-capped tmpfs mounts, emptied after
+# every case. Otherwise argv[6] is a directory the supervisor created for this server; after a
+# case the server removes it and whatever the sandbox uid left in the shared scratch directories.
+PRIVATE = sys.argv[5] == "private"
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+SCRATCH_CAP = 1 << 30
+if PRIVATE:
+    for top in ("/tmp", "/dev/shm"):
+        st = os.statvfs(top)
+        # Refuse to empty anything but our own small tmpfs mounts.
+        if not os.path.ismount(top) or st.f_blocks * st.f_frsize > SCRATCH_CAP:
+            sys.exit(3)
+    WORKDIR = "/tmp/work"
+else:
+    WORKDIR = os.path.join(sys.argv[6], "work")
 
 CALL_PRELUDE = """
 import bisect, collections, functools, heapq, itertools, math, operator, re, string, sys
@@ -54,6 +70,51 @@ from functools import *
 from math import *
 from builtins import *
 """
+
+
+TRUSTED = frozenset(
+    (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, range)
+)
+
+
+def trusted(value, depth=0):
+    # A value made only of built-in types compares and tests truth by built-in rules, so an
+    # object with a rigged __eq__ or __bool__ cannot pass an assert.
+    t = type(value)
+    if t not in TRUSTED or depth > 200:
+        raise AssertionError("untrusted value of type " + t.__name__)
+    if t is list or t is tuple or t is set or t is frozenset:
+        for v in value:
+            trusted(v, depth + 1)
+    elif t is dict:
+        for k, v in value.items():
+            trusted(k, depth + 1)
+            trusted(v, depth + 1)
+    return value
+
+
+def checked_call(fn, *args, **kwargs):
+    result = fn(*args, **kwargs)
+    return result if isinstance(fn, type) else trusted(result)
+
+
+class WrapCalls(ast.NodeTransformer):
+    # In the test code, every call of a plain name (candidate(...), the function under test)
+    # goes through checked_call(): what a function (not a class) returns must be trusted().
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and not node.func.id.startswith("_sfs_"):
+            wrapper = ast.Name(id="_sfs_call", ctx=ast.Load())
+            return ast.copy_location(
+                ast.Call(func=wrapper, args=[node.func, *node.args], keywords=node.keywords),
+                node,
+            )
+        return node
+
+
+def compile_tests(text):
+    tree = WrapCalls().visit(ast.parse(text, "tests.py"))
+    return compile(ast.fix_missing_locations(tree), "tests.py", "exec")
 
 
 def read_exact(n):
@@ -95,10 +156,11 @@ def kill_everything(pid):
 
 
 def reap_all():
-    # Reparented orphans of the case are our children (we are init): reap every one.
+    # Reparented orphans of the case are our children (we are init, or a child subreaper):
+    # reap every one. Without a PID namespace or uid drop some may survive; do not wait for them.
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG if not PID_NS else 0)
+            pid, _ = os.waitpid(-1, 0 if PID_NS or UID else os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -106,22 +168,41 @@ def reap_all():
 
 
 def clean_scratch():
-    for top in SCRATCH:
+    if not PRIVATE:
+        remove(WORKDIR)
+        if UID:
+            for top in SHARED_SCRATCH:
+                try:
+                    entries = os.listdir(top)
+                except OSError:
+                    continue
+                for name in entries:
+                    path = os.path.join(top, name)
+                    try:
+                        if os.lstat(path).st_uid == UID:
+                            remove(path)
+                    except OSError:
+                        pass
+        return
+    for top in ("/tmp", "/dev/shm"):
         try:
             entries = os.listdir(top)
         except OSError:
             continue
         for name in entries:
-            path = os.path.join(top, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                    if os.path.lexists(path):
-                        fix_and_remove(path)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+            remove(os.path.join(top, name))
+
+
+def remove(path):
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            if os.path.lexists(path):
+                fix_and_remove(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def fix_and_remove(path):
@@ -322,11 +403,12 @@ def child(raw, fds):
             report("RESULT", value)
         else:
             try:
-                tests = compile(req["asserts"], "tests.py", "exec")
+                tests = compile_tests(req["asserts"])
             except (SyntaxError, ValueError) as e:
                 report("TESTSYNTAX", type(e).__name__ + ": " + str(e))
                 return
             exec(program, ns)
+            ns["_sfs_call"] = checked_call
             exec(tests, ns)
             entry = req.get("entry_point")
             if entry:
@@ -368,7 +450,11 @@ def child(raw, fds):
 # Nothing of the parent remains reachable from the children but this module.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+if not PID_NS:
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 try:
     serve()
 finally:
+    if not PRIVATE:
+        shutil.rmtree(sys.argv[6], ignore_errors=True)
     os._exit(0)
