@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sfstream import _core, run_tests
 from sfstream.code_verdict import CodeVerdict
 
@@ -84,7 +83,9 @@ def stdio(code: str, expected: str = "ok\n", **kw: Any) -> CodeVerdict:
 
 
 def test_fork_bomb() -> None:
-    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    code = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
     v = stdio(code, time_limit=1.5)
     assert v.status == "timeout", v
 

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 import sandbox_real_data as rd
 from sfstream import run_tests
 
