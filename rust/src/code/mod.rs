@@ -16,7 +16,8 @@
 //!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
 //!   after the tests finished, so exiting early with status 0 does not pass. One case.
 //!
-//! Each case is a fresh process under the limits of [`crate::sandbox`]. Cases of one solution run
+//! Each case is a fresh process (a fork of a warm server, or a fresh interpreter as the fallback)
+//! under the limits of [`crate::sandbox`]. Cases of one solution run
 //! sequentially; the functions are thread-safe and take no global lock, so callers get
 //! parallelism by checking several solutions from several threads.
 
