@@ -33,6 +33,7 @@ def run_tests(
     output_limit: int = 1048576,
     stop_on_first_failure: bool = True,
     python: str | None = None,
+    fork_server: bool = True,
 ) -> tuple[str, int, int, str | None, list[tuple[str, str | None]]]:
     """Runs ``program`` against APPS-style tests (JSON) in the sandbox.
 
@@ -42,3 +43,7 @@ def run_tests(
         InvalidInputError: malformed tests or options.
         SandboxError: no process could be started.
     """
+
+def sandbox_capabilities() -> list[tuple[str, bool | str | None]]:
+    """The sandbox protections active here (pid/network/mount/ipc/uts namespaces, uid drop,
+    fork server) and ``note``: what the kernel refused and what remains, or None."""

@@ -16,7 +16,8 @@
 //!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
 //!   after the tests finished, so exiting early with status 0 does not pass. One case.
 //!
-//! Each case is a fresh process under the limits of [`crate::sandbox`]. Cases of one solution run
+//! Each case is a fresh process (a fork of a warm server, or a fresh interpreter as the fallback)
+//! under the limits of [`crate::sandbox`]. Cases of one solution run
 //! sequentially; the functions are thread-safe and take no global lock, so callers get
 //! parallelism by checking several solutions from several threads.
 
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 pub use extract::extract_program;
 
+use crate::sandbox::forkserver::{self, Lease};
 use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdict};
 use crate::Error;
 use json::Json;
@@ -52,6 +54,9 @@ pub struct RunOptions {
     pub stop_on_first_failure: bool,
     /// The Python interpreter; `None` = `$SFSTREAM_PYTHON` or `python3` from `PATH`.
     pub python: Option<PathBuf>,
+    /// Run cases in a warm fork server inside the sandbox's namespaces (falls back to a fresh
+    /// interpreter per case when no server can start).
+    pub fork_server: bool,
 }
 
 impl Default for RunOptions {
@@ -62,6 +67,7 @@ impl Default for RunOptions {
             output_limit_bytes: 1 << 20,
             stop_on_first_failure: true,
             python: None,
+            fork_server: true,
         }
     }
 }
@@ -183,10 +189,15 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         });
     }
     let interp = sandbox::interpreter(opts.python.as_deref())?;
-    let runner = Runner {
+    let mut runner = Runner {
         interp: &interp,
         limits: &limits,
         program,
+        lease: if opts.fork_server {
+            forkserver::lease(&interp)
+        } else {
+            None
+        },
     };
 
     let mut check = CodeCheck {
@@ -349,6 +360,8 @@ struct Runner<'a> {
     interp: &'a Interpreter,
     limits: &'a Limits,
     program: &'a str,
+    /// The fork server of this call, if one is available.
+    lease: Option<Lease>,
 }
 
 impl Runner<'_> {
@@ -361,20 +374,30 @@ impl Runner<'_> {
         job
     }
 
-    fn stdio_case(&self, input: &str, expected: &str) -> crate::Result<CaseResult> {
-        let mut job = self.job(vec!["solution.py".into()], input.as_bytes().to_vec());
-        job.files
-            .push(("solution.py".into(), self.program.as_bytes().to_vec()));
-        let outcome = sandbox::run(&job)?;
-        let (status, detail) = match outcome.verdict() {
-            Verdict::Exited(0) => {
+    fn stdio_case(&mut self, input: &str, expected: &str) -> crate::Result<CaseResult> {
+        let served = match self.lease.is_some() {
+            true => self.served(&[("mode", Json::Str("stdio".into()))], input.as_bytes()),
+            false => None,
+        };
+        let (outcome, message) = match served {
+            Some(r) => r,
+            None => {
+                let mut job = self.job(vec!["solution.py".into()], input.as_bytes().to_vec());
+                job.files
+                    .push(("solution.py".into(), self.program.as_bytes().to_vec()));
+                (sandbox::run(&job)?, None)
+            }
+        };
+        let (status, detail) = match (outcome.verdict(), message) {
+            (Verdict::Exited(_), Some((kind, payload))) => driver_message(&kind, &payload)?,
+            (Verdict::Exited(0), None) => {
                 match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
                     Ok(()) => (CodeStatus::Correct, None),
                     Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
                 }
             }
-            Verdict::Exited(code) => python_failure(&outcome.stderr, code, true),
-            other => limit_verdict(other, &outcome, self.limits),
+            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, true),
+            (other, _) => limit_verdict(other, &outcome, self.limits),
         };
         Ok(CaseResult {
             status,
@@ -383,7 +406,46 @@ impl Runner<'_> {
         })
     }
 
-    fn call_case(&self, fn_name: &str, args: &Json, expected: &Json) -> crate::Result<CaseResult> {
+    /// Runs a case in the fork server; `None` if there is none (or it just failed, in which
+    /// case it is dropped and the fresh-interpreter path takes over).
+    fn served(
+        &mut self,
+        fields: &[(&str, Json)],
+        stdin: &[u8],
+    ) -> Option<(sandbox::Outcome, Option<(String, String)>)> {
+        let lease = self.lease.as_mut()?;
+        let sentinel = sandbox::random_hex(16).ok()?;
+        let mut request = String::new();
+        let mut members = vec![
+            ("sentinel".to_string(), Json::Str(sentinel.clone())),
+            ("program".to_string(), Json::Str(self.program.into())),
+        ];
+        members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        pyrepr::write_literal(&Json::Obj(members), &mut request);
+        // Splice the limits in as one more member (write_literal ends the dict with '}').
+        request.pop();
+        request.push_str(", 'limits': ");
+        request.push_str(&forkserver::limits_literal(self.limits));
+        request.push('}');
+        match lease.server().run(request.as_bytes(), stdin, self.limits) {
+            Ok(outcome) => {
+                let message = find_message(&outcome.result, &sentinel);
+                Some((outcome, message))
+            }
+            Err(e) => {
+                eprintln!("sfstream sandbox: fork server failed ({e}); continuing without it");
+                self.lease = None;
+                None
+            }
+        }
+    }
+
+    fn call_case(
+        &mut self,
+        fn_name: &str,
+        args: &Json,
+        expected: &Json,
+    ) -> crate::Result<CaseResult> {
         let (outcome, message) = self.driver_run(&[
             ("mode", Json::Str("call".into())),
             ("fn_name", Json::Str(fn_name.into())),
@@ -417,7 +479,11 @@ impl Runner<'_> {
         })
     }
 
-    fn asserts_case(&self, asserts: &str, entry_point: Option<&str>) -> crate::Result<CaseResult> {
+    fn asserts_case(
+        &mut self,
+        asserts: &str,
+        entry_point: Option<&str>,
+    ) -> crate::Result<CaseResult> {
         let (outcome, message) = self.driver_run(&[
             ("mode", Json::Str("asserts".into())),
             ("asserts", Json::Str(asserts.into())),
@@ -447,9 +513,14 @@ impl Runner<'_> {
 
     /// Runs the driver with a request; returns the outcome and the driver's message, if any.
     fn driver_run(
-        &self,
+        &mut self,
         fields: &[(&str, Json)],
     ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
+        if self.lease.is_some() {
+            if let Some(done) = self.served(fields, b"") {
+                return Ok(done);
+            }
+        }
         let sentinel = sandbox::random_hex(16)?;
         let mut members = vec![
             ("sentinel".to_string(), Json::Str(sentinel.clone())),

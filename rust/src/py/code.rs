@@ -30,7 +30,8 @@ pub fn py_extract_program(py: Python<'_>, text: String) -> PyResult<Option<Strin
         memory_mb = 1024,
         output_limit = 1_048_576,
         stop_on_first_failure = true,
-        python = None
+        python = None,
+        fork_server = true
     )
 )]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -43,6 +44,7 @@ pub fn py_run_tests(
     output_limit: usize,
     stop_on_first_failure: bool,
     python: Option<PathBuf>,
+    fork_server: bool,
 ) -> PyResult<(
     String,
     usize,
@@ -56,6 +58,7 @@ pub fn py_run_tests(
         output_limit_bytes: output_limit,
         stop_on_first_failure,
         python,
+        fork_server,
     };
     let check = detached(py, move || code::run_tests(&program, &tests_json, &opts))?;
     let cases = check
@@ -70,4 +73,28 @@ pub fn py_run_tests(
         check.detail,
         cases,
     ))
+}
+
+/// The sandbox protections active on this machine, as `{name: bool}`, plus
+/// `"fork_server"` (false once a server failed to start) and `"note"`: one line saying what the
+/// kernel refused and what remains, or None when everything is active.
+#[pyfunction]
+#[pyo3(name = "sandbox_capabilities")]
+pub fn py_sandbox_capabilities(py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>)>> {
+    let caps = detached(py, || Ok(crate::sandbox::capabilities().clone()))?;
+    let mut out: Vec<(String, Py<PyAny>)> = Vec::new();
+    for (name, on) in caps.items() {
+        out.push((
+            name.to_string(),
+            on.into_pyobject(py)?.to_owned().into_any().unbind(),
+        ));
+    }
+    let served = crate::sandbox::forkserver::start_failure().is_none();
+    out.push((
+        "fork_server".into(),
+        served.into_pyobject(py)?.to_owned().into_any().unbind(),
+    ));
+    let note = caps.describe_missing();
+    out.push(("note".into(), note.into_pyobject(py)?.into_any().unbind()));
+    Ok(out)
 }

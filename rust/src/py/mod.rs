@@ -34,7 +34,7 @@ where
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::code::{py_extract_program, py_run_tests};
+    use super::code::{py_extract_program, py_run_tests, py_sandbox_capabilities};
     #[pymodule_export]
     use super::math::{py_check_math, py_extract_answer, py_normalize_answer};
     #[pymodule_export]

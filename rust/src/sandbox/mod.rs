@@ -18,11 +18,13 @@
 //! The outcome is classified from the supervisor's own observations (its timer, the output
 //! caps it enforced, the wait status and `ru_maxrss`), never from the exit code alone.
 //!
-//! Known limits of this first version, to be lifted by namespaces / a uid drop later: a process
-//! that calls `setsid()` itself leaves the process group and survives the group kill; the
-//! child shares the supervisor's uid, network and view of the file system; `RLIMIT_NPROC` does
-//! not bind uid 0 and counts all processes of the uid, not of one sandbox.
+//! [`run`] is the fresh-interpreter path (and the fallback). Test cases normally run in a warm
+//! fork server ([`forkserver`]) inside PID, network, mount, IPC and UTS namespaces with a
+//! private root and an unprivileged uid per server ([`isolation`]); [`capabilities`] says which
+//! of those protections the kernel allows here.
 
+pub mod forkserver;
+pub mod isolation;
 mod process;
 mod python;
 
@@ -30,6 +32,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use isolation::{capabilities, Capabilities};
 pub use python::{default_interpreter, interpreter, Interpreter};
 
 /// Resource limits for one child process.

@@ -16,13 +16,13 @@ use crate::Error;
 /// How long the supervisor keeps draining pipes after the main child exited. Output the child
 /// wrote before exiting is already in the pipe; this only bounds how long a grandchild that
 /// still holds the pipe open can delay us before the group is killed.
-const EXIT_GRACE: Duration = Duration::from_millis(50);
+pub(super) const EXIT_GRACE: Duration = Duration::from_millis(50);
 
 /// Bytes read per `read(2)` call.
-const CHUNK: usize = 64 * 1024;
+pub(super) const CHUNK: usize = 64 * 1024;
 
 /// Bytes written to stdin per `write(2)` call.
-const STDIN_CHUNK: usize = 64 * 1024;
+pub(super) const STDIN_CHUNK: usize = 64 * 1024;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 type Resource = libc::__rlimit_resource_t;
@@ -130,15 +130,15 @@ impl Drop for ChildGuard {
 }
 
 /// A pipe end the supervisor reads from, with its cap.
-struct Reader {
-    fd: Option<OwnedFd>,
-    buf: Vec<u8>,
+pub(super) struct Reader {
+    pub(super) fd: Option<OwnedFd>,
+    pub(super) buf: Vec<u8>,
     cap: usize,
-    stream: Stream,
+    pub(super) stream: Stream,
 }
 
 impl Reader {
-    fn new(fd: Option<OwnedFd>, cap: usize, stream: Stream) -> Reader {
+    pub(super) fn new(fd: Option<OwnedFd>, cap: usize, stream: Stream) -> Reader {
         Reader {
             fd,
             buf: Vec::new(),
@@ -148,7 +148,7 @@ impl Reader {
     }
 
     /// Reads what is available. Returns true if the cap was exceeded.
-    fn drain(&mut self, chunk: &mut [u8]) -> io::Result<bool> {
+    pub(super) fn drain(&mut self, chunk: &mut [u8]) -> io::Result<bool> {
         let Some(fd) = &self.fd else { return Ok(false) };
         loop {
             // SAFETY: `chunk` is a valid writable buffer of `chunk.len()` bytes.
@@ -413,7 +413,7 @@ fn child_setup(rlimits: &[RlimitSetting], result_fd: RawFd) -> io::Result<()> {
 }
 
 /// The allow-listed environment for untrusted Python programs.
-fn minimal_env(dir: &Path) -> Vec<(OsString, OsString)> {
+pub(super) fn minimal_env(dir: &Path) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
         ("LANG", "C.UTF-8"),
@@ -425,6 +425,8 @@ fn minimal_env(dir: &Path) -> Vec<(OsString, OsString)> {
         ("OMP_NUM_THREADS", "1"),
         ("OPENBLAS_NUM_THREADS", "1"),
         ("MKL_NUM_THREADS", "1"),
+        ("NUMEXPR_NUM_THREADS", "1"),
+        ("VECLIB_MAXIMUM_THREADS", "1"),
     ]
     .into_iter()
     .map(|(k, v)| (OsString::from(k), OsString::from(v)))
@@ -497,7 +499,7 @@ fn plan_rlimits(limits: &Limits) -> crate::Result<Vec<RlimitSetting>> {
     Ok(out)
 }
 
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+pub(super) fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd {
         fd,
         events,
@@ -505,7 +507,7 @@ fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
     }
 }
 
-fn pipe_cloexec() -> crate::Result<(OwnedFd, OwnedFd)> {
+pub(super) fn pipe_cloexec() -> crate::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: valid out-array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -518,7 +520,7 @@ fn pipe_cloexec() -> crate::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> crate::Result<()> {
+pub(super) fn set_nonblocking(fd: &OwnedFd) -> crate::Result<()> {
     // SAFETY: fcntl on a descriptor we own.
     let ok = unsafe {
         let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
@@ -564,7 +566,7 @@ fn has_exited(pid: libc::pid_t) -> bool {
 /// `write(2)` with SIGPIPE blocked for this thread, so a closed pipe yields EPIPE instead of
 /// killing the host process if it did not ignore SIGPIPE (Rust and CPython both do, but an
 /// embedding host might not).
-fn write_without_sigpipe(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+pub(super) fn write_without_sigpipe(fd: RawFd, data: &[u8]) -> io::Result<usize> {
     // SAFETY: sigset/timespec are plain data initialised by the calls below; `data` is a valid
     // buffer for the write; the previous mask is restored before returning.
     unsafe {
@@ -592,6 +594,6 @@ fn write_without_sigpipe(fd: RawFd, data: &[u8]) -> io::Result<usize> {
     }
 }
 
-fn timeval(tv: libc::timeval) -> Duration {
+pub(super) fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(tv.tv_sec.max(0) as u64) + Duration::from_micros(tv.tv_usec.max(0) as u64)
 }

@@ -19,10 +19,15 @@ pub struct Interpreter {
     /// plus `-P` (no script directory on `sys.path`) where supported. Not `-E`/`-I`: the
     /// environment is already an allow-list, and `-E` would drop `PYTHONHASHSEED` with it.
     pub flags: Vec<OsString>,
+    /// Directories the interpreter needs (its prefixes and the real executable's directory),
+    /// bound read-only into the sandbox's private root.
+    pub dirs: Vec<PathBuf>,
 }
 
-const PROBE: &str =
-    "import sys; print(sys.executable); print(sys.version_info[0], sys.version_info[1])";
+const PROBE: &str = "import os, sys; print(sys.executable); \
+     print(sys.version_info[0], sys.version_info[1]); \
+     print(sys.prefix); print(sys.base_prefix); print(sys.exec_prefix); \
+     print(sys.base_exec_prefix); print(os.path.dirname(os.path.realpath(sys.executable)))";
 
 /// The default interpreter: `$SFSTREAM_PYTHON` if set, else `python3` from `PATH`; probed once
 /// per process.
@@ -103,6 +108,11 @@ fn probe(candidate: &Path) -> Result<Interpreter, String> {
             version.1
         ));
     }
+    let dirs: Vec<PathBuf> = lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
     let path = if exe.is_empty() {
         candidate.to_path_buf()
     } else {
@@ -116,5 +126,6 @@ fn probe(candidate: &Path) -> Result<Interpreter, String> {
         path,
         version,
         flags,
+        dirs,
     })
 }

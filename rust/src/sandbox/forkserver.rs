@@ -1,0 +1,540 @@
+//! A pool of warm Python fork servers, one test case at a time per server.
+//!
+//! A server (`server.py`) is started once inside the namespaces of [`super::isolation`] and
+//! pre-imports the modules competitive programs use. Per case the supervisor creates the four
+//! pipes (stdin, stdout, stderr, result), passes the child's ends to the server with
+//! `SCM_RIGHTS` together with the request, and supervises the case itself with one `poll(2)`
+//! loop: it feeds stdin, drains the outputs under their caps and keeps its own wall clock. On
+//! a deadline or an output overflow it tells the server to kill the case. The server replies
+//! only after the case's whole process tree is dead and reaped and its scratch file systems are
+//! emptied, with the wait status and resource usage of the case's main process.
+//!
+//! Servers are leased per [`run_tests`](crate::code::run_tests) call, so N threads use N
+//! servers in parallel; each server has its own sandbox uid.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
+use super::process::{
+    minimal_env, pipe_cloexec, pollfd, set_nonblocking, write_without_sigpipe, Reader, CHUNK,
+    EXIT_GRACE, STDIN_CHUNK,
+};
+use super::{Interpreter, Limits, Outcome, Stream, Termination};
+use crate::Error;
+
+const SERVER: &str = include_str!("server.py");
+
+/// Size cap of `/tmp` (working directories) and of `/dev/shm`, each, per server, in MiB.
+pub const SCRATCH_MB: u64 = 64;
+
+/// How long a server may take to answer after it was told to kill a case.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a new server may take to start and pre-import.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One running fork server.
+pub struct ForkServer {
+    child: Child,
+    ctl: UnixStream,
+    /// The server's own scratch directory when it has no private mount namespace.
+    scratch: Option<PathBuf>,
+    slot: u32,
+    interpreter: PathBuf,
+    healthy: bool,
+}
+
+/// Pool of idle servers and the free sandbox-uid slots.
+struct Pool {
+    idle: Vec<ForkServer>,
+    next_slot: u32,
+    free_slots: Vec<u32>,
+}
+
+fn pool() -> &'static Mutex<Pool> {
+    static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        Mutex::new(Pool {
+            idle: Vec::new(),
+            next_slot: 0,
+            free_slots: Vec::new(),
+        })
+    })
+}
+
+/// A server leased from the pool; returned to it on drop if still healthy.
+pub struct Lease(Option<ForkServer>);
+
+impl Lease {
+    /// The leased server.
+    pub fn server(&mut self) -> &mut ForkServer {
+        self.0.as_mut().expect("lease holds a server until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            if server.healthy {
+                let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+                pool.idle.push(server);
+            }
+        }
+    }
+}
+
+impl Drop for ForkServer {
+    fn drop(&mut self) {
+        // SIGKILL to the host-side process: the server itself, or the intermediate process
+        // whose death kills the server (PDEATHSIG) and with it the whole PID namespace.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+        pool.free_slots.push(self.slot);
+    }
+}
+
+/// Why the fork server path is unavailable, if it failed to start once (then every call uses
+/// the fresh-interpreter path).
+static START_FAILURE: OnceLock<String> = OnceLock::new();
+
+/// Leases a server for `interp`, starting one if none is idle. `None` if servers cannot be
+/// started on this machine (reported once on stderr).
+pub fn lease(interp: &Interpreter) -> Option<Lease> {
+    if START_FAILURE.get().is_some() {
+        return None;
+    }
+    let slot = {
+        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
+            return Some(Lease(Some(pool.idle.swap_remove(i))));
+        }
+        match pool.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                pool.next_slot += 1;
+                pool.next_slot - 1
+            }
+        }
+    };
+    match ForkServer::start(interp, slot) {
+        Ok(server) => Some(Lease(Some(server))),
+        Err(e) => {
+            pool()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .free_slots
+                .push(slot);
+            let msg = format!("{e}");
+            if START_FAILURE.set(msg.clone()).is_ok() {
+                eprintln!(
+                    "sfstream sandbox: fork server unavailable ({msg}); \
+                     running a fresh interpreter per test case"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Why the fork server could not start, if it could not.
+pub fn start_failure() -> Option<&'static str> {
+    START_FAILURE.get().map(String::as_str)
+}
+
+impl ForkServer {
+    fn start(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
+        let caps = capabilities();
+        let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
+        let (host_end, server_end) =
+            UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
+        // Without a private root the sandbox uid reads the host's files: it must be able to
+        // read the interpreter (a pyenv build under a private home cannot be).
+        let readable = caps.mount_namespace || interp.dirs.iter().all(|d| world_readable(d));
+        if caps.uid_drop && !readable {
+            static ONCE: OnceLock<()> = OnceLock::new();
+            ONCE.get_or_init(|| {
+                eprintln!(
+                    "sfstream sandbox: {} is not readable by other users and there is no \
+                     private mount namespace; test cases keep the caller's uid",
+                    interp.path.display()
+                )
+            });
+        }
+        let id = if caps.uid_drop && readable {
+            SANDBOX_ID_BASE + slot
+        } else {
+            0
+        };
+        let mut args: Vec<OsString> = vec!["-s".into()];
+        if interp.version >= (3, 11) {
+            args.push("-P".into());
+        }
+        args.extend([
+            "-c".into(),
+            SERVER.into(),
+            "3".into(),
+            id.to_string().into(),
+            id.to_string().into(),
+            if caps.pid_namespace { "1" } else { "0" }.into(),
+        ]);
+        // Without a private mount namespace the server works in a directory of its own.
+        let scratch = if caps.mount_namespace {
+            args.push("private".into());
+            None
+        } else {
+            let dir = std::env::temp_dir().join(format!(
+                "sfstream-server-{}-{}",
+                std::process::id(),
+                super::random_hex(8)?
+            ));
+            std::fs::DirBuilder::new()
+                .mode(0o711)
+                .create(&dir)
+                .map_err(|e| Error::Sandbox(format!("cannot create {}: {e}", dir.display())))?;
+            args.push("shared".into());
+            args.push(dir.clone().into_os_string());
+            Some(dir)
+        };
+        #[allow(clippy::disallowed_methods)] // the sandbox is the one place allowed to spawn
+        let mut cmd = Command::new(&interp.path);
+        cmd.args(&args)
+            .env_clear()
+            .envs(minimal_env(std::path::Path::new("/tmp")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let ctl_fd = server_end.as_raw_fd();
+        // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
+        // data prepared before the fork (the plan owns every string it needs).
+        unsafe {
+            cmd.pre_exec(move || {
+                plan.enter()?;
+                if libc::dup2(ctl_fd, 3) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                libc::syscall(
+                    libc::SYS_close_range,
+                    4 as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+                );
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| {
+            if let Some(dir) = &scratch {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Error::Sandbox(format!(
+                "cannot start the fork server {}: {e}",
+                interp.path.display()
+            ))
+        })?;
+        drop(server_end);
+        let mut server = ForkServer {
+            child,
+            ctl: host_end,
+            scratch,
+            slot,
+            interpreter: interp.path.clone(),
+            healthy: true,
+        };
+        server.handshake()?;
+        Ok(server)
+    }
+
+    /// Runs a trivial case to prove the server works inside its sandbox.
+    fn handshake(&mut self) -> crate::Result<()> {
+        let limits = Limits {
+            wall: START_TIMEOUT,
+            cpu_seconds: START_TIMEOUT.as_secs(),
+            ..Limits::default()
+        };
+        let request = format!(
+            "{{'sentinel': 'ok', 'mode': 'stdio', 'program': 'print(1)', 'limits': {}}}",
+            limits_literal(&limits)
+        );
+        let outcome = self.run(request.as_bytes(), b"", &limits)?;
+        if outcome.termination == Termination::Exited(0) && outcome.stdout == b"1\n" {
+            Ok(())
+        } else {
+            Err(Error::Sandbox(format!(
+                "the fork server failed its first run ({:?}): {}",
+                outcome.termination,
+                String::from_utf8_lossy(&outcome.stderr).trim()
+            )))
+        }
+    }
+
+    /// Runs one case: `request` is the Python literal the server's child reads (see
+    /// `server.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
+    /// discarded (not returned to the pool).
+    pub fn run(&mut self, request: &[u8], stdin: &[u8], limits: &Limits) -> crate::Result<Outcome> {
+        let result = self.run_inner(request, stdin, limits);
+        if result.is_err() {
+            self.healthy = false;
+        }
+        result
+    }
+
+    fn run_inner(
+        &mut self,
+        request: &[u8],
+        input: &[u8],
+        limits: &Limits,
+    ) -> crate::Result<Outcome> {
+        let (stdin_r, stdin_w) = pipe_cloexec()?;
+        let (out_r, out_w) = pipe_cloexec()?;
+        let (err_r, err_w) = pipe_cloexec()?;
+        let (res_r, res_w) = pipe_cloexec()?;
+        let start = Instant::now();
+        send_with_fds(
+            &self.ctl,
+            &(request.len() as u64).to_le_bytes(),
+            &[
+                stdin_r.as_raw_fd(),
+                out_w.as_raw_fd(),
+                err_w.as_raw_fd(),
+                res_w.as_raw_fd(),
+            ],
+        )
+        .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
+        drop((stdin_r, out_w, err_w, res_w));
+        (&self.ctl)
+            .write_all(request)
+            .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
+        let mut stdin = if input.is_empty() {
+            None
+        } else {
+            Some(stdin_w)
+        };
+        if let Some(fd) = &stdin {
+            set_nonblocking(fd)?;
+        }
+        set_nonblocking(&out_r)?;
+        set_nonblocking(&err_r)?;
+        set_nonblocking(&res_r)?;
+        let mut readers = [
+            Reader::new(Some(out_r), limits.stdout_bytes, Stream::Stdout),
+            Reader::new(Some(err_r), limits.stderr_bytes, Stream::Stderr),
+            Reader::new(Some(res_r), limits.result_bytes, Stream::Result),
+        ];
+        let deadline = start + limits.wall;
+        let mut ours: Option<Termination> = None;
+        let mut kill_sent: Option<Instant> = None;
+        let mut reply: Vec<u8> = Vec::new();
+        let mut replied_at: Option<Instant> = None;
+        let mut written = 0usize;
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let now = Instant::now();
+            if let Some(t) = replied_at {
+                if readers.iter().all(|r| r.fd.is_none()) || now >= t + EXIT_GRACE {
+                    break;
+                }
+            } else if let Some(t) = kill_sent {
+                if now >= t + KILL_GRACE {
+                    return Err(Error::Sandbox(
+                        "the fork server did not end a case in time".into(),
+                    ));
+                }
+            } else if now >= deadline {
+                ours = Some(Termination::WallTimeout);
+                self.send_kill(&mut kill_sent)?;
+                continue;
+            }
+            let fd_of = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+            let mut fds = [
+                pollfd(fd_of(&readers[0].fd), libc::POLLIN),
+                pollfd(fd_of(&readers[1].fd), libc::POLLIN),
+                pollfd(fd_of(&readers[2].fd), libc::POLLIN),
+                pollfd(fd_of(&stdin), libc::POLLOUT),
+                pollfd(
+                    if replied_at.is_none() {
+                        self.ctl.as_raw_fd()
+                    } else {
+                        -1
+                    },
+                    libc::POLLIN,
+                ),
+            ];
+            let until = match (replied_at, kill_sent) {
+                (Some(t), _) => t + EXIT_GRACE,
+                (None, Some(t)) => t + KILL_GRACE,
+                (None, None) => deadline,
+            };
+            let wait = until.saturating_duration_since(now);
+            let timeout_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::Sandbox(format!("poll failed: {err}")));
+            }
+            for (i, reader) in readers.iter_mut().enumerate() {
+                if fds[i].revents != 0 {
+                    match reader.drain(&mut chunk) {
+                        Ok(true) => {
+                            if ours.is_none() {
+                                ours = Some(Termination::OutputLimit(reader.stream));
+                            }
+                            if replied_at.is_none() {
+                                self.send_kill(&mut kill_sent)?;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            return Err(Error::Sandbox(format!("reading the child failed: {e}")))
+                        }
+                    }
+                }
+            }
+            if fds[3].revents != 0 {
+                if let Some(fd) = &stdin {
+                    let end = input.len().min(written + STDIN_CHUNK);
+                    match write_without_sigpipe(fd.as_raw_fd(), &input[written..end]) {
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => written = input.len(),
+                    }
+                    if written >= input.len() {
+                        stdin = None;
+                    }
+                }
+            }
+            if fds[4].revents != 0 && replied_at.is_none() {
+                let mut buf = [0u8; 256];
+                let n = (&self.ctl)
+                    .read(&mut buf)
+                    .map_err(|e| Error::Sandbox(format!("fork server: {e}")))?;
+                if n == 0 {
+                    return Err(Error::Sandbox("the fork server exited".into()));
+                }
+                reply.extend_from_slice(&buf[..n]);
+                if reply.ends_with(b"\n") {
+                    replied_at = Some(Instant::now());
+                    stdin = None;
+                }
+            }
+        }
+        let wall = start.elapsed();
+        let text = String::from_utf8_lossy(&reply);
+        let nums: Vec<i64> = text
+            .split_whitespace()
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let [status, utime, stime, maxrss] = nums[..] else {
+            return Err(Error::Sandbox(format!(
+                "malformed fork-server reply {text:?}"
+            )));
+        };
+        let status = status as libc::c_int;
+        let termination = match ours {
+            Some(t) => t,
+            None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
+            None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
+            None => Termination::Exited(-1),
+        };
+        let [out, err, res] = readers;
+        Ok(Outcome {
+            termination,
+            stdout: out.buf,
+            stderr: err.buf,
+            result: res.buf,
+            wall,
+            cpu: Duration::from_micros(utime.max(0) as u64)
+                + Duration::from_micros(stime.max(0) as u64),
+            max_rss_bytes: (maxrss.max(0) as u64) * 1024,
+            cpu_limit_seconds: limits.cpu_seconds,
+            address_space_limit_bytes: limits.address_space_bytes,
+        })
+    }
+
+    fn send_kill(&mut self, kill_sent: &mut Option<Instant>) -> crate::Result<()> {
+        if kill_sent.is_none() {
+            *kill_sent = Some(Instant::now());
+            (&self.ctl)
+                .write_all(b"k")
+                .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether every user may read `dir` (and traverse its ancestors).
+fn world_readable(dir: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.permissions().mode());
+    mode(dir) & 0o005 == 0o005 && dir.ancestors().skip(1).all(|a| mode(a) & 0o001 != 0)
+}
+
+/// The `limits` member of a request, as a Python literal (-1 = unlimited).
+pub fn limits_literal(limits: &Limits) -> String {
+    let or_none = |v: u64| if v == 0 { -1 } else { v as i128 };
+    format!(
+        "{{'cpu': {}, 'as': {}, 'fsize': {}, 'nofile': {}, 'nproc': {}}}",
+        or_none(limits.cpu_seconds),
+        or_none(limits.address_space_bytes),
+        or_none(limits.file_size_bytes),
+        or_none(limits.open_files),
+        or_none(limits.processes),
+    )
+}
+
+/// Sends `data` with `fds` attached (`SCM_RIGHTS`).
+fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    let mut control = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `control` is large enough for one header with `fds` (CMSG_SPACE); the pointers
+    // stay valid for the sendmsg call.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
+        loop {
+            let n = libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL);
+            if n == data.len() as isize {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if n < 0 && err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n >= 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "short send"));
+            }
+            return Err(err);
+        }
+    }
+}

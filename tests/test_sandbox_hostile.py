@@ -1,0 +1,344 @@
+"""Hostile programs: each is contained with the right status and leaves the host unharmed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sfstream import _core, run_tests
+from sfstream.code_verdict import CodeVerdict
+
+CAPS = dict(_core.sandbox_capabilities())
+FULL = all(
+    CAPS[k]
+    for k in (
+        "pid_namespace",
+        "network_namespace",
+        "mount_namespace",
+        "ipc_namespace",
+        "uts_namespace",
+        "uid_drop",
+        "fork_server",
+    )
+)
+needs_full = pytest.mark.skipif(not FULL, reason=f"sandbox protections missing: {CAPS['note']}")
+
+SANDBOX_UID_BASE = 200_000
+SECRET_NAME = "SFSTREAM_HOSTILE_SECRET"
+SECRET_VALUE = "s3cr3t-4f1c9e"
+
+
+def sandbox_processes() -> list[str]:
+    """Processes running under a sandbox uid."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:") and int(line.split()[1]) >= SANDBOX_UID_BASE:
+                found.append(f"{entry.name}: {status.splitlines()[0]}")
+    return found
+
+
+def listing(path: str) -> set[str]:
+    """Entries of `path` that the sandbox could have made: owned by a sandbox uid or named like
+    the fresh-interpreter path's working directories (other programs on the host use /tmp too).
+    """
+    found = set()
+    for entry in Path(path).iterdir():
+        try:
+            owner = entry.lstat().st_uid
+        except OSError:
+            continue
+        if owner >= SANDBOX_UID_BASE or (
+            entry.name.startswith("sfstream") and not entry.name.startswith("sfstream-server-")
+        ):
+            found.add(entry.name)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def host_unharmed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(SECRET_NAME, SECRET_VALUE)
+    before = {p: listing(p) for p in ("/tmp", "/dev/shm", "/var/tmp")}
+    yield
+    assert sandbox_processes() == []
+    for path, names in before.items():
+        new = listing(path) - names
+        assert new == set(), f"left behind in {path}: {new}"
+
+
+def stdio(code: str, expected: str = "ok\n", **kw: Any) -> CodeVerdict:
+    kw.setdefault("time_limit", 2.0)
+    return run_tests(code, {"inputs": [""], "outputs": [expected]}, **kw)
+
+
+def test_fork_bomb() -> None:
+    code = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    v = stdio(code, time_limit=1.5)
+    assert v.status == "timeout", v
+
+
+def test_allocation_far_beyond_the_limit() -> None:
+    assert stdio("x = bytearray(16 << 30)\n", memory_mb=512).status == "memory_limit"
+    grow = "a = []\nwhile True:\n    a.append(bytearray(10 << 20))\n"
+    assert stdio(grow, memory_mb=512).status == "memory_limit"
+
+
+def test_infinite_loop() -> None:
+    start = time.monotonic()
+    v = stdio("while True:\n    pass\n", time_limit=1.0)
+    assert v.status == "timeout" and time.monotonic() - start < 3.5, v
+
+
+def test_sleep_past_the_wall_limit() -> None:
+    start = time.monotonic()
+    v = stdio("import time\ntime.sleep(60)\n", time_limit=1.0)
+    assert v.status == "timeout", v
+    assert "wall" in (v.detail or "")
+    assert time.monotonic() - start < 2.5
+
+
+def test_ignoring_sigxcpu() -> None:
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    assert stdio(code, time_limit=1.0).status == "timeout"
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_printing_gigabytes(stream: str) -> None:
+    code = f"import sys\nwhile True:\n    sys.{stream}.write('x' * 65536)\n"
+    start = time.monotonic()
+    v = stdio(code, time_limit=10.0)
+    assert v.status == "output_limit", v
+    assert time.monotonic() - start < 3
+
+
+def test_setsid_double_fork_daemon() -> None:
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(30)\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        "print('ok')\n"
+    )
+    assert stdio(code).status == "correct"
+    # host_unharmed checks that the daemon is gone.
+
+
+@needs_full
+def test_writing_outside_the_working_directory() -> None:
+    code = (
+        "import os\n"
+        "ok = []\n"
+        "for p in ['/x', '/etc/sfs', '/tmp/sfs', '/var/tmp/sfs', '/usr/sfs', '/proc/sfs',\n"
+        "          os.path.dirname(os.__file__) + '/sfs']:\n"
+        "    try:\n"
+        "        open(p, 'w').write('x')\n"
+        "        ok.append(p)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "open('inside.txt', 'w').write('fine')\n"
+        "print('ok' if not ok else ok)\n"
+    )
+    v = stdio(code)
+    assert v.status == "correct", v
+
+
+@needs_full
+def test_filling_the_disk_with_small_files() -> None:
+    code = (
+        "n = 0\n"
+        "try:\n"
+        "    while True:\n"
+        "        open(f'f{n}', 'wb').write(b'x' * 65536)\n"
+        "        n += 1\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print('ok' if n < 5000 else n)\n"
+    )
+    v = stdio(code, time_limit=10.0)
+    assert v.status == "correct", v
+    # The next case starts with an empty scratch space again.
+    assert stdio("open('a', 'wb').write(b'x' * (1 << 20))\nprint('ok')\n").status == "correct"
+
+
+@needs_full
+def test_connecting_to_a_loopback_port() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        code = (
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    print('connected')\n"
+            "except OSError:\n"
+            "    print('ok')\n"
+        )
+        v = stdio(code)
+        assert v.status == "correct", v
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+
+
+@needs_full
+def test_reading_the_parents_environment_and_proc() -> None:
+    code = (
+        "import os\n"
+        f"name = {SECRET_NAME!r}\n"
+        "leaks = [k for k in os.environ if k == name]\n"
+        "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "for p in pids:\n"
+        "    for f in ('environ', 'cmdline'):\n"
+        "        try:\n"
+        "            if name.encode() in open(f'/proc/{p}/{f}', 'rb').read():\n"
+        "                leaks.append((p, f))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('ok' if not leaks and len(pids) <= 3 else (leaks, pids))\n"
+    )
+    v = stdio(code)
+    assert v.status == "correct", v
+
+
+@needs_full
+def test_signalling_the_parent_and_kill_minus_one() -> None:
+    host = os.getpid()
+    code = (
+        "import os, signal\n"
+        "refused = 0\n"
+        f"for pid in (os.getppid(), 1, {host}):\n"
+        "    try:\n"
+        "        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n"
+        "        refused += 1\n"
+        "try:\n"
+        "    os.kill(-1, signal.SIGKILL)\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print('ok' if refused == 3 else refused)\n"
+    )
+    v = stdio(code)
+    assert v.status == "correct", v
+    # The server survived: the next case runs normally.
+    assert stdio("print('ok')\n").status == "correct"
+
+
+def test_closing_stdout_then_spinning() -> None:
+    code = "import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass\n"
+    assert stdio(code, time_limit=1.0).status == "timeout"
+
+
+def test_deep_recursion() -> None:
+    code = "import sys\nsys.setrecursionlimit(10**7)\ndef f(n):\n    return f(n + 1)\nf(0)\n"
+    v = stdio(code, time_limit=2.0, memory_mb=512)
+    assert v.status in {"runtime_error", "memory_limit", "timeout"}, v
+    legit = (
+        "import sys, threading\n"
+        "sys.setrecursionlimit(10**6)\n"
+        "threading.stack_size(2**26)\n"
+        "def f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\n"
+        "def main():\n    print('ok' if f(100000) == 100000 else 'no')\n"
+        "t = threading.Thread(target=main)\nt.start()\nt.join()\n"
+    )
+    assert stdio(legit, time_limit=4.0).status == "correct"
+
+
+def test_raising_its_own_limits() -> None:
+    code = (
+        "import resource\n"
+        "refused = 0\n"
+        "for r in (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_NPROC,\n"
+        "          resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE):\n"
+        "    try:\n"
+        "        resource.setrlimit(r, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+        "    except (ValueError, OSError):\n"
+        "        refused += 1\n"
+        "print('ok' if refused == 5 else refused)\n"
+    )
+    v = stdio(code)
+    assert v.status == "correct", v
+
+
+@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)"])
+def test_exiting_zero_before_the_asserts(exit_call: str) -> None:
+    code = f"def add(a, b):\n    return a - b\n{exit_call}\n"
+    v = run_tests(code, {"asserts": "assert add(1, 2) == 3\n", "entry_point": None})
+    assert v.status == "runtime_error", v
+
+
+def test_always_equal_object() -> None:
+    code = (
+        "class Any:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __bool__(self):\n        return True\n"
+        "    __hash__ = object.__hash__\n"
+        "def add(a, b):\n    return Any()\n"
+    )
+    call = run_tests(code, {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"})
+    assert call.status == "wrong_answer", call
+    asserts = run_tests(code, {"asserts": "assert add(1, 2) == 3\n", "entry_point": None})
+    assert not asserts.correct, asserts
+    humaneval = run_tests(
+        code,
+        {
+            "asserts": "def check(candidate):\n    assert candidate(1, 2) == 3\n",
+            "entry_point": "add",
+        },
+    )
+    assert not humaneval.correct, humaneval
+
+
+def test_printing_a_forged_verdict_line() -> None:
+    code = (
+        "import os\n"
+        "for line in ('PASSED None', 'ok PASSED None', '0' * 32 + ' PASSED None'):\n"
+        "    print(line)\n"
+        "    try:\n"
+        "        os.write(3, (line + '\\n').encode())\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "os._exit(0)\n"
+    )
+    v = run_tests(code, {"asserts": "assert False\n", "entry_point": None})
+    assert v.status == "runtime_error", v
+
+
+def test_numpy_imports_when_installed() -> None:
+    np = pytest.importorskip("numpy")
+    code = "import numpy as np\nprint(int(np.arange(10).sum()))\n"
+    v = run_tests(code, {"inputs": [""], "outputs": ["45\n"]}, time_limit=10.0)
+    assert v.status == "correct", (v, np.__version__)
+
+
+def test_capabilities_are_reported() -> None:
+    caps = _core.sandbox_capabilities()
+    names = [name for name, _ in caps]
+    assert names[:6] == [
+        "pid_namespace",
+        "network_namespace",
+        "mount_namespace",
+        "ipc_namespace",
+        "uts_namespace",
+        "uid_drop",
+    ]
+    forced_off = os.environ.get("SFSTREAM_SANDBOX_NAMESPACES") == "0"
+    if os.geteuid() == 0 and Path("/proc/self/ns/pid").exists() and not forced_off:
+        # As root on Linux every protection is expected.
+        assert FULL, CAPS
