@@ -59,9 +59,10 @@ def listing(path: str) -> set[str]:
             owner = entry.lstat().st_uid
         except OSError:
             continue
-        if owner >= SANDBOX_UID_BASE or (
-            entry.name.startswith("sfstream") and not entry.name.startswith("sfstream-server-")
-        ):
+        # Scratch directories carry their supervisor's pid: those of other processes on the
+        # host (another test run) are not this test's business.
+        mine = entry.name.startswith(f"sfstream-{os.getpid()}-")
+        if owner >= SANDBOX_UID_BASE or mine:
             found.add(entry.name)
     return found
 

@@ -50,9 +50,13 @@ PRIVATE = sys.argv[5] == "private"
 SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 SCRATCH_CAP = 1 << 30
 if PRIVATE:
+    # Refuse to empty anything but our own small tmpfs mounts inside the private root: "/" must
+    # be the tiny tmpfs the supervisor pivoted into, and /tmp and /dev/shm small mounts on it.
+    root = os.statvfs("/")
+    if root.f_blocks * root.f_frsize > SCRATCH_CAP or os.path.exists("/.old"):
+        sys.exit(3)
     for top in ("/tmp", "/dev/shm"):
         st = os.statvfs(top)
-        # Refuse to empty anything but our own small tmpfs mounts.
         if not os.path.ismount(top) or st.f_blocks * st.f_frsize > SCRATCH_CAP:
             sys.exit(3)
     WORKDIR = "/tmp/work"
