@@ -5,6 +5,7 @@
 //! numbers, tuples, intervals, sets, matrices) and reports [`MathStatus::Undecided`] for
 //! symbolic answers, which the Python layer hands to a CAS in a worker process.
 
+mod algebra;
 mod compare;
 mod extract;
 mod normalize;
@@ -187,8 +188,9 @@ mod tests {
             ("\\boxed{10\\,000}", "10000", Correct),
             ("\\boxed{5.0}", "5", Correct),
             ("\\boxed{3\\frac12}", "\\frac72", Correct),
-            ("\\boxed{\\frac{\\sqrt2}{2}}", "\\sqrt{2}/2", Undecided),
-            ("\\boxed{\\pi\\cdot 2}", "2\\pi", Undecided),
+            ("\\boxed{\\frac{\\sqrt2}{2}}", "\\sqrt{2}/2", Correct),
+            ("\\boxed{\\sin x}", "\\cos x", Undecided),
+            ("\\boxed{\\pi\\cdot 2}", "2\\pi", Correct),
             ("\\boxed{11\\sqrt{2}}", "11\\sqrt2", Correct),
             ("\\boxed{C}", "\\text{(C)}", Correct),
             ("\\boxed{B}", "C", WrongAnswer),
