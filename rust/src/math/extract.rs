@@ -350,7 +350,11 @@ fn strip_pair<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 fn delimited_math(s: &str) -> Option<&str> {
     for (open, close) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")] {
         if let Some(body) = s.strip_prefix(open) {
-            let end = body.find(close)?;
+            // An escaped dollar `\$` (currency) does not close the span.
+            let end = body
+                .match_indices(close)
+                .map(|(i, _)| i)
+                .find(|&i| close != "$" || i == 0 || body.as_bytes()[i - 1] != b'\\')?;
             return Some(&body[..end]);
         }
     }
@@ -474,6 +478,7 @@ mod tests {
             ),
             ("The answer is: 17", Some("17")),
             ("Answer: 3.5", Some("3.5")),
+            ("Answer: $\\$20$", Some("\\$20")),
             ("**Answer:** 4", Some("4")),
             ("Answer: **73**", Some("73")),
             ("blah\n#### 1,000", Some("1,000")),

@@ -653,7 +653,8 @@ fn is_simple_variable(lhs: &str) -> bool {
         Some(p) => (&lhs[..p], Some(&lhs[p + 1..])),
         None => (lhs, None),
     };
-    let base_ok = (base.len() == 1 && base.as_bytes()[0].is_ascii_alphabetic())
+    // `x`, `QM` (a segment), `\theta`.
+    let base_ok = ((1..=2).contains(&base.len()) && base.bytes().all(|b| b.is_ascii_alphabetic()))
         || (base.starts_with('\\')
             && base.len() > 1
             && base.len() <= 9
@@ -845,6 +846,7 @@ mod tests {
             ("x = 5", "5"),
             ("y=\\frac{1}{2}", "\\frac{1}{2}"),
             ("a_1 = 3", "3"),
+            ("QM = 30", "30"),
             ("\\theta = \\frac{\\pi}{4}", "\\frac{\\pi}{4}"),
             ("y = 2x + 1", "y=2x+1"),
             ("x \\in [2,5]", "[2,5]"),
