@@ -66,9 +66,7 @@ def test_recorded_grades(shared_data: Path, name: str) -> None:
     path = shared_data / "llm_outputs" / name
     if not path.is_file():
         pytest.skip(f"{path} not present")
-    known = {
-        (d["idx"], d["sample"]): d for d in load_jsonl(DISAGREEMENTS) if d["file"] == name
-    }
+    known = {(d["idx"], d["sample"]): d for d in load_jsonl(DISAGREEMENTS) if d["file"] == name}
     total = agree = 0
     unexpected = []
     seen = set()

@@ -18,11 +18,67 @@ LIMIT = 2.0
 SLACK = 3.0
 
 TOKENS = [
-    "\\frac{", "}", "{", "\\sqrt", "[", "]", "(", ")", "^", "_", "\\boxed{", "\\fbox{", "1", "2",
-    "9", "0", ".", ",", "x", "i", "e", "\\pi", "\\pm", "\\infty", "\\cup", "\\{", "\\}", "+", "-",
-    "*", "/", "=", "<", "\\leq", "!", "\\text{", "\\left(", "\\right)", "$", "%", "°", "é", " ",
-    "\n", "\\\\", "&", "\\begin{pmatrix}", "\\end{pmatrix}", "The answer is ", "Answer: ", "####",
-    "**", "(C)", "C)", "\\textbf{(", "1e5", "\\times10^{", "_2", "\\cdot", "\\log_2", "\\binom{",
+    "\\frac{",
+    "}",
+    "{",
+    "\\sqrt",
+    "[",
+    "]",
+    "(",
+    ")",
+    "^",
+    "_",
+    "\\boxed{",
+    "\\fbox{",
+    "1",
+    "2",
+    "9",
+    "0",
+    ".",
+    ",",
+    "x",
+    "i",
+    "e",
+    "\\pi",
+    "\\pm",
+    "\\infty",
+    "\\cup",
+    "\\{",
+    "\\}",
+    "+",
+    "-",
+    "*",
+    "/",
+    "=",
+    "<",
+    "\\leq",
+    "!",
+    "\\text{",
+    "\\left(",
+    "\\right)",
+    "$",
+    "%",
+    "°",
+    "é",
+    " ",
+    "\n",
+    "\\\\",
+    "&",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "The answer is ",
+    "Answer: ",
+    "####",
+    "**",
+    "(C)",
+    "C)",
+    "\\textbf{(",
+    "1e5",
+    "\\times10^{",
+    "_2",
+    "\\cdot",
+    "\\log_2",
+    "\\binom{",
 ]
 
 
@@ -64,7 +120,11 @@ def test_random_inputs_stay_within_the_limit() -> None:
     ("completion", "gold"),
     [
         ("\\boxed{2^{2^{2^{2^{2^{2}}}}}}", "3"),
-        ("\\boxed{\\dfrac{5^{\\left(5^{\\left(5^{\\left(5^5\\right)}\\right)} - 4\\right)} - 5}{16}}", "1"),
+        (
+            "\\boxed{\\dfrac{5^{\\left(5^{\\left(5^{\\left(5^5\\right)}\\right)} - 4\\right)}"
+            " - 5}{16}}",
+            "1",
+        ),
         ("\\boxed{10^{10^{10^{10}}}}", "10"),
         ("\\boxed{9^{9^{9^{9}}}x}", "x"),
         ("\\boxed{(x+1)^{100000}}", "x"),
@@ -180,7 +240,10 @@ def test_tiny_magnitudes_are_not_equal_symbolically() -> None:
 def test_core_never_panics_on_random_bytes() -> None:
     rng = random.Random(7)
     for _ in range(2000):
-        text = "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(128, 0x2FFF)])) for _ in range(rng.randint(0, 80)))
+        text = "".join(
+            chr(rng.choice([rng.randint(32, 126), rng.randint(128, 0x2FFF)]))
+            for _ in range(rng.randint(0, 80))
+        )
         gold = "".join(rng.choice("0123456789x\\{}()[]^_,.-+") for _ in range(rng.randint(1, 10)))
         status, _, _ = _core.check_math(text, gold)
         assert status in {"correct", "wrong_answer", "no_answer", "undecided"}

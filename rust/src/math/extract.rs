@@ -66,16 +66,16 @@ pub fn extract_choice(text: &str, anchored: bool) -> Option<(String, char)> {
             return Some((a, c));
         }
     }
-    for line in text.lines().rev().filter(|l| l.contains("\\textbf{(")) {
+    if let Some(line) = text.lines().rev().find(|l| l.contains("\\textbf{(")) {
         let letters: Vec<char> = line
             .match_indices("\\textbf{(")
             .filter_map(|(pos, pat)| letter_of(&line[pos + pat.len() - 1..]))
             .collect();
-        let first = letters.first().copied()?;
-        if letters.iter().all(|&c| c == first) {
-            return Some((format!("\\textbf{{({first})}}"), first));
+        if let Some(&first) = letters.first() {
+            if letters.iter().all(|&c| c == first) {
+                return Some((format!("\\textbf{{({first})}}"), first));
+            }
         }
-        break;
     }
     if anchored {
         return None;
