@@ -11,13 +11,17 @@ class InvalidInputError(SfstreamError):
 class SandboxError(SfstreamError):
     """The sandbox could not set up or supervise a process."""
 
-def extract_answer(text: str) -> str | None:
-    """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw."""
+def extract_answer(text: str, anchored: bool = True) -> str | None:
+    """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw.
+
+    ``anchored=False`` falls back to the last math span or number."""
 
 def normalize_answer(text: str) -> str:
     """The canonical form of an answer used for comparison."""
 
-def check_math(completion: str, gold: str) -> tuple[str, str | None, str | None]:
+def check_math(
+    completion: str, gold: str, anchored: bool = True
+) -> tuple[str, str | None, str | None]:
     """``(status, extracted, detail)``; status is ``correct``, ``wrong_answer``,
     ``no_answer`` or ``undecided`` (the fast path cannot decide: compare symbolically)."""
 

@@ -1,26 +1,40 @@
 """Symbolic equivalence with sympy, in worker processes that are killed on overrun.
 
-sympy can run for minutes (or forever) on hostile input such as power towers, and a thread
-cannot be interrupted, so every check runs in a separate process under a hard deadline: when
-the deadline passes the worker is killed and a fresh one replaces it on the next call. The pool
-is safe to use from any thread; async code reaches it through a worker thread.
+sympy can run for minutes (or forever) on hostile input such as power towers, and neither a
+thread nor a signal can interrupt a long C-level computation, so every check runs in a
+separate process under a hard deadline: when the deadline passes the worker is killed and a
+fresh one replaces it on the next call. Workers are plain subprocesses running this file (they
+never re-import the caller's ``__main__``), talking JSON lines over pipes, so the pool is safe
+to use from any thread, with any multiprocessing start method, and from async code through a
+worker thread. Each worker caches parsed expressions (the gold is parsed once per problem), and
+the pool caches decided outcomes.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
+import functools
+import json
+import os
 import queue
 import re
+import select
+import subprocess
+import sys
 import threading
-from multiprocessing.connection import Connection
+import time
+from collections import OrderedDict
 from typing import Any, Literal
 
-__all__ = ["SymbolicPool", "equivalent", "latex_to_sympy"]
+__all__ = ["SymbolicPool", "clear_caches", "equivalent", "latex_to_sympy"]
 
 Outcome = Literal["equal", "different", "timeout", "error"]
 
 _SIMPLE = [
+    (r"\\log_\{([^{}]+)\}\s*\{([^{}]+)\}", r" log(\2, \1)"),
+    (r"\\log_\{([^{}]+)\}\s*([0-9A-Za-z]+)", r" log(\2, \1)"),
+    (r"\\log_([0-9A-Za-z])\s*\{([^{}]+)\}", r" log(\2, \1)"),
+    (r"\\log_([0-9A-Za-z])\s*([0-9A-Za-z]+)", r" log(\2, \1)"),
     (r"\\left|\\right|\\!|\\,|\\;|\\:|\\quad|\\displaystyle", ""),
     (r"\\cdot|\\times", "*"),
     (r"\\div", "/"),
@@ -96,6 +110,7 @@ def latex_to_sympy(latex: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> Any:
     from sympy.parsing.sympy_parser import (
         convert_xor,
@@ -120,38 +135,96 @@ def _compare(a: str, b: str) -> Outcome:
         if diff == 0:
             return "equal"
         if diff.is_number and diff.free_symbols == set():
-            value = complex(sympy.N(diff, 30))
-            # Exact zero only: a tolerance would equate tiny distinct magnitudes.
-            return "equal" if value == 0 else "different"
+            if diff.is_Rational:
+                return "different"
+            # Exact zero only, in sympy's arbitrary-exponent floats (a Python float would
+            # underflow 1/2004! - 1/2006! to zero): no tolerance equates tiny magnitudes.
+            value = sympy.N(diff, 30)
+            return "equal" if value == 0 or value.is_zero else "different"
         return "equal" if ea.equals(eb) is True else "different"
     except Exception:
         return "error"
 
 
-def _worker_main(conn: Connection) -> None:
+#: Address space a worker may use (sympy on hostile input can also exhaust memory).
+WORKER_MEMORY_BYTES = 2 << 30
+#: Seconds a new worker may take to start (import sympy) before it counts as broken.
+STARTUP_LIMIT = 60.0
+
+
+def _serve() -> None:
+    """Worker loop: one JSON job ``[a, b]`` per line in, one outcome per line out."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
     import sympy  # noqa: F401 - import once, before the first job
 
-    while True:
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
         try:
-            job = conn.recv()
-        except EOFError:
-            return
-        if job is None:
-            return
-        conn.send(_compare(*job))
+            a, b = json.loads(line)
+            result: str = _compare(str(a), str(b))
+        except MemoryError:
+            result = "error"
+        except Exception:
+            result = "error"
+        out.write(result + "\n")
+        out.flush()
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.proc.start()
-        child.close()
+    """One worker subprocess and the bytes read from it so far."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", os.path.abspath(__file__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        self._buf = b""
+        if self.read_line(STARTUP_LIMIT) != "ready":
+            self.kill()
+            raise OSError("symbolic worker did not start")
+
+    def read_line(self, timeout: float) -> str | None:
+        """The next line from the worker; None when ``timeout`` passes, "" when it died."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return ""
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode("utf-8", "replace").strip()
+
+    def send(self, a: str, b: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps([a, b]) + "\n").encode())
+        self.proc.stdin.flush()
 
     def kill(self) -> None:
         self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 class SymbolicPool:
@@ -159,58 +232,90 @@ class SymbolicPool:
 
     Args:
         size: Most workers alive at once (one check runs in each).
+        cache_size: Decided outcomes remembered by ``(answer, gold)``.
     """
 
-    def __init__(self, size: int = 2) -> None:
-        self._ctx = mp.get_context(
-            "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        )
+    def __init__(self, size: int = 2, cache_size: int = 8192) -> None:
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._slots = threading.Semaphore(size)
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
+        self._cache: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        self._cache_size = cache_size
 
     def compare(self, a: str, b: str, timeout: float) -> Outcome:
         """Whether two LaTeX answers are equal; ``timeout`` and ``error`` are outcomes too."""
+        key = (a, b)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         with self._slots:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                worker = _Worker(self._ctx)
+                try:
+                    worker = _Worker()
+                except OSError:
+                    return "error"
                 with self._lock:
                     self._all.append(worker)
             try:
-                worker.conn.send((a, b))
-                if worker.conn.poll(timeout):
-                    result: Outcome = worker.conn.recv()
-                    self._idle.put(worker)
-                    return result
-            except (EOFError, OSError, BrokenPipeError):
-                result = "error"
-            else:
-                result = "timeout"
+                worker.send(a, b)
+                line = worker.read_line(timeout)
+            except (OSError, ValueError):
+                line = ""
+            if line in ("equal", "different", "error"):
+                self._idle.put(worker)
+                result: Outcome = line  # type: ignore[assignment]
+                if result != "error":
+                    with self._lock:
+                        self._cache[key] = result
+                        if len(self._cache) > self._cache_size:
+                            self._cache.popitem(last=False)
+                return result
+            # Overrun (None) or a dead worker (""): kill it; the next call starts a fresh one.
             worker.kill()
             with self._lock:
                 self._all.remove(worker)
-            return result
+            return "timeout" if line is None else "error"
+
+    def clear_cache(self) -> None:
+        """Forgets every remembered outcome."""
+        with self._lock:
+            self._cache.clear()
 
     def close(self) -> None:
         """Stops every worker."""
         with self._lock:
-            for w in self._all:
-                w.kill()
-            self._all.clear()
+            workers, self._all = self._all, []
+        for w in workers:
+            w.kill()
 
 
 _pool: SymbolicPool | None = None
 _pool_lock = threading.Lock()
 
 
-def equivalent(a: str, b: str, timeout: float = 5.0) -> Outcome:
-    """Compares two answers with sympy in the shared worker pool."""
+def _shared_pool() -> SymbolicPool:
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = SymbolicPool()
             atexit.register(_pool.close)
-    return _pool.compare(a, b, timeout)
+        return _pool
+
+
+def equivalent(a: str, b: str, timeout: float = 5.0) -> Outcome:
+    """Compares two answers with sympy in the shared worker pool."""
+    return _shared_pool().compare(a, b, timeout)
+
+
+def clear_caches() -> None:
+    """Forgets the shared pool's remembered outcomes (workers keep their parse caches)."""
+    _shared_pool().clear_cache()
+
+
+if __name__ == "__main__":
+    _serve()

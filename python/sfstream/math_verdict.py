@@ -33,14 +33,19 @@ class MathVerdict:
     detail: str | None = None
 
 
-def extract_answer(text: str) -> str | None:
+def extract_answer(text: str, *, anchored: bool = True) -> str | None:
     """The final answer of a completion: the last ``\\boxed{}``, else "the answer is X".
+
+    Anchored (the default), only a box, an answer phrase ("the answer is", "final answer is",
+    "Answer:", "####") or a bold value on the last line counts. ``anchored=False`` falls back
+    to the last math span or number; that also picks up an expression merely restated from the
+    problem, so do not use it to accept training data.
 
     Example:
         >>> extract_answer("... so x = 2. Therefore, the answer is 2.")
         '2'
     """
-    return _core.extract_answer(text)
+    return _core.extract_answer(text, anchored)
 
 
 def check_math(
@@ -49,6 +54,7 @@ def check_math(
     *,
     finish_reason: str | None = None,
     timeout: float = DEFAULT_SYMBOLIC_TIMEOUT,
+    anchored: bool = True,
 ) -> MathVerdict:
     """Judges a math completion against the gold answer.
 
@@ -60,16 +66,27 @@ def check_math(
         gold: The gold final answer.
         finish_reason: The generation's finish reason; ``length`` makes the verdict
             ``truncated`` (an unfinished solution is not a training example).
-        timeout: Hard limit in seconds on the symbolic comparison.
+        timeout: Hard limit in seconds on the symbolic comparison; an overrun is the
+            status ``timeout``, never ``wrong_answer``.
+        anchored: Require an answer marker (box, answer phrase, bold final value). False also
+            accepts the completion's last math span or number (see :func:`extract_answer`).
+            A gold that is a choice letter A-E is matched against the completion's letter in
+            any common form: ``(C)``, ``\\boxed{C}``, ``\\textbf{(C)}``, "Answer: C", "C)".
 
     Example:
         >>> check_math("Step 1: ... Therefore, the answer is \\boxed{\\frac{1}{2}}.", "0.5").status
         'correct'
     """
-    status, extracted, detail = _core.check_math(completion, gold)
+    if finish_reason == "length":
+        extracted = _core.extract_answer(completion, anchored)
+        return MathVerdict(False, "truncated", extracted, "generation stopped at the token limit")
+    status, extracted, detail = _core.check_math(completion, gold, anchored)
     if status == "undecided" and extracted is not None:
+        gold_answer = gold
+        if "\\boxed" in gold or "\\fbox" in gold:
+            gold_answer = _core.extract_answer(gold) or gold
         outcome = _symbolic.equivalent(
-            _core.normalize_answer(extracted), _core.normalize_answer(gold), timeout
+            _core.normalize_answer(extracted), _core.normalize_answer(gold_answer), timeout
         )
         if outcome == "equal":
             status, detail = "correct", "symbolically equal"
@@ -84,6 +101,4 @@ def check_math(
             )
     elif status == "undecided":
         status = "no_answer"
-    if finish_reason == "length":
-        return MathVerdict(False, "truncated", extracted, "generation stopped at the token limit")
     return MathVerdict(status == "correct", status, extracted, detail)

@@ -4,6 +4,7 @@
 //! CAS). Work is bounded by a budget of element comparisons, and structures nest at most
 //! [`MAX_DEPTH`] levels, so no input can make this slow or overflow the stack.
 
+use super::algebra;
 use super::number::{parse_number, Rational};
 
 /// The outcome of comparing two answers.
@@ -129,14 +130,16 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
             }
             unordered(&i1, &i2, depth, budget)
         }
-        // One symbolic side: a CAS may still find them equal.
+        // One symbolic side: exact algebra decides most; a CAS may still find them equal.
         (Atom(x), Atom(y)) => {
             if different_words(x, y) {
                 Verdict::Different
             } else {
-                Verdict::Unknown
+                algebraic(x, y)
             }
         }
+        (Atom(x), Num(_)) => algebraic(x, b),
+        (Num(_), Atom(y)) => algebraic(a, y),
         (Atom(_), _) | (_, Atom(_)) => Verdict::Unknown,
         // A bare list next to a tuple may be a sloppy tuple.
         (Unordered(Kind::List, _), Seq { .. }) | (Seq { .. }, Unordered(Kind::List, _)) => {
@@ -144,6 +147,14 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
         }
         // Number vs collection, tuple vs set, matrix vs tuple: structurally different.
         _ => Verdict::Different,
+    }
+}
+
+fn algebraic(a: &str, b: &str) -> Verdict {
+    match algebra::equal(a, b) {
+        Some(true) => Verdict::Equal,
+        Some(false) => Verdict::Different,
+        None => Verdict::Unknown,
     }
 }
 
@@ -394,7 +405,9 @@ mod tests {
             ("(-\\infty,3]", "(-\\infty,3]", Equal),
             ("(3,\\frac{\\pi}{2})", "(3,\\frac{\\pi}{2})", Equal),
             ("(3,\\frac{\\pi}{2})", "(4,\\frac{\\pi}{2})", Different),
-            ("(\\sqrt{2},1)", "(\\frac{2}{\\sqrt{2}},1)", Unknown),
+            ("(\\sqrt{2},1)", "(\\frac{2}{\\sqrt{2}},1)", Equal),
+            ("(\\sin{x},1)", "(\\sin{x},1)", Equal),
+            ("(\\sin{x},1)", "(\\cos{x},1)", Unknown),
             ("\\{1,2\\}", "\\{2,1\\}", Equal),
             ("\\{1,2\\}", "\\{1,3\\}", Different),
             ("1,-2", "-2,1", Equal),
@@ -425,15 +438,17 @@ mod tests {
                 "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
                 Different,
             ),
-            ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", Unknown),
-            ("2\\pi", "\\pi\\cdot2", Unknown),
-            ("\\sqrt{4}", "2", Unknown),
+            ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", Equal),
+            ("2\\pi", "\\pi\\cdot2", Equal),
+            ("3+4i", "4i+3", Equal),
+            ("\\sin{x}", "\\cos{x}", Unknown),
+            ("\\sqrt{4}", "2", Equal),
             ("5", "(1,2)", Different),
             ("a", "b", Different),
             ("evelyn", "bob", Different),
             ("odd", "even", Different),
-            ("xy", "yx", Unknown),
-            ("x^2", "y", Unknown),
+            ("xy", "yx", Equal),
+            ("x^2", "y", Different),
             ("(5)", "5", Equal),
             ("\\pm3", "3,-3", Equal),
             ("\\pm3", "\\{-3,3\\}", Equal),

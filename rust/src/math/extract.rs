@@ -18,12 +18,119 @@ const MAX_PHRASE_TRIES: usize = 16;
 /// the last answer phrase ("the answer is X", "the final answer is X", "Answer: X",
 /// "#### X") is used, with a trailing period, `$...$` and markdown bold removed.
 pub fn extract_answer(text: &str) -> Option<String> {
+    extract_answer_with(text, true)
+}
+
+/// [`extract_answer`], optionally un-anchored: with `anchored == false` a completion with no
+/// box and no answer phrase falls back to its last math span (`$...$`, `\(...\)`,
+/// `\[...\]`) or last number, whichever comes later. Anchored extraction (the default) keeps
+/// an expression merely restated from the problem from counting as an answer.
+pub fn extract_answer_with(text: &str, anchored: bool) -> Option<String> {
     match last_boxed(text) {
         Boxed::Found(s) => return Some(s),
         Boxed::Unterminated => return None,
         Boxed::None => {}
     }
-    last_phrase_answer(text)
+    if let Some(a) = last_phrase_answer(text, &PHRASES) {
+        return Some(a);
+    }
+    if let Some(a) = bold_final_line(text) {
+        return Some(a);
+    }
+    if anchored {
+        return None;
+    }
+    let span = last_math_span(text);
+    let number = last_number(text);
+    match (span, number) {
+        (Some((se, s)), Some((ne, n))) => Some(if ne > se { n } else { s }),
+        (Some((_, s)), None) => Some(s),
+        (None, Some((_, n))) => Some(n),
+        (None, None) => None,
+    }
+}
+
+/// The multiple-choice letter (`A`–`E`) a completion answers with: from the last box
+/// (`\boxed{C}`, `\boxed{\textbf{(C)}}`), else an answer phrase ("Answer: C", "the answer is
+/// (C)", "the correct option is C) 12"), else a lone `\textbf{(C)}` on the last line that has
+/// one. Un-anchored, the last `(C)` / `C)` anywhere also counts. Returns the raw answer text
+/// it read the letter from and the letter.
+pub fn extract_choice(text: &str, anchored: bool) -> Option<(String, char)> {
+    match last_boxed(text) {
+        Boxed::Found(s) => return letter_of(&s).map(|c| (s, c)),
+        Boxed::Unterminated => return None,
+        Boxed::None => {}
+    }
+    if let Some(a) = last_phrase_answer(text, &CHOICE_PHRASES) {
+        if let Some(c) = letter_of(&a) {
+            return Some((a, c));
+        }
+    }
+    if let Some(line) = text.lines().rev().find(|l| l.contains("\\textbf{(")) {
+        let letters: Vec<char> = line
+            .match_indices("\\textbf{(")
+            .filter_map(|(pos, pat)| letter_of(&line[pos + pat.len() - 1..]))
+            .collect();
+        if let Some(&first) = letters.first() {
+            if letters.iter().all(|&c| c == first) {
+                return Some((format!("\\textbf{{({first})}}"), first));
+            }
+        }
+    }
+    if anchored {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    (0..bytes.len()).rev().find_map(|i| {
+        let c = bytes[i];
+        let closes = bytes.get(i + 1) == Some(&b')');
+        let free_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        (matches!(c, b'A'..=b'E') && closes && free_before)
+            .then(|| (text[i..i + 2].to_string(), char::from(c)))
+    })
+}
+
+/// The choice letter an answer text starts with: `C`, `(C)`, `C) 12`, `\textbf{(C)}\ 12`,
+/// `\text{C}`, `**C**`.
+pub fn letter_of(s: &str) -> Option<char> {
+    let mut t = s.trim();
+    loop {
+        let before = t;
+        for prefix in [
+            "\\textbf{",
+            "\\text{",
+            "\\mathrm{",
+            "\\mathbf{",
+            "\\mbox{",
+            "(",
+            "{",
+            "$",
+            "*",
+            "[",
+        ] {
+            t = t.strip_prefix(prefix).unwrap_or(t).trim_start();
+        }
+        for word in ["option", "Option", "choice", "Choice"] {
+            t = t.strip_prefix(word).unwrap_or(t).trim_start();
+        }
+        if t == before {
+            break;
+        }
+    }
+    let bytes = t.as_bytes();
+    let c = *bytes.first()?;
+    if !matches!(c, b'A'..=b'E') {
+        return None;
+    }
+    match bytes.get(1) {
+        None => Some(char::from(c)),
+        Some(b) if !b.is_ascii_alphanumeric() && *b != b'=' && *b != b'_' && *b != b'^' => {
+            // `A + B` or `C = 2` are expressions, not choices.
+            let rest = t[1..].trim_start();
+            (!rest.starts_with(['+', '-', '=', '<', '>'])).then_some(char::from(c))
+        }
+        _ => None,
+    }
 }
 
 enum Boxed {
@@ -129,11 +236,22 @@ fn last_boxed(text: &str) -> Boxed {
 /// Phrases after which the answer follows, searched case-insensitively.
 const PHRASES: [&str; 3] = ["answer is", "answer:", "####"];
 
-fn last_phrase_answer(text: &str) -> Option<String> {
+/// Phrases that introduce a multiple-choice letter.
+const CHOICE_PHRASES: [&str; 7] = [
+    "answer is",
+    "answer:",
+    "####",
+    "option is",
+    "choice is",
+    "correct option",
+    "correct choice",
+];
+
+fn last_phrase_answer(text: &str, phrases: &[&str]) -> Option<String> {
     // ASCII lowercasing keeps byte offsets identical to `text`.
     let lower = text.to_ascii_lowercase();
     let mut candidates: Vec<(usize, usize)> = Vec::new();
-    for phrase in PHRASES {
+    for &phrase in phrases {
         let mut end = lower.len();
         let mut tries = 0;
         while tries < MAX_PHRASE_TRIES {
@@ -232,11 +350,81 @@ fn strip_pair<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 fn delimited_math(s: &str) -> Option<&str> {
     for (open, close) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")] {
         if let Some(body) = s.strip_prefix(open) {
-            let end = body.find(close)?;
+            // An escaped dollar `\$` (currency) does not close the span.
+            let end = body
+                .match_indices(close)
+                .map(|(i, _)| i)
+                .find(|&i| close != "$" || i == 0 || body.as_bytes()[i - 1] != b'\\')?;
             return Some(&body[..end]);
         }
     }
     None
+}
+
+/// A short bold value on the last non-empty line: `So the total is **73**.`
+fn bold_final_line(text: &str) -> Option<String> {
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    let end = line.rfind("**")?;
+    let start = line[..end].rfind("**")?;
+    let at_end = line[end + 2..]
+        .chars()
+        .all(|c| c.is_whitespace() || matches!(c, '.' | '!' | '$'));
+    let raw = line[start + 2..end].trim();
+    if !at_end || raw.ends_with(':') {
+        return None;
+    }
+    let inner = raw.trim_end_matches('.').trim();
+    let inner = strip_pair(inner, "$", "$").unwrap_or(inner).trim();
+    let valueish = inner.bytes().any(|b| b.is_ascii_digit()) || inner.contains('\\');
+    (!inner.is_empty() && inner.len() <= 80 && valueish && !inner.ends_with(':'))
+        .then(|| inner.to_string())
+}
+
+/// The last `$...$` / `$$...$$` / `\(...\)` / `\[...\]` span: its end offset and content.
+fn last_math_span(text: &str) -> Option<(usize, String)> {
+    let mut best: Option<(usize, String)> = None;
+    for (open, close) in [("\\(", "\\)"), ("\\[", "\\]")] {
+        if let Some(c) = text.rfind(close) {
+            if let Some(o) = text[..c].rfind(open) {
+                let inner = text[o + open.len()..c].trim();
+                if !inner.is_empty() && best.as_ref().is_none_or(|b| c > b.0) {
+                    best = Some((c, inner.to_string()));
+                }
+            }
+        }
+    }
+    let bytes = text.as_bytes();
+    let dollars: Vec<usize> = (0..bytes.len())
+        .filter(|&i| bytes[i] == b'$' && (i == 0 || bytes[i - 1] != b'\\'))
+        .collect();
+    if dollars.len() >= 2 {
+        let c = dollars[dollars.len() - 1];
+        let o = dollars[dollars.len() - 2];
+        let inner = text[o + 1..c].trim();
+        if !inner.is_empty() && best.as_ref().is_none_or(|b| c > b.0) {
+            best = Some((c, inner.to_string()));
+        }
+    }
+    best
+}
+
+/// The last number in the text (`-3`, `1,000`, `2.5`, `3/4`): its end offset and text.
+fn last_number(text: &str) -> Option<(usize, String)> {
+    let bytes = text.as_bytes();
+    let last = (0..bytes.len())
+        .rev()
+        .find(|&i| bytes[i].is_ascii_digit())?;
+    let mut start = last;
+    while start > 0 && matches!(bytes[start - 1], b'0'..=b'9' | b'.' | b',' | b'/') {
+        start -= 1;
+    }
+    while start < last && !bytes[start].is_ascii_digit() {
+        start += 1;
+    }
+    if start > 0 && bytes[start - 1] == b'-' {
+        start -= 1;
+    }
+    Some((last + 1, text[start..=last].to_string()))
 }
 
 /// Byte index where the sentence starting `s` ends: a period followed by whitespace, or the
@@ -290,6 +478,7 @@ mod tests {
             ),
             ("The answer is: 17", Some("17")),
             ("Answer: 3.5", Some("3.5")),
+            ("Answer: $\\$20$", Some("\\$20")),
             ("**Answer:** 4", Some("4")),
             ("Answer: **73**", Some("73")),
             ("blah\n#### 1,000", Some("1,000")),
@@ -310,6 +499,58 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "text: {text:?}");
+        }
+    }
+
+    #[test]
+    fn unanchored_fallback() {
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            ("Compute $2+3$. I am not sure.", None, Some("2+3")),
+            ("So we get 12 apples and 5 pears", None, Some("5")),
+            ("The total is $x = 7$ and then 3", None, Some("3")),
+            ("We find \\(x^2\\).", None, Some("x^2")),
+            ("value -1,000", None, Some("-1,000")),
+            ("So the total is **73**.", Some("73"), Some("73")),
+            ("**Step 1:** add 2 and 3", None, Some("3")),
+            ("nothing", None, None),
+        ];
+        for (text, anchored, loose) in cases {
+            assert_eq!(
+                extract_answer_with(text, true).as_deref(),
+                *anchored,
+                "{text:?}"
+            );
+            assert_eq!(
+                extract_answer_with(text, false).as_deref(),
+                *loose,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn choice_table() {
+        let cases: &[(&str, bool, Option<char>)] = &[
+            ("The answer is (C).", true, Some('C')),
+            ("so $\\boxed{C}$", true, Some('C')),
+            ("$\\boxed{\\textbf{(B)}}$", true, Some('B')),
+            ("$\\boxed{\\text{(D)}\\ 12}$", true, Some('D')),
+            ("Thus the result is $\\textbf{(E)}\\ 12$", true, Some('E')),
+            ("Answer: C", true, Some('C')),
+            ("**Answer: A**", true, Some('A')),
+            ("So the correct option is C) 12.", true, Some('C')),
+            ("The correct choice is (D) 7.", true, Some('D')),
+            ("The answer is option B.", true, Some('B')),
+            ("$\\textbf{(A)}\\ 1 \\qquad \\textbf{(B)}\\ 2$", true, None),
+            ("I think it is B) here", true, None),
+            ("I think it is B) here", false, Some('B')),
+            ("\\boxed{12}", true, None),
+            ("\\boxed{A+B}", true, None),
+            ("\\boxed{C", true, None),
+        ];
+        for (text, anchored, want) in cases {
+            let got = extract_choice(text, *anchored).map(|(_, c)| c);
+            assert_eq!(got, *want, "{text:?}");
         }
     }
 

@@ -5,12 +5,13 @@
 //! numbers, tuples, intervals, sets, matrices) and reports [`MathStatus::Undecided`] for
 //! symbolic answers, which the Python layer hands to a CAS in a worker process.
 
+mod algebra;
 mod compare;
 mod extract;
 mod normalize;
 mod number;
 
-pub use extract::extract_answer;
+pub use extract::{extract_answer, extract_answer_with, extract_choice};
 pub use normalize::normalize_answer;
 
 use compare::{compare, Verdict};
@@ -52,7 +53,21 @@ pub struct MathCheck {
 ///
 /// Never panics and runs in time roughly linear in the input size.
 pub fn check_math(completion: &str, gold: &str) -> MathCheck {
-    let Some(extracted) = extract_answer(completion) else {
+    check_math_with(completion, gold, true)
+}
+
+/// [`check_math`] with a choice of anchoring: `anchored == false` also reads an answer that is
+/// only the last math span or number of the completion (see [`extract_answer_with`]).
+///
+/// A gold answer that is a choice letter `A`–`E` (`C`, `(C)`, `\text{(C)}`) is checked as a
+/// multiple-choice answer: the completion's letter is read with [`extract_choice`].
+pub fn check_math_with(completion: &str, gold: &str, anchored: bool) -> MathCheck {
+    let gold_answer = gold_answer(gold);
+    let gold_norm = normalize_answer(&gold_answer);
+    if let Some(gold_letter) = choice_letter(&gold_norm) {
+        return check_choice(completion, gold_letter, anchored);
+    }
+    let Some(extracted) = extract_answer_with(completion, anchored) else {
         let detail = if completion.contains("\\boxed") || completion.contains("\\fbox") {
             "unterminated \\boxed (truncated completion?)"
         } else {
@@ -68,13 +83,6 @@ pub fn check_math(completion: &str, gold: &str) -> MathCheck {
             "answer is empty after normalisation",
         );
     }
-    // A gold written as a full solution carries its answer in a box.
-    let gold_answer = if gold.contains("\\boxed") || gold.contains("\\fbox") {
-        extract_answer(gold).unwrap_or_else(|| gold.to_string())
-    } else {
-        gold.to_string()
-    };
-    let gold_norm = normalize_answer(&gold_answer);
     if gold_norm.is_empty() {
         return verdict(
             MathStatus::Undecided,
@@ -111,6 +119,45 @@ pub fn check_math(completion: &str, gold: &str) -> MathCheck {
             Some(extracted),
             "symbolic comparison needed",
         ),
+    }
+}
+
+/// The gold's final answer: a gold written as a full solution carries it in a box.
+fn gold_answer(gold: &str) -> String {
+    if gold.contains("\\boxed") || gold.contains("\\fbox") {
+        extract_answer(gold).unwrap_or_else(|| gold.to_string())
+    } else {
+        gold.to_string()
+    }
+}
+
+/// `A`–`E` when a normalised gold answer is a lone choice letter.
+fn choice_letter(norm: &str) -> Option<char> {
+    match norm.as_bytes() {
+        [c @ b'A'..=b'E'] => Some(char::from(*c)),
+        _ => None,
+    }
+}
+
+fn check_choice(completion: &str, gold: char, anchored: bool) -> MathCheck {
+    match extract_choice(completion, anchored) {
+        Some((raw, letter)) if letter == gold => {
+            verdict(MathStatus::Correct, Some(raw), "same choice letter")
+        }
+        Some((raw, letter)) => verdict(
+            MathStatus::WrongAnswer,
+            Some(raw),
+            &format!("choice {letter} differs from the gold choice {gold}"),
+        ),
+        None => {
+            let extracted = extract_answer_with(completion, anchored);
+            let detail = if extracted.is_some() {
+                "the gold is a choice letter and the answer names none"
+            } else {
+                "no choice letter found"
+            };
+            verdict(MathStatus::NoAnswer, extracted, detail)
+        }
     }
 }
 
@@ -187,11 +234,31 @@ mod tests {
             ("\\boxed{10\\,000}", "10000", Correct),
             ("\\boxed{5.0}", "5", Correct),
             ("\\boxed{3\\frac12}", "\\frac72", Correct),
-            ("\\boxed{\\frac{\\sqrt2}{2}}", "\\sqrt{2}/2", Undecided),
-            ("\\boxed{\\pi\\cdot 2}", "2\\pi", Undecided),
+            ("\\boxed{\\frac{\\sqrt2}{2}}", "\\sqrt{2}/2", Correct),
+            ("\\boxed{\\sin x}", "\\cos x", Undecided),
+            ("\\boxed{\\pi\\cdot 2}", "2\\pi", Correct),
             ("\\boxed{11\\sqrt{2}}", "11\\sqrt2", Correct),
             ("\\boxed{C}", "\\text{(C)}", Correct),
             ("\\boxed{B}", "C", WrongAnswer),
+            ("The answer is (C).", "C", Correct),
+            ("So we pick $\\textbf{(C)}\\ 12$", "C", Correct),
+            (
+                "So we pick $\\textbf{(C)}\\ 12$",
+                "\\textbf{(D)}",
+                WrongAnswer,
+            ),
+            ("Answer: C", "(C)", Correct),
+            ("The correct option is C) 12.", "C", Correct),
+            ("The correct option is B) 12.", "C", WrongAnswer),
+            ("\\boxed{12}", "C", NoAnswer),
+            ("\\boxed{1.5e3}", "1500", Correct),
+            ("\\boxed{1.5\\times10^{3}}", "1500", Correct),
+            ("\\boxed{4i+3}", "3+4i", Correct),
+            ("\\boxed{3-4i}", "3+4i", WrongAnswer),
+            ("\\boxed{14.0 - 1.0i}", "14-i", Correct),
+            ("\\boxed{e^2}", "e^{2}", Correct),
+            ("\\boxed{\\frac{1}{2004!}}", "\\frac{1}{2006!}", Undecided),
+            ("Compute $2+3$. Not sure.", "5", NoAnswer),
             ("I don't know.", "5", NoAnswer),
             ("\\boxed{12", "12", NoAnswer),
             ("\\boxed{$$}", "12", NoAnswer),
@@ -201,6 +268,16 @@ mod tests {
             let got = check_math(completion, gold);
             assert_eq!(got.status, *want, "{completion:?} vs {gold:?}: {got:?}");
         }
+    }
+
+    #[test]
+    fn unanchored_option() {
+        let loose = check_math_with("We compute $2+3$ and stop.", "2+3", false);
+        assert_eq!(loose.status, Correct);
+        let strict = check_math_with("We compute $2+3$ and stop.", "2+3", true);
+        assert_eq!(strict.status, NoAnswer);
+        assert_eq!(check_math_with("It is B) here", "B", false).status, Correct);
+        assert_eq!(check_math_with("It is B) here", "B", true).status, NoAnswer);
     }
 
     #[test]

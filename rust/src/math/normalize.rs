@@ -156,8 +156,91 @@ pub fn normalize_answer(s: &str) -> String {
     let s = strip_thousands(&s);
     let s = canonical_numbers(&s);
     let s = single_char_scripts(&s);
+    let s = strip_base_subscript(&s);
+    let s = inequality_to_interval(&s).unwrap_or(s);
     let s = plain_text_case(&s);
     s.trim().to_string()
+}
+
+/// `1011_2`, `A3_{16}` -> the digits alone when they are valid in that base: an answer asked
+/// for in base `b` is compared digit for digit (so `1011_2` equals `1011`, not `11`).
+fn strip_base_subscript(s: &str) -> String {
+    let Some((digits, base)) = s.split_once('_') else {
+        return s.to_string();
+    };
+    let base = base.trim_start_matches('{').trim_end_matches('}');
+    let Ok(b) = base.parse::<u32>() else {
+        return s.to_string();
+    };
+    let valid = (2..=36).contains(&b)
+        && !digits.is_empty()
+        && digits
+            .chars()
+            .all(|c| c.to_digit(36).is_some_and(|d| d < b));
+    if valid {
+        digits.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// `2\leq x\leq 5` -> `[2,5]`, `x>3` -> `(3,\infty)`, `x\leq-1` -> `(-\infty,-1]`: a
+/// one-variable inequality as the interval it describes.
+fn inequality_to_interval(s: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut ops: Vec<(bool, bool)> = Vec::new(); // (less, strict)
+    let mut rest = s;
+    loop {
+        let found = [
+            ("\\leq", true, false),
+            ("\\geq", false, false),
+            ("<", true, true),
+            (">", false, true),
+        ]
+        .iter()
+        .filter_map(|&(op, less, strict)| rest.find(op).map(|p| (p, op.len(), less, strict)))
+        .min_by_key(|t| t.0);
+        match found {
+            Some((p, len, less, strict)) => {
+                parts.push(rest[..p].trim());
+                ops.push((less, strict));
+                rest = &rest[p + len..];
+            }
+            None => {
+                parts.push(rest.trim());
+                break;
+            }
+        }
+        if parts.len() > 3 {
+            return None;
+        }
+    }
+    let is_var = |t: &str| t.len() == 1 && t.as_bytes()[0].is_ascii_alphabetic();
+    let lo = |strict: bool| if strict { '(' } else { '[' };
+    let hi = |strict: bool| if strict { ')' } else { ']' };
+    match (parts.as_slice(), ops.as_slice()) {
+        ([a, v, b], [(l1, s1), (l2, s2)])
+            if is_var(v) && l1 == l2 && !a.is_empty() && !b.is_empty() =>
+        {
+            let (low, high, sl, sh) = if *l1 {
+                (a, b, *s1, *s2)
+            } else {
+                (b, a, *s2, *s1)
+            };
+            Some(format!("{}{low},{high}{}", lo(sl), hi(sh)))
+        }
+        ([v, a], [(less, strict)]) if is_var(v) && !a.is_empty() && !is_var(a) => Some(if *less {
+            format!("(-\\infty,{a}{}", hi(*strict))
+        } else {
+            format!("{}{a},\\infty)", lo(*strict))
+        }),
+        ([a, v], [(less, strict)]) if is_var(v) && !a.is_empty() && !is_var(a) => Some(if *less {
+            format!("{}{a},\\infty)", lo(*strict))
+        } else {
+            format!("(-\\infty,{a}{}", hi(*strict))
+        }),
+        _ => None,
+    }
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -529,6 +612,19 @@ fn words_to_symbols(s: &str) -> String {
         "infinity" | "inf" | "+\\infty" => "\\infty".to_string(),
         "-infinity" | "-inf" => "-\\infty".to_string(),
         "\\{\\}" | "\\varnothing" | "{}" => "\\varnothing".to_string(),
+        "zero" => "0".to_string(),
+        "one" => "1".to_string(),
+        "two" => "2".to_string(),
+        "three" => "3".to_string(),
+        "four" => "4".to_string(),
+        "five" => "5".to_string(),
+        "six" => "6".to_string(),
+        "seven" => "7".to_string(),
+        "eight" => "8".to_string(),
+        "nine" => "9".to_string(),
+        "ten" => "10".to_string(),
+        "eleven" => "11".to_string(),
+        "twelve" => "12".to_string(),
         _ => s.to_string(),
     }
 }
@@ -557,7 +653,8 @@ fn is_simple_variable(lhs: &str) -> bool {
         Some(p) => (&lhs[..p], Some(&lhs[p + 1..])),
         None => (lhs, None),
     };
-    let base_ok = (base.len() == 1 && base.as_bytes()[0].is_ascii_alphabetic())
+    // `x`, `QM` (a segment), `\theta`.
+    let base_ok = ((1..=2).contains(&base.len()) && base.bytes().all(|b| b.is_ascii_alphabetic()))
         || (base.starts_with('\\')
             && base.len() > 1
             && base.len() <= 9
@@ -749,6 +846,7 @@ mod tests {
             ("x = 5", "5"),
             ("y=\\frac{1}{2}", "\\frac{1}{2}"),
             ("a_1 = 3", "3"),
+            ("QM = 30", "30"),
             ("\\theta = \\frac{\\pi}{4}", "\\frac{\\pi}{4}"),
             ("y = 2x + 1", "y=2x+1"),
             ("x \\in [2,5]", "[2,5]"),
@@ -761,7 +859,7 @@ mod tests {
             ("0.000", "0"),
             ("(1.0, 2.50)", "(1,2.5)"),
             ("x_{05}", "x_5"),
-            ("4210_{5}", "4210_5"),
+            ("4210_{5}", "4210"),
             ("2^{3}", "2^3"),
             ("2^{10}", "2^{10}"),
             ("12^{\\mathrm{th}} \\text{ grade}", "12"),
@@ -774,8 +872,20 @@ mod tests {
             ("infinity", "\\infty"),
             ("\\emptyset", "\\varnothing"),
             ("\\boxed{7}", "7"),
-            ("1011_2", "1011_2"),
-            ("x \\le 3", "x\\leq3"),
+            ("1011_2", "1011"),
+            ("1011_{2}", "1011"),
+            ("A3_{16}", "A3"),
+            ("1012_2", "1012_2"),
+            ("x_2", "x_2"),
+            ("x \\le 3", "(-\\infty,3]"),
+            ("x > 3", "(3,\\infty)"),
+            ("3 < x", "(3,\\infty)"),
+            ("2 \\le x \\le 5", "[2,5]"),
+            ("-1 < x \\leq 5", "(-1,5]"),
+            ("5 > x > -1", "(-1,5)"),
+            ("x < y", "x<y"),
+            ("\\text{three}", "3"),
+            ("Three", "3"),
             (
                 "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
                 "\\begin{pmatrix}1\\\\2\\end{pmatrix}",

@@ -24,6 +24,9 @@ fn gcd(mut a: i128, mut b: i128) -> i128 {
 }
 
 impl Rational {
+    /// The number one.
+    pub const ONE: Rational = Rational { num: 1, den: 1 };
+
     /// `num/den` reduced; `None` when `den == 0` or a value is `i128::MIN`.
     pub fn new(num: i128, den: i128) -> Option<Rational> {
         if den == 0 || num == i128::MIN || den == i128::MIN {
@@ -44,6 +47,20 @@ impl Rational {
 
     pub fn is_integer(&self) -> bool {
         self.den == 1
+    }
+
+    /// The numerator (carries the sign).
+    pub fn numer(&self) -> i128 {
+        self.num
+    }
+
+    /// The denominator (always positive).
+    pub fn denom(&self) -> i128 {
+        self.den
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.num == 0
     }
 
     pub fn add(self, o: Rational) -> Option<Rational> {
@@ -323,7 +340,38 @@ impl Parser<'_> {
             self.pos = start;
             return None;
         }
-        Some((Rational::new(num, den)?, !seen_dot))
+        let value = Rational::new(num, den)?;
+        if let Some(exp) = self.sci_exponent() {
+            let ten = Rational::integer(10)?;
+            return Some((value.mul(ten.pow(exp)?)?, false));
+        }
+        Some((value, !seen_dot))
+    }
+
+    /// The exponent of scientific notation right after a literal: `e3`, `E-4`, `e+10`.
+    fn sci_exponent(&mut self) -> Option<i128> {
+        let rest = &self.s[self.pos..];
+        if !matches!(rest.first(), Some(b'e' | b'E')) {
+            return None;
+        }
+        let (neg, digits_at) = match rest.get(1) {
+            Some(b'-') => (true, 2),
+            Some(b'+') => (false, 2),
+            _ => (false, 1),
+        };
+        let digits = rest[digits_at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 4 {
+            return None;
+        }
+        let mut e: i128 = 0;
+        for &b in &rest[digits_at..digits_at + digits] {
+            e = e * 10 + i128::from(b - b'0');
+        }
+        self.pos += digits_at + digits;
+        Some(if neg { -e } else { e })
     }
 }
 
@@ -359,6 +407,10 @@ mod tests {
             ("(1+2)*3", Some(r(9, 1))),
             ("6\\div4", Some(r(3, 2))),
             ("0.333", Some(r(333, 1000))),
+            ("1.5e3", Some(r(1500, 1))),
+            ("1.5E-3", Some(r(3, 2000))),
+            ("2e+2", Some(r(200, 1))),
+            ("2e", None),
             ("\\frac{1}{0}", None),
             ("2^{200}", None),
             ("5^{5^{5^{5}}}", None),

@@ -6,11 +6,11 @@ use super::detached;
 use crate::math;
 
 /// The final answer of a model completion (last `\boxed{}` / `\fbox{}`, else the last answer
-/// phrase), or `None`.
+/// phrase; un-anchored, else the last math span or number), or `None`.
 #[pyfunction]
-#[pyo3(name = "extract_answer")]
-pub fn py_extract_answer(py: Python<'_>, text: String) -> PyResult<Option<String>> {
-    detached(py, move || Ok(math::extract_answer(&text)))
+#[pyo3(name = "extract_answer", signature = (text, anchored = true))]
+pub fn py_extract_answer(py: Python<'_>, text: String, anchored: bool) -> PyResult<Option<String>> {
+    detached(py, move || Ok(math::extract_answer_with(&text, anchored)))
 }
 
 /// The canonical form of an answer string used for comparison.
@@ -23,14 +23,15 @@ pub fn py_normalize_answer(py: Python<'_>, text: String) -> PyResult<String> {
 /// Checks a completion against a gold answer: `(status, extracted, detail)` with status one of
 /// `correct`, `wrong_answer`, `no_answer`, `undecided`.
 #[pyfunction]
-#[pyo3(name = "check_math")]
+#[pyo3(name = "check_math", signature = (completion, gold, anchored = true))]
 pub fn py_check_math(
     py: Python<'_>,
     completion: String,
     gold: String,
+    anchored: bool,
 ) -> PyResult<(String, Option<String>, Option<String>)> {
     detached(py, move || {
-        let check = math::check_math(&completion, &gold);
+        let check = math::check_math_with(&completion, &gold, anchored);
         Ok((
             check.status.as_str().to_string(),
             check.extracted,
