@@ -31,6 +31,10 @@ def test_agreement_with_recorded_grades(shared_data: Path, source: str) -> None:
     def verdict(case: rd.Case) -> tuple[str, bool, str]:
         cid, code, tests, expected = case
         v = run_tests(code, tests, time_limit=10.0)
+        if v.status == "timeout" and expected:
+            # A wall-clock limit is at the mercy of the machine's load: a recorded pass that
+            # timed out gets one more try with a generous limit before it counts as a miss.
+            v = run_tests(code, tests, time_limit=60.0)
         return cid, expected, v.status if v.correct != expected else ""
 
     with ThreadPoolExecutor(2) as pool:
