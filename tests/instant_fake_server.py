@@ -107,7 +107,11 @@ class InstantFakeServer:
             "object": "chat.completion" if chat else "text_completion",
             "model": request.get("model", "fake"),
             "choices": choices,
-            "usage": {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens},
+            "usage": {
+                "prompt_tokens": 10,
+                "completion_tokens": tokens,
+                "total_tokens": 10 + tokens,
+            },
         }
         return _response(orjson.dumps(payload), b"application/json")
 

@@ -169,8 +169,7 @@ async def test_journal_file_rules(tmp_path: Path) -> None:
                 pass
     assert len(path.read_bytes().splitlines()) == 2  # the error sample is not journaled
     # A crash in the middle of a line leaves a torn tail: dropped on opening.
-    with open(path, "ab") as f:
-        f.write(b'{"id": "a", "sample_index": 1, "requ')
+    path.write_bytes(path.read_bytes() + b'{"id": "a", "sample_index": 1, "requ')
     async with Journal(path) as journal:
         assert journal.loaded == 2
         assert journal.lookup("a", 0, "h", 8) == {

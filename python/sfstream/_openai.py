@@ -454,6 +454,7 @@ def load_tokenizer(name: str) -> Any:
             no chat template.
     """
     try:
+        import jinja2  # noqa: F401  (transformers needs it for chat templates)
         from transformers import AutoTokenizer
     except ImportError:
         raise ConfigError(
