@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 from fault_proxy import FaultInjectingProxy
 from instant_fake_server import InstantFakeServer
@@ -23,6 +22,7 @@ from sfstream._endpoints import (
     parse_metrics,
     split_base_urls,
 )
+from sfstream._http import FastClient
 from sfstream.errors import ConfigError
 from sfstream.generate import GenerateConfig, generate_stage
 from sfstream.pipeline import iterate_stage
@@ -211,10 +211,11 @@ async def test_auto_without_metrics_keeps_its_limit(caplog: pytest.LogCaptureFix
 @pytest.mark.timeout(30)
 async def test_metrics_reading_against_a_closed_port() -> None:
     endpoint = Endpoint("http://127.0.0.1:9/v1", 5)
-    async with httpx.AsyncClient() as client:
-        adaptive = AdaptiveLimit(Balancer([endpoint]), client, interval=1, ceiling=10)
-        assert await adaptive.read(endpoint) is None
-        await adaptive.step()
+    client = FastClient({}, timeout=5)
+    adaptive = AdaptiveLimit(Balancer([endpoint]), client, interval=1, ceiling=10)
+    assert await adaptive.read(endpoint) is None
+    await adaptive.step()
+    await client.aclose()
     assert endpoint.limit == 5
 
 

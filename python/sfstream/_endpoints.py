@@ -20,7 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import anyio
-import httpx
+
+from sfstream._http import HttpClient, HttpError
 
 __all__ = [
     "AdaptiveLimit",
@@ -245,7 +246,7 @@ class AdaptiveLimit:
     def __init__(
         self,
         balancer: Balancer,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         interval: float,
         floor: int = 1,
@@ -262,8 +263,8 @@ class AdaptiveLimit:
     async def read(self, endpoint: Endpoint) -> ServerLoad | None:
         """One reading of ``endpoint``'s metrics (None when they cannot be read)."""
         try:
-            response = await self.client.get(endpoint.root + "/metrics", timeout=10.0)
-        except httpx.HTTPError as e:
+            response = await self.client.request("GET", endpoint.root + "/metrics", time_limit=10.0)
+        except HttpError as e:
             self._warn(endpoint, f"cannot read {endpoint.root}/metrics ({type(e).__name__})")
             return None
         load = parse_metrics(response.text) if response.status_code == 200 else None

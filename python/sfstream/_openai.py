@@ -28,11 +28,18 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import httpx
 import orjson
 
 from sfstream import __version__
 from sfstream._endpoints import AdaptiveLimit, Balancer, Endpoint
+from sfstream._http import (
+    HttpClient,
+    HttpConnectError,
+    HttpResponse,
+    HttpTimeout,
+    HttpTransportError,
+    open_client,
+)
 from sfstream.errors import ConfigError, GenerationError, RecordError
 from sfstream.generate import (
     Deliver,
@@ -106,7 +113,7 @@ class _Unreachable(Exception):
     pass
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: HttpResponse) -> str:
     """The error message a server put in its response (OpenAI and vLLM shapes)."""
     try:
         body = orjson.loads(response.content)
@@ -128,11 +135,6 @@ def _server_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {text}"
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 @dataclass
 class PreparedRequest:
     """A problem's request, rendered once: the fields every request for it shares."""
@@ -150,7 +152,8 @@ class PreparedRequest:
 
 
 class OpenAIBackend:
-    """Talks to one or more OpenAI-compatible servers through one shared ``httpx.AsyncClient``.
+    """Talks to one or more OpenAI-compatible servers through one shared HTTP client
+    (:mod:`sfstream._http`).
 
     Use it as an async context manager; :meth:`generate` is safe to call concurrently.
 
@@ -161,7 +164,7 @@ class OpenAIBackend:
         backoff_base: First backoff ceiling in seconds.
         backoff_cap: Largest backoff ceiling in seconds.
         rng: Source of jitter (seed it in tests).
-        transport: An httpx transport to use instead of the network (tests).
+        client: The HTTP client to use instead of the default one (tests).
 
     Attributes:
         balancer: The request slots per server.
@@ -178,7 +181,7 @@ class OpenAIBackend:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         rng: random.Random | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        client: HttpClient | None = None,
     ) -> None:
         urls = config.base_urls
         if not urls or not config.model:
@@ -206,17 +209,10 @@ class OpenAIBackend:
         headers = {"User-Agent": f"sfstream/{__version__}", "Content-Type": "application/json"}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            # No hidden pool cap below the requests we may have in flight (vLLM #7241,
-            # #14513); metrics readings get a few connections of their own.
-            limits=httpx.Limits(
-                max_connections=self.workers + 2 * len(urls),
-                max_keepalive_connections=self.workers + 2 * len(urls),
-            ),
-            # Connecting is quick or not at all; the answer may take many minutes.
-            timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 60.0)),
-            transport=transport,
+        # No connection cap of its own: the balancer's limits are the only limit (vLLM #7241,
+        # #14513). Connecting is quick or not at all; the answer may take many minutes.
+        self._client = client or open_client(
+            urls, headers, timeout=config.timeout, connect_timeout=min(config.timeout, 60.0)
         )
         self.adaptive = (
             AdaptiveLimit(
@@ -231,14 +227,13 @@ class OpenAIBackend:
         self._tokenizer: Any = None
 
     async def __aenter__(self) -> OpenAIBackend:
-        await self._client.__aenter__()
         if self.config.chat_template:
             try:
                 self._tokenizer = await anyio.to_thread.run_sync(
                     load_tokenizer, self.config.tokenizer or self.model
                 )
             except BaseException:
-                await self._client.__aexit__(None, None, None)
+                await self._client.aclose()
                 raise
         return self
 
@@ -248,7 +243,8 @@ class OpenAIBackend:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._client.__aexit__(exc_type, exc, tb)
+        with anyio.CancelScope(shield=True):
+            await self._client.aclose()
 
     async def background(self) -> None:
         """With ``concurrency="auto"``, reads the servers' metrics and moves the limits."""
@@ -310,14 +306,14 @@ class OpenAIBackend:
             endpoint = await self.balancer.acquire()
             self.progress.in_flight += 1
             try:
-                response = await self._client.post(endpoint.url + self.path, content=content)
-            except httpx.ConnectError as e:
-                last, unreachable = f"cannot connect to {endpoint.url}: {_describe(e)}", True
+                response = await self._client.request("POST", endpoint.url + self.path, content)
+            except HttpConnectError as e:
+                last, unreachable = f"cannot connect to {endpoint.url}: {e}", True
                 self.balancer.mark_down(endpoint, min(30.0, 2.0**attempt))
-            except httpx.TimeoutException as e:
-                last, unreachable = f"request timed out: {_describe(e)}", False
-            except httpx.TransportError as e:
-                last, unreachable = f"connection failed: {_describe(e)}", False
+            except HttpTimeout as e:
+                last, unreachable = f"request timed out: {e}", False
+            except HttpTransportError as e:
+                last, unreachable = f"connection failed: {e}", False
             else:
                 unreachable = False
                 status = response.status_code
