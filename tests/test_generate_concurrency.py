@@ -172,7 +172,9 @@ async def test_more_than_100_requests_in_flight() -> None:
 @pytest.mark.anyio
 @pytest.mark.timeout(60)
 async def test_adaptive_limit_follows_the_queue() -> None:
-    with InstantFakeServer(hold_until=10_000, hold_seconds=0.05) as server:
+    # Problems keep coming until the limit has grown to its ceiling on an idle server and then,
+    # once the server reports a long queue, come down again.
+    with InstantFakeServer(hold_until=10_000, hold_seconds=0.02) as server:
         server.metrics = "vllm:num_requests_running 4\nvllm:num_requests_waiting 0\n"
         progress = StageProgress("generate")
         config = GenerateConfig(
@@ -182,16 +184,26 @@ async def test_adaptive_limit_follows_the_queue() -> None:
             max_concurrency=64,
             metrics_interval=0.05,
         )
+        seen: list[int] = []
+        phase = ["grow"]
+
+        async def endless() -> AsyncIterator[Problem]:
+            i = 0
+            while phase[0] != "done":
+                yield problems(1, f"auto{i}")[0]
+                i += 1
+
         stage = generate_stage(config, progress)
-        seen: list[int | None] = []
-        async for _ in iterate_stage(stage, aiter_of(problems(400))):
-            seen.append(progress.limit)
-            if progress.limit == 64 and server.metrics.endswith(" 0\n"):
-                # The server now reports a long queue: the limit must come down.
-                server.metrics = "vllm:num_requests_running 30\nvllm:num_requests_waiting 40\n"
-        assert seen[0] is not None and seen[0] <= 24
-        assert max(s for s in seen if s) == 64
-        assert seen[-1] is not None and seen[-1] < 30
+        with anyio.fail_after(45):
+            async for _ in iterate_stage(stage, endless()):
+                assert progress.limit is not None
+                seen.append(progress.limit)
+                if phase[0] == "grow" and progress.limit == 64:
+                    phase[0] = "shrink"
+                    server.metrics = "vllm:num_requests_running 30\nvllm:num_requests_waiting 40\n"
+                elif phase[0] == "shrink" and progress.limit < 30:
+                    phase[0] = "done"
+        assert seen[0] <= 24 and max(seen) == 64 and seen[-1] < 30
 
 
 @pytest.mark.anyio
