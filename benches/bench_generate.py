@@ -128,7 +128,7 @@ async def run_plain(url: str, bodies: list[bytes], concurrency: int) -> tuple[in
 def test_vllm_tokens_per_second_vs_plain_httpx(
     vllm_server: Any, benchmark: Any, tmp_path: Path
 ) -> None:
-    count, concurrency, max_tokens, rounds = 96, 16, 64, 3
+    count, concurrency, max_tokens, rounds = 96, 16, 64, 5
     lengths = [32 + (i * 37) % 64 for i in range(count)]  # 32..95 tokens, mean ~64
     items = problems(count, "vllm", lengths)
     config = GenerateConfig(

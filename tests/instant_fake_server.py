@@ -25,7 +25,9 @@ import orjson
 
 __all__ = ["InstantFakeServer"]
 
-Respond = Callable[[dict[str, Any], int], tuple[str, str]]
+#: ``(request body, choice index) -> (text, finish_reason)``, or with a third item: the
+#: reasoning, sent as ``reasoning_content`` (chat only).
+Respond = Callable[[dict[str, Any], int], tuple[Any, ...]]
 
 
 def _default_respond(body: dict[str, Any], index: int) -> tuple[str, str]:
@@ -36,7 +38,7 @@ class InstantFakeServer:
     """The fake server.
 
     Args:
-        respond: ``(request body, choice index) -> (text, finish_reason)``.
+        respond: ``(request body, choice index) -> (text, finish_reason[, reasoning])``.
         hold_until: Hold every completion request until this many are pending (then answer
             them all), or until ``hold_seconds`` passed since the first one pending.
         hold_seconds: See ``hold_until``.
@@ -94,11 +96,13 @@ class InstantFakeServer:
         choices = []
         tokens = 0
         for i in range(n):
-            text, finish = self.respond(request, i)
+            text, finish, *reasoning = self.respond(request, i)
             tokens += len(text.split())
             choice: dict[str, Any] = {"index": i, "finish_reason": finish}
             if chat:
                 choice["message"] = {"role": "assistant", "content": text}
+                if reasoning:
+                    choice["message"]["reasoning_content"] = reasoning[0]
             else:
                 choice["text"] = text
             choices.append(choice)
