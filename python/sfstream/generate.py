@@ -19,9 +19,10 @@ Three backends:
   so the whole pipeline runs offline and reproducibly.
 
 With a ``journal`` the run is resumable: every response is appended to the journal as it
-arrives, and a rerun of the same command emits the journaled samples again (the earlier
-output may have been lost with the crash) and asks the server only for the rest. See
-:mod:`sfstream._journal` for what is reused when parameters change.
+arrives, before its samples go downstream, and a rerun of the same command emits the
+journaled samples again (the earlier output may have been lost with the crash; they come out
+as soon as their problem is read, ahead of anything still to be generated) and asks the server
+only for the rest. See :mod:`sfstream._journal` for what is reused when parameters change.
 
 Example:
     >>> import anyio, sfstream
@@ -126,7 +127,8 @@ class GenerateConfig:
         metrics_interval: With ``"auto"``, seconds between readings of ``/metrics``.
         timeout: Seconds one request may take (long: reasoning traces take minutes).
         max_retries: Retries of one request after a transient failure.
-        journal: Append-only file that makes the run resumable (see the module docs).
+        journal: Append-only file that makes the run resumable (``openai`` and
+            ``transformers`` backends; see the module docs).
         replay_path: Recorded completions for ``replay`` (default: the bundled file).
         templates: JSON file overriding the prompt templates (see ``templates.load_templates``).
 
@@ -409,6 +411,9 @@ class Backend(Protocol):
     given indices and hands each response's samples to ``deliver`` as soon as it arrives
     (failures become error samples there too).
     """
+
+    #: Problems worth having in hand at once to keep every request slot busy.
+    workers: int
 
     def prepare(self, problem: Problem, params: SamplingParams) -> Prepared: ...
 
