@@ -5,11 +5,15 @@ once, reporting a chosen queue)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 from fault_proxy import FaultInjectingProxy
 from instant_fake_server import InstantFakeServer
@@ -346,3 +350,49 @@ async def test_stalled_request_times_out_and_is_retried(vllm_server: Any) -> Non
     assert all(s.finish_reason != "error" for s in samples)
     assert progress.retries == 1 and len(seen) == 2 and seen[0].body == seen[1].body
     assert 1.5 <= elapsed < 4.0  # gave up on the stall at the timeout, not when it ended
+
+
+@pytest.mark.timeout(60)
+def test_cli_repeated_base_urls_and_auto(tmp_path: Path) -> None:
+    source = tmp_path / "problems.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(p.to_dict()) + b"\n" for p in problems(60)))
+    with InstantFakeServer() as a, InstantFakeServer() as b:
+        a.metrics = b.metrics = "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sfstream",
+                "generate",
+                "-i",
+                str(source),
+                "--model",
+                "m",
+                "--base-url",
+                a.base_url,
+                "--base-url",
+                b.base_url,
+                "--concurrency",
+                "auto",
+                "--max-concurrency",
+                "8",
+                "-n",
+                "2",
+            ],
+            capture_output=True,
+            timeout=50,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert a.requests > 0 and b.requests > 0 and a.requests + b.requests == 60
+    rows = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted((r["id"], r["sample_index"]) for r in rows) == sorted(
+        (f"c/{i}", k) for i in range(60) for k in range(2)
+    )
+    bad = subprocess.run(
+        [sys.executable, "-m", "sfstream", "generate", "--concurrency", "many"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2 and b"positive integer or auto" in bad.stderr
