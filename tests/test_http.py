@@ -11,7 +11,14 @@ from contextlib import contextmanager
 
 import anyio
 import pytest
-from sfstream._http import FastClient, HttpConnectError, HttpTimeout, HttpTransportError
+from sfstream._http import (
+    FastClient,
+    HttpConnectError,
+    HttpTimeout,
+    HttpTransportError,
+    HttpxClient,
+    open_client,
+)
 
 Script = Callable[[socket.socket, int], None]
 
@@ -141,3 +148,33 @@ async def test_close_delimited_body_and_failures() -> None:
         port = s.getsockname()[1]
     with pytest.raises(HttpConnectError):
         await client.request("GET", f"http://127.0.0.1:{port}/")
+
+
+@pytest.mark.anyio
+async def test_proxy_from_the_environment_selects_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    urls = ("http://10.1.2.3:8000/v1",)
+    assert isinstance(open_client(urls, {}, timeout=5, connect_timeout=5), FastClient)
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    chosen = open_client(urls, {}, timeout=5, connect_timeout=5)
+    assert isinstance(chosen, HttpxClient)
+    await chosen.aclose()
+    monkeypatch.setenv("no_proxy", "10.1.2.3")
+    assert isinstance(open_client(urls, {}, timeout=5, connect_timeout=5), FastClient)
+
+    # The httpx adapter answers like the fast client.
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 4\r\n\r\nbusy")
+
+    monkeypatch.delenv("http_proxy")
+    client = HttpxClient({"X-A": "1"}, timeout=5, connect_timeout=5)
+    with scripted(script) as url:
+        response = await client.request("POST", url, b"{}")
+    await client.aclose()
+    assert (response.status_code, response.headers["retry-after"], response.text) == (
+        503,
+        "2",
+        "busy",
+    )
