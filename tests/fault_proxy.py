@@ -7,11 +7,15 @@ proxy forwards every request to the real server except the ones a test chose, wh
 * ``"500"``: ``500 Internal Server Error`` with an OpenAI-style error body;
 * ``"503"``: ``503 Service Unavailable`` without ``Retry-After``;
 * ``"reset"``: the connection is reset (TCP RST) after the request was read, with no response;
+* ``"stall"``: the request is held for ``stall`` seconds (longer than the client's timeout) and
+  the connection then closed with no response;
 * ``"one-choice"``: forwarded, but only the first choice of the answer is passed back (a
   server that ignores ``n``).
 
-It runs in a thread, so it works the same under asyncio and trio, and records every request
-(number, path, decoded JSON body, time, fault) for the test to inspect.
+Every forwarded request can also be slowed by ``delay`` seconds (a slow server, for load
+balancing and for killing a run mid-way). It runs in a thread, so it works the same under
+asyncio and trio, and records every request (number, path, decoded JSON body, time, fault) for
+the test to inspect; ``answered`` counts the responses it passed back.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ class _State:
     upstream: str
     plan: Callable[[int], str | None]
     retry_after: str
+    delay: float = 0.0
+    stall: float = 5.0
+    answered: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     seen: list[Seen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -99,12 +106,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault in ("500", "503"):
             self._reply(int(fault), b'{"error": {"message": "injected: server error"}}')
             return
+        if fault == "stall":
+            time.sleep(self.state.stall)
+            self.close_connection = True
+            return
         if fault == "reset":
             # SO_LINGER 0: close() sends RST instead of FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
+        if self.state.delay and self.path.endswith("completions"):
+            time.sleep(self.state.delay)
         request = urllib.request.Request(
             self.state.upstream + self.path,
             data=raw if method == "POST" else None,
@@ -126,6 +139,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             answer["choices"] = answer["choices"][:1]
             payload = json.dumps(answer).encode()
         self._reply(status, payload)
+        with self.state.lock:
+            self.state.answered += 1
 
     def do_POST(self) -> None:
         self._forward("POST")
@@ -150,10 +165,12 @@ class FaultInjectingProxy:
 
     Args:
         upstream: Root URL of the real server.
-        faults: Request number → ``"429"``, ``"500"``, ``"503"``, ``"reset"`` or
-            ``"one-choice"``; or a function
+        faults: Request number → ``"429"``, ``"500"``, ``"503"``, ``"reset"``, ``"stall"``
+            or ``"one-choice"``; or a function
             of the request number returning one of those or None.
         retry_after: The ``Retry-After`` value sent with injected 429s.
+        delay: Seconds to hold every forwarded completion request.
+        stall: Seconds a ``"stall"`` holds its request before dropping it.
 
     Use it as a context manager; ``base_url`` is the proxy's ``/v1`` URL.
     """
@@ -164,9 +181,11 @@ class FaultInjectingProxy:
         faults: Mapping[int, str] | Callable[[int], str | None],
         *,
         retry_after: str = "1",
+        delay: float = 0.0,
+        stall: float = 5.0,
     ) -> None:
         plan = faults if callable(faults) else dict(faults).get
-        self.state = _State(upstream.rstrip("/"), plan, retry_after)
+        self.state = _State(upstream.rstrip("/"), plan, retry_after, delay, stall)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.state = self.state
@@ -182,6 +201,12 @@ class FaultInjectingProxy:
         """The requests received so far."""
         with self.state.lock:
             return list(self.state.seen)
+
+    @property
+    def answered(self) -> int:
+        """Responses passed back so far."""
+        with self.state.lock:
+            return self.state.answered
 
     @property
     def errors(self) -> list[str]:

@@ -52,6 +52,7 @@ class VllmServer:
         log: The server's log file.
         startup_seconds: Time from launch until ``/health`` answered.
         pid: The server process id.
+        model_dir: The model's directory (its tokenizer and chat template too).
     """
 
     root: str
@@ -61,6 +62,7 @@ class VllmServer:
     log: Path
     startup_seconds: float
     pid: int
+    model_dir: Path | None = None
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server log."""
@@ -221,6 +223,7 @@ def start_vllm(
             log=log,
             startup_seconds=time.monotonic() - started,
             pid=proc.pid,
+            model_dir=model_dir,
         )
     finally:
         _stop(proc)

@@ -1,7 +1,8 @@
 """The OpenAI-compatible backend of the generate stage (vLLM, SGLang, llama.cpp, OpenAI...).
 
 One request per problem with a native ``n``; if the server returns fewer choices than asked,
-the rest are asked for in further requests. Failure policy:
+the rest are asked for in further requests. Requests go to the least loaded of the configured
+servers (see :mod:`sfstream._endpoints`). Failure policy:
 
 * 408, 409, 425, 429 and 5xx responses, timeouts and transport errors (refused or reset
   connections) are retried up to ``max_retries`` times, waiting ``Retry-After`` when the server
@@ -21,21 +22,32 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import anyio
-import httpx
 import orjson
 
 from sfstream import __version__
-from sfstream.errors import GenerationError, RecordError
+from sfstream._endpoints import AdaptiveLimit, Balancer, Endpoint
+from sfstream._http import (
+    HttpClient,
+    HttpConnectError,
+    HttpResponse,
+    HttpTimeout,
+    HttpTransportError,
+    open_client,
+)
+from sfstream.errors import ConfigError, GenerationError, RecordError
 from sfstream.generate import (
+    Deliver,
     GenerateConfig,
     SamplingParams,
     error_samples,
     make_sample,
+    request_hash,
     request_seed,
     split_reasoning,
 )
@@ -43,13 +55,15 @@ from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
 from sfstream.templates import Template
 
-__all__ = ["OpenAIBackend", "backoff_delay", "parse_retry_after"]
+__all__ = ["OpenAIBackend", "backoff_delay", "load_tokenizer", "parse_retry_after", "render_chat"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 FATAL_STATUS = frozenset({401, 403, 404, 405})
 #: Longest wait a Retry-After header can impose (a misconfigured proxy may ask for days).
 MAX_RETRY_AFTER = 600.0
 _MESSAGE_LIMIT = 2000
+#: Starting limit per server with concurrency "auto" (the metrics move it from there).
+AUTO_START = 16
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -99,7 +113,7 @@ class _Unreachable(Exception):
     pass
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(response: HttpResponse) -> str:
     """The error message a server put in its response (OpenAI and vLLM shapes)."""
     try:
         body = orjson.loads(response.content)
@@ -121,24 +135,41 @@ def _server_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {text}"
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+@dataclass
+class PreparedRequest:
+    """A problem's request, rendered once: the fields every request for it shares."""
+
+    problem: Problem
+    params: SamplingParams
+    body: dict[str, Any]
+    path: str
+
+    @property
+    def request_hash(self) -> str:
+        """Hash of what decides the samples: the body (model, prompt, sampling settings and
+        extras) without ``n`` and the length limit, plus the path and the run seed."""
+        return request_hash({"path": self.path, "seed": self.params.seed, "body": self.body})
 
 
 class OpenAIBackend:
-    """Talks to one OpenAI-compatible server through one shared ``httpx.AsyncClient``.
+    """Talks to one or more OpenAI-compatible servers through one shared HTTP client
+    (:mod:`sfstream._http`).
 
-    Use it as an async context manager; :meth:`samples` is safe to call concurrently.
+    Use it as an async context manager; :meth:`generate` is safe to call concurrently.
 
     Args:
         config: The stage's options (``base_url`` and ``model`` must be set).
         templates: Prompt templates per domain.
-        progress: Counters to update (``tokens``, ``retries``).
+        progress: Counters to update (``tokens``, ``retries``, ``in_flight``, ``limit``).
         backoff_base: First backoff ceiling in seconds.
         backoff_cap: Largest backoff ceiling in seconds.
         rng: Source of jitter (seed it in tests).
-        transport: An httpx transport to use instead of the network (tests).
+        client: The HTTP client to use instead of the default one (tests).
+
+    Attributes:
+        balancer: The request slots per server.
+        adaptive: The metrics-driven limit, with ``concurrency="auto"``.
+        workers: Problems worth having in hand to fill every slot.
     """
 
     def __init__(
@@ -150,36 +181,60 @@ class OpenAIBackend:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         rng: random.Random | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        client: HttpClient | None = None,
     ) -> None:
-        if not config.base_url or not config.model:
+        urls = config.base_urls
+        if not urls or not config.model:
             raise GenerationError("the openai backend needs base_url and model")
         self.config = config
         self.model: str = config.model
-        self.base_url = config.base_url.rstrip("/")
         self.templates = templates
         self.progress = progress
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rng = rng or random.Random()
         self.path = "/chat/completions" if config.endpoint == "chat" else "/completions"
+        auto = config.concurrency == "auto"
+        if auto:
+            start = min(AUTO_START, config.max_concurrency)
+            self.balancer = Balancer([Endpoint(u, start) for u in urls])
+            self.workers = config.max_concurrency * len(urls)
+            progress.limit = self.balancer.limit
+        else:
+            # A fixed limit is over all servers: the workers bound it, each server may take
+            # all of it (the least loaded gets the next request).
+            assert isinstance(config.concurrency, int)
+            self.balancer = Balancer([Endpoint(u, config.concurrency) for u in urls])
+            self.workers = config.concurrency
         headers = {"User-Agent": f"sfstream/{__version__}", "Content-Type": "application/json"}
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            # No hidden pool cap below the requested concurrency (vLLM #7241, #14513).
-            limits=httpx.Limits(
-                max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-            ),
-            # Connecting is quick or not at all; the answer may take many minutes.
-            timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, 60.0)),
-            transport=transport,
+        # No connection cap of its own: the balancer's limits are the only limit (vLLM #7241,
+        # #14513). Connecting is quick or not at all; the answer may take many minutes.
+        self._client = client or open_client(
+            urls, headers, timeout=config.timeout, connect_timeout=min(config.timeout, 60.0)
         )
+        self.adaptive = (
+            AdaptiveLimit(
+                self.balancer,
+                self._client,
+                interval=config.metrics_interval,
+                ceiling=config.max_concurrency,
+            )
+            if auto
+            else None
+        )
+        self._tokenizer: Any = None
 
     async def __aenter__(self) -> OpenAIBackend:
-        await self._client.__aenter__()
+        if self.config.chat_template:
+            try:
+                self._tokenizer = await anyio.to_thread.run_sync(
+                    load_tokenizer, self.config.tokenizer or self.model
+                )
+            except BaseException:
+                await self._client.aclose()
+                raise
         return self
 
     async def __aexit__(
@@ -188,35 +243,57 @@ class OpenAIBackend:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._client.__aexit__(exc_type, exc, tb)
+        with anyio.CancelScope(shield=True):
+            await self._client.aclose()
+
+    async def background(self) -> None:
+        """With ``concurrency="auto"``, reads the servers' metrics and moves the limits."""
+        if self.adaptive is None:
+            return
+        while True:
+            await self.adaptive.step()
+            self.progress.limit = self.balancer.limit
+            await anyio.sleep(self.adaptive.interval)
 
     # -- requests -------------------------------------------------------------------------
 
-    def _body(self, problem: Problem, params: SamplingParams, n: int, start: int) -> bytes:
+    def prepare(self, problem: Problem, params: SamplingParams) -> PreparedRequest:
+        """Renders ``problem``'s prompt and the sampling fields its requests share."""
         template = self.templates[problem.domain]
         user = template.generation_prompt(problem.problem, problem.starter_code)
+        messages = [
+            {"role": "system", "content": template.system},
+            {"role": "user", "content": user},
+        ]
         body: dict[str, Any] = {"model": self.model}
         if self.config.endpoint == "chat":
-            body["messages"] = [
-                {"role": "system", "content": template.system},
-                {"role": "user", "content": user},
-            ]
+            body["messages"] = messages
+        elif self._tokenizer is not None:
+            body["prompt"] = render_chat(self._tokenizer, messages)
         else:
             body["prompt"] = f"{template.system}\n\n{user}\n\n"
-        body.update(n=n, temperature=params.temperature, max_tokens=params.max_tokens)
+        body["temperature"] = params.temperature
         if params.top_p is not None:
             body["top_p"] = params.top_p
-        if self.config.seed is not None:
-            body["seed"] = request_seed(self.config.seed, problem.id, start)
-        if self.config.stop:
-            body["stop"] = list(self.config.stop)
-        body.update(self.config.extra_body)
-        if "max_completion_tokens" in self.config.extra_body:
-            body.pop("max_tokens", None)
+        if params.stop:
+            body["stop"] = list(params.stop)
+        body.update(params.extra)
+        return PreparedRequest(problem, params, body, self.path)
+
+    def _content(self, prepared: PreparedRequest, n: int, start: int) -> bytes:
+        body = dict(prepared.body)
+        params = prepared.params
+        body["n"] = n
+        body[params.max_tokens_field] = params.max_tokens
+        if params.seed is not None:
+            body["seed"] = request_seed(params.seed, prepared.problem.id, start)
         return orjson.dumps(body)
 
     async def _post(self, content: bytes) -> dict[str, Any] | _Failure:
         """POSTs with retries; the decoded response, or why it failed for good.
+
+        Each attempt takes a slot on the least loaded server (a retry may go elsewhere); the
+        slot is given back before any backoff.
 
         Raises:
             GenerationError: the server refuses every request or cannot be reached.
@@ -226,14 +303,17 @@ class OpenAIBackend:
         unreachable = False
         for attempt in range(attempts):
             retry_after: float | None = None
+            endpoint = await self.balancer.acquire()
+            self.progress.in_flight += 1
             try:
-                response = await self._client.post(self.path, content=content)
-            except httpx.ConnectError as e:
-                last, unreachable = f"cannot connect to {self.base_url}: {_describe(e)}", True
-            except httpx.TimeoutException as e:
-                last, unreachable = f"request timed out: {_describe(e)}", False
-            except httpx.TransportError as e:
-                last, unreachable = f"connection failed: {_describe(e)}", False
+                response = await self._client.request("POST", endpoint.url + self.path, content)
+            except HttpConnectError as e:
+                last, unreachable = f"cannot connect to {endpoint.url}: {e}", True
+                self.balancer.mark_down(endpoint, min(30.0, 2.0**attempt))
+            except HttpTimeout as e:
+                last, unreachable = f"request timed out: {e}", False
+            except HttpTransportError as e:
+                last, unreachable = f"connection failed: {e}", False
             else:
                 unreachable = False
                 status = response.status_code
@@ -252,7 +332,7 @@ class OpenAIBackend:
                         else ""
                     )
                     raise GenerationError(
-                        f"{self.base_url}{self.path} refused the request for model "
+                        f"{endpoint.url}{self.path} refused the request for model "
                         f"{self.model!r}: {_server_message(response)}{hint}"
                     )
                 elif status in RETRYABLE_STATUS or status >= 500:
@@ -260,6 +340,9 @@ class OpenAIBackend:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                 else:
                     return _Failure(_server_message(response))
+            finally:
+                self.progress.in_flight -= 1
+                self.balancer.release(endpoint)
             if attempt + 1 < attempts:
                 self.progress.retries += 1
                 await anyio.sleep(
@@ -273,50 +356,66 @@ class OpenAIBackend:
 
     # -- samples --------------------------------------------------------------------------
 
+    async def generate(
+        self, prepared: PreparedRequest, indices: Sequence[int], deliver: Deliver
+    ) -> None:
+        """The samples ``indices`` of a prepared problem, delivered response by response.
+
+        One request asks for all of them (native ``n``); if the server returns fewer choices,
+        further requests ask for the rest. Failures are delivered as error samples.
+        """
+        problem = prepared.problem
+        remaining = list(indices)
+        while remaining:
+            content = self._content(prepared, len(remaining), remaining[0])
+            result = await self._post(content)
+            if isinstance(result, _Failure):
+                await deliver(error_samples(problem, remaining, result.message, self.model))
+                return
+            got = self._parse(problem, result, remaining)
+            if not got:
+                await deliver(
+                    error_samples(problem, remaining, "the server returned no choices", self.model)
+                )
+                return
+            remaining = remaining[len(got) :]
+            await deliver(got)
+
     async def samples(self, problem: Problem) -> list[Sample]:
-        """All ``n`` samples of ``problem``; failures come back as error samples."""
+        """All ``n`` samples of ``problem`` at once (failures come back as error samples)."""
         try:
             params = SamplingParams.resolve(self.config, problem)
         except RecordError as e:
-            n = self.config.n or 1
-            return error_samples(problem, range(n), str(e), self.model)
-        n = params.n or 1
+            return error_samples(problem, range(self.config.n or 1), str(e), self.model)
         out: list[Sample] = []
-        while len(out) < n:
-            start = len(out)
-            result = await self._post(self._body(problem, params, n - start, start))
-            if isinstance(result, _Failure):
-                out += error_samples(problem, range(start, n), result.message, self.model)
-                break
-            got = self._parse(problem, result, start, n - start)
-            if not got:
-                out += error_samples(
-                    problem, range(start, n), "the server returned no choices", self.model
-                )
-                break
-            out += got
+
+        async def keep(samples: list[Sample]) -> None:
+            out.extend(samples)
+
+        await self.generate(self.prepare(problem, params), range(params.n or 1), keep)
         return out
 
-    def _parse(
-        self, problem: Problem, data: dict[str, Any], start: int, wanted: int
-    ) -> list[Sample]:
+    def _parse(self, problem: Problem, data: dict[str, Any], indices: list[int]) -> list[Sample]:
         raw = data.get("choices")
         choices = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
         choices.sort(key=_choice_index)
-        choices = choices[:wanted]
+        choices = choices[: len(indices)]
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
         if usage is not None:
             tokens = usage.get("completion_tokens")
             if isinstance(tokens, int):
                 self.progress.tokens += tokens
+            prompt = usage.get("prompt_tokens")
+            if isinstance(prompt, int):
+                self.progress.prompt_tokens += prompt
         model = data.get("model") if isinstance(data.get("model"), str) else self.model
         samples = []
-        for offset, choice in enumerate(choices):
+        for index, choice in zip(indices, choices, strict=False):
             completion, reasoning = self._texts(choice)
             samples.append(
                 make_sample(
                     problem,
-                    sample_index=start + offset,
+                    sample_index=index,
                     model=model,
                     completion=completion,
                     reasoning=reasoning,
@@ -340,6 +439,37 @@ class OpenAIBackend:
             raw = choice.get("text")
             text = raw if isinstance(raw, str) else ""
         return split_reasoning(text)
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of ``name`` (a local directory or a Hugging Face id), for its chat
+    template.
+
+    Raises:
+        ConfigError: transformers is not installed, or the tokenizer cannot be loaded or has
+            no chat template.
+    """
+    try:
+        import jinja2  # noqa: F401  (transformers needs it for chat templates)
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ConfigError(
+            "rendering the chat template needs transformers: "
+            "pip install 'sfstream[transformers]' (or just transformers)"
+        ) from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot load the tokenizer of {name!r}: {e}") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"the tokenizer of {name!r} has no chat template")
+    return tokenizer
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """``messages`` rendered with the tokenizer's chat template, ready for the assistant."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return str(text)
 
 
 def _choice_index(choice: dict[str, Any]) -> int:

@@ -105,6 +105,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _concurrency(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _positive(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a positive integer or auto") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sfstream`` command."""
     parser = argparse.ArgumentParser(
@@ -138,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="sample solutions from a model server")
     p.add_argument(
         "--backend",
-        choices=["openai", "replay"],
+        choices=["openai", "transformers", "replay"],
         default="openai",
-        help="an OpenAI-compatible server (default) or recorded completions",
+        help="an OpenAI-compatible server (default), a small transformers model run in "
+        "this process, or recorded completions",
     )
     p.add_argument(
         "--replay",
@@ -150,14 +160,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--base-url",
+        action="append",
         default=None,
         metavar="URL",
-        help="server URL such as http://127.0.0.1:8000/v1 (default: $SFSTREAM_BASE_URL)",
+        help="server URL such as http://127.0.0.1:8000/v1 (default: $SFSTREAM_BASE_URL); "
+        "repeat it or separate URLs by commas to balance over several servers",
     )
     p.add_argument(
-        "--model", default=None, metavar="NAME", help="model name (default: $SFSTREAM_MODEL)"
+        "--model",
+        default=None,
+        metavar="NAME",
+        help="model name (default: $SFSTREAM_MODEL); a Hugging Face id or directory for "
+        "--backend transformers",
     )
     p.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
+    p.add_argument(
+        "--chat-template",
+        action="store_true",
+        default=None,
+        help="with --endpoint completions, render the model's chat template locally "
+        "(needs transformers)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        metavar="NAME",
+        help="where to load the chat template from (default: --model)",
+    )
     p.add_argument(
         "-n", type=_positive, default=None, metavar="N", help="samples per problem (default 1)"
     )
@@ -177,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: 512 for math, 1024 for code",
     )
     p.add_argument(
+        "--max-tokens-field",
+        choices=["max_tokens", "max_completion_tokens"],
+        default=None,
+        help="request field carrying --max-tokens (default max_tokens)",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=None,
@@ -193,15 +228,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--concurrency",
+        type=_concurrency,
+        default=None,
+        metavar="C|auto",
+        help="requests in flight over all servers (default 64), or auto: follow each vLLM "
+        "server's /metrics to keep its queue just full",
+    )
+    p.add_argument(
+        "--max-concurrency",
         type=_positive,
         default=None,
         metavar="C",
-        help="requests in flight (default 64)",
+        help="with --concurrency auto, the largest limit per server (default 512)",
+    )
+    p.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --concurrency auto, between readings of /metrics (default 1)",
     )
     p.add_argument(
         "--timeout", type=float, default=None, metavar="SECONDS", help="per request (default 3600)"
     )
     p.add_argument("--max-retries", type=int, default=None, metavar="N")
+    p.add_argument(
+        "--journal",
+        default=None,
+        metavar="PATH",
+        help="append every response to PATH as it arrives; rerunning the same command after "
+        "a crash emits the journaled samples again and requests only the rest",
+    )
     p.add_argument(
         "--templates",
         default=None,
@@ -330,15 +387,21 @@ async def _generate(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) 
             "base_url",
             "model",
             "endpoint",
+            "chat_template",
+            "tokenizer",
             "n",
             "temperature",
             "top_p",
             "max_tokens",
+            "max_tokens_field",
             "seed",
             "stop",
             "concurrency",
+            "max_concurrency",
+            "metrics_interval",
             "timeout",
             "max_retries",
+            "journal",
             "templates",
         ],
     )

@@ -31,7 +31,10 @@ class StageProgress:
         errors: Records that failed (kept as data, e.g. a generation error).
         retries: Requests retried.
         tokens: Completion tokens received.
+        prompt_tokens: Prompt tokens sent (generate; shown in the summary, not the line).
         reused: Results taken from a journal instead of recomputed.
+        samples: Records emitted (generate: samples, while ``done`` counts problems).
+        limit: The current in-flight limit, when it moves (adaptive concurrency).
     """
 
     name: str
@@ -43,6 +46,9 @@ class StageProgress:
     retries: int = 0
     tokens: int = 0
     reused: int = 0
+    prompt_tokens: int = 0
+    samples: int = 0
+    limit: int | None = None
     started: float = field(default_factory=time.monotonic)
 
     def rate(self, now: float | None = None) -> float:
@@ -55,8 +61,9 @@ class StageProgress:
         now = now or time.monotonic()
         elapsed = max(now - self.started, 1e-9)
         parts = [f"{self.name} {self.done}" + (f"/{self.total}" if self.total else "")]
-        if self.in_flight:
-            parts.append(f"{self.in_flight} in flight")
+        if self.in_flight or self.limit:
+            limit = f" (limit {self.limit})" if self.limit else ""
+            parts.append(f"{self.in_flight} in flight{limit}")
         if self.correct:
             parts.append(f"{self.correct} correct")
         if self.tokens:

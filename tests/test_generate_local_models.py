@@ -1,0 +1,155 @@
+"""The model's own chat template for the completions endpoint (rendered with transformers'
+tokenizer, against the real vLLM server), and the in-process transformers backend on the tiny
+random model.
+
+The transformers backend needs torch, which is far too large for the test environment; the
+vLLM environment has it (and transformers), so that test runs ``sfstream generate --backend
+transformers`` with the vLLM environment's python, the test environment's packages added after
+its own (for orjson and sfstream itself).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import vllm_server as vllm_plugin
+from fault_proxy import FaultInjectingProxy
+from sfstream.errors import ConfigError
+from sfstream.generate import GenerateConfig, generate
+from sfstream.records import Problem, Sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def problem(ident: str = "m/1") -> Problem:
+    return Problem(id=ident, domain="math", source="t", problem="What is 2 + 3?", answer="5")
+
+
+async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+async def collect(config: GenerateConfig, items: list[Problem]) -> list[Sample]:
+    return [s async for s in generate(aiter_of(items), config)]
+
+
+def test_chat_template_is_for_completions() -> None:
+    with pytest.raises(ConfigError, match="completions endpoint"):
+        GenerateConfig(base_url="http://a/v1", model="m", chat_template=True)
+
+
+@pytest.mark.anyio
+async def test_missing_tokenizer_is_a_config_error(tmp_path: Path) -> None:
+    config = GenerateConfig(
+        base_url="http://127.0.0.1:9/v1",
+        model="m",
+        endpoint="completions",
+        chat_template=True,
+        tokenizer=str(tmp_path / "nothing-here"),
+    )
+    with pytest.raises(ConfigError, match="cannot load the tokenizer"):
+        await collect(config, [problem()])
+
+
+@pytest.mark.vllm
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.timeout(120)
+async def test_completions_with_the_models_chat_template(vllm_server: Any) -> None:
+    with FaultInjectingProxy(vllm_server.root, {}) as proxy:
+        config = GenerateConfig(
+            base_url=proxy.base_url,
+            model=vllm_server.model,
+            endpoint="completions",
+            chat_template=True,
+            tokenizer=str(vllm_server.model_dir),
+            n=2,
+            max_tokens=6,
+            seed=2,
+        )
+        samples = await collect(config, [problem()])
+        [request] = proxy.seen
+    prompt = request.body["prompt"]
+    assert request.path == "/v1/completions"
+    assert prompt.startswith("<s><|system|>\nYou are a helpful AI math assistant.")
+    assert "<|user|>\nProblem:\nWhat is 2 + 3?" in prompt
+    assert prompt.endswith("</s>\n<|assistant|>\n")
+    assert sorted(s.sample_index for s in samples) == [0, 1]
+    assert all(s.finish_reason in ("stop", "length") and s.usage for s in samples)
+
+
+@pytest.mark.vllm
+@pytest.mark.timeout(300)
+def test_transformers_backend_on_the_tiny_model(tmp_path: Path) -> None:
+    python = vllm_plugin._vllm_python()
+    model_dir = vllm_plugin._tiny_model(python)
+    source = tmp_path / "problems.jsonl"
+    items = [problem("m/1"), problem("m/2")]
+    source.write_bytes(b"".join(orjson.dumps(p.to_dict()) + b"\n" for p in items))
+    ours = sysconfig.get_paths()["purelib"]
+    # The vLLM environment's packages first (torch, transformers), then ours.
+    launcher = (
+        "import runpy, site, sys; site.addsitedir(sys.argv.pop(1)); "
+        "sys.argv[0] = 'sfstream'; runpy.run_module('sfstream', run_name='__main__')"
+    )
+
+    def run(out: Path) -> list[dict[str, Any]]:
+        proc = subprocess.run(
+            [
+                str(python),
+                "-c",
+                launcher,
+                ours,
+                "generate",
+                "--backend",
+                "transformers",
+                "--model",
+                str(model_dir),
+                "-n",
+                "2",
+                "--max-tokens",
+                "6",
+                "--seed",
+                "5",
+                "-i",
+                str(source),
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+    first = run(tmp_path / "a.jsonl")
+    assert sorted((r["id"], r["sample_index"]) for r in first) == [
+        ("m/1", 0),
+        ("m/1", 1),
+        ("m/2", 0),
+        ("m/2", 1),
+    ]
+    for row in first:
+        assert row["model"] == str(model_dir)
+        assert row["finish_reason"] in ("stop", "length")
+        usage = row["usage"]
+        assert usage["prompt_tokens"] > 10 and 0 <= usage["completion_tokens"] <= 6
+        assert row["problem"] == "What is 2 + 3?"
+    # The same run seed gives the same samples.
+    again = run(tmp_path / "b.jsonl")
+    assert {(r["id"], r["sample_index"]): r["completion"] for r in first} == {
+        (r["id"], r["sample_index"]): r["completion"] for r in again
+    }
+    assert sys.executable  # the test environment itself never imported torch

@@ -1,0 +1,126 @@
+"""What the OpenAI backend puts in its requests and takes from the answers, checked exactly
+against InstantFakeServer (which records every body): length-limit fields, per-problem
+parameters, reasoning channels, progress and the end-of-run summary."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import pytest
+from instant_fake_server import InstantFakeServer
+from sfstream.generate import GenerateConfig, generate_stage, request_seed
+from sfstream.pipeline import iterate_stage
+from sfstream.progress import StageProgress
+from sfstream.records import Problem, Sample
+
+
+def problem(ident: str = "r/1", **extra: Any) -> Problem:
+    return Problem(id=ident, domain="code", source="t", problem="Add two numbers.", extra=extra)
+
+
+async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+async def run(
+    config: GenerateConfig, items: list[Problem], progress: StageProgress | None = None
+) -> list[Sample]:
+    stage = generate_stage(config, progress)
+    return [s async for s in iterate_stage(stage, aiter_of(items))]
+
+
+@pytest.mark.anyio
+async def test_length_limit_fields() -> None:
+    with InstantFakeServer(keep_bodies=True) as server:
+        base = {"base_url": server.base_url, "model": "m"}
+        await run(GenerateConfig(**base), [problem()])
+        await run(GenerateConfig(**base, max_tokens_field="max_completion_tokens"), [problem()])
+        await run(GenerateConfig(**base, extra_body={"max_completion_tokens": 7}), [problem()])
+        default, newer, extra = server.bodies
+    assert default["max_tokens"] == 1024 and "max_completion_tokens" not in default
+    assert newer["max_completion_tokens"] == 1024 and "max_tokens" not in newer
+    assert extra["max_completion_tokens"] == 7 and "max_tokens" not in extra
+    assert default["temperature"] == 0.8  # the code domain's default
+
+
+@pytest.mark.anyio
+async def test_per_problem_parameters() -> None:
+    own = problem(
+        "r/own",
+        generation={
+            "n": 2,
+            "seed": 11,
+            "stop": "###",
+            "temperature": 0.2,
+            "extra_body": {"top_k": 5},
+        },
+    )
+    with InstantFakeServer(keep_bodies=True) as server:
+        config = GenerateConfig(
+            base_url=server.base_url, model="m", seed=1, extra_body={"min_p": 0.1, "top_k": 50}
+        )
+        samples = await run(config, [own, problem("r/plain")])
+        bodies = {b["n"]: b for b in server.bodies}
+    assert len(samples) == 3
+    mine, plain = bodies[2], bodies[1]
+    assert mine["seed"] == request_seed(11, "r/own", 0) and mine["stop"] == ["###"]
+    assert mine["temperature"] == 0.2 and mine["top_k"] == 5 and mine["min_p"] == 0.1
+    assert plain["seed"] == request_seed(1, "r/plain", 0) and "stop" not in plain
+    assert plain["top_k"] == 50
+
+
+@pytest.mark.anyio
+async def test_bad_problem_parameters_are_error_samples() -> None:
+    with InstantFakeServer() as server:
+        samples = await run(
+            GenerateConfig(base_url=server.base_url, model="m"),
+            [problem(generation={"extra_body": {"max_tokens": 0}})],
+        )
+    [bad] = samples
+    assert bad.finish_reason == "error" and "max_tokens" in bad.extra["error"]
+
+
+@pytest.mark.anyio
+async def test_reasoning_channels() -> None:
+    def respond(body: dict[str, Any], index: int) -> tuple[Any, ...]:
+        if index == 0:
+            return "The answer.", "stop", "server-side thoughts"
+        if index == 1:
+            return "<think>my own thoughts</think>\n\nAnswer two.", "stop"
+        return "<think>cut off in the middle", "length"
+
+    with InstantFakeServer(respond) as server:
+        samples = await run(GenerateConfig(base_url=server.base_url, model="m", n=3), [problem()])
+    by_index = {s.sample_index: s for s in samples}
+    assert (by_index[0].completion, by_index[0].reasoning) == (
+        "The answer.",
+        "server-side thoughts",
+    )
+    assert (by_index[1].completion, by_index[1].reasoning) == ("Answer two.", "my own thoughts")
+    assert (by_index[2].completion, by_index[2].reasoning) == ("", "cut off in the middle")
+    assert by_index[2].finish_reason == "length"  # truncated: kept and marked, not retried
+
+
+@pytest.mark.anyio
+async def test_progress_and_summary(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sfstream")
+    with InstantFakeServer() as server:
+        progress = StageProgress("generate", total=4)
+        await run(
+            GenerateConfig(base_url=server.base_url, model="m", n=2),
+            [problem(f"r/{i}") for i in range(4)],
+            progress,
+        )
+    assert (progress.done, progress.samples, progress.in_flight) == (4, 8, 0)
+    assert progress.tokens == 16 and progress.prompt_tokens == 40
+    assert "generate: 8 sample(s) of 4 problem(s)" in caplog.text
+    assert "16 completion + 40 prompt tokens" in caplog.text
+    line = StageProgress(
+        "generate", done=3, total=10, in_flight=5, tokens=100, reused=2, retries=1, limit=32
+    ).render()
+    assert "generate 3/10" in line and "5 in flight (limit 32)" in line
+    assert "2 reused" in line and "1 retries" in line and "ETA" in line and "tok/s" in line
+    assert StageProgress("generate", done=7).render().startswith("generate 7")

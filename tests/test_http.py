@@ -1,0 +1,180 @@
+"""The generate stage's HTTP/1.1 client against scripted raw-socket servers (each answer shape
+written byte by byte: chunked, close-delimited, a keep-alive connection the server drops)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+import pytest
+from sfstream._http import (
+    FastClient,
+    HttpConnectError,
+    HttpTimeout,
+    HttpTransportError,
+    HttpxClient,
+    open_client,
+)
+
+Script = Callable[[socket.socket, int], None]
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
+@contextmanager
+def scripted(script: Script) -> Iterator[str]:
+    """A server that runs ``script(connection, number)`` for each connection it accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        number = 0
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            number += 1
+            threading.Thread(target=_run, args=(script, conn, number), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1/x"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _run(script: Script, conn: socket.socket, number: int) -> None:
+    try:
+        script(conn, number)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+@pytest.mark.anyio
+async def test_keep_alive_and_chunked() -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        assert read_request(conn).startswith(b"POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1:")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        )
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n")
+
+    client = FastClient({"X-Test": "1"}, timeout=5)
+    with scripted(script) as url:
+        first = await client.request("POST", url, b'{"a": 1}')
+        second = await client.request("POST", url, b"{}")
+        third = await client.request("POST", url, b"{}")
+    await client.aclose()
+    assert (first.status_code, first.content) == (200, b"hello")
+    assert second.content == b"abcdefg"
+    assert third.status_code == 429 and third.headers["retry-after"] == "3"
+    assert client.opened == 1
+
+
+@pytest.mark.anyio
+async def test_dropped_idle_connection_is_replaced() -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if number == 1:
+            return  # closes the kept-alive connection, as an idle timeout would
+        read_request(conn)
+
+    client = FastClient({}, timeout=5)
+    with scripted(script) as url:
+        await client.request("POST", url, b"{}")
+        await anyio.sleep(0.1)
+        again = await client.request("POST", url, b"{}")
+    await client.aclose()
+    assert again.content == b"ok" and client.opened == 2
+
+
+@pytest.mark.anyio
+async def test_close_delimited_body_and_failures() -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        if number == 1:
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
+        elif number == 2:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+        elif number == 3:
+            time.sleep(2)  # never answers in time
+
+    client = FastClient({}, timeout=5)
+    with scripted(script) as url:
+        body = await client.request("GET", url)
+        with pytest.raises(HttpTransportError):
+            await client.request("GET", url)
+        with pytest.raises(HttpTimeout):
+            await client.request("GET", url, time_limit=0.3)
+    await client.aclose()
+    assert body.content == b"until the end"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(HttpConnectError):
+        await client.request("GET", f"http://127.0.0.1:{port}/")
+
+
+@pytest.mark.anyio
+async def test_proxy_from_the_environment_selects_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    urls = ("http://10.1.2.3:8000/v1",)
+    assert isinstance(open_client(urls, {}, timeout=5, connect_timeout=5), FastClient)
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    chosen = open_client(urls, {}, timeout=5, connect_timeout=5)
+    assert isinstance(chosen, HttpxClient)
+    await chosen.aclose()
+    monkeypatch.setenv("no_proxy", "10.1.2.3")
+    assert isinstance(open_client(urls, {}, timeout=5, connect_timeout=5), FastClient)
+
+    # The httpx adapter answers like the fast client.
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 4\r\n\r\nbusy")
+
+    monkeypatch.delenv("http_proxy")
+    client = HttpxClient({"X-A": "1"}, timeout=5, connect_timeout=5)
+    with scripted(script) as url:
+        response = await client.request("POST", url, b"{}")
+    await client.aclose()
+    assert (response.status_code, response.headers["retry-after"], response.text) == (
+        503,
+        "2",
+        "busy",
+    )
