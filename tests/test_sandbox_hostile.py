@@ -33,19 +33,38 @@ SECRET_NAME = "SFSTREAM_HOSTILE_SECRET"
 SECRET_VALUE = "s3cr3t-4f1c9e"
 
 
+def _status(pid: str) -> dict[str, str]:
+    try:
+        text = (Path("/proc") / pid / "status").read_text()
+    except OSError:
+        return {}
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def _ours(pid: str) -> bool:
+    """Whether a process descends from this test process, or was orphaned to init (where an
+    escaped daemon would end up). Sandboxes of other test runs on the host are not ours."""
+    me = str(os.getpid())
+    for _ in range(64):
+        ppid = _status(pid).get("PPid", "0").strip()
+        if ppid == me:
+            return True
+        if ppid in ("0", "1"):
+            return ppid == "1"
+        pid = ppid
+    return False
+
+
 def sandbox_processes() -> list[str]:
-    """Processes running under a sandbox uid."""
+    """Processes of this test run still running under a sandbox uid."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Uid:") and int(line.split()[1]) >= SANDBOX_UID_BASE:
-                found.append(f"{entry.name}: {status.splitlines()[0]}")
+        status = _status(entry.name)
+        uid = status.get("Uid", "0").split()
+        if uid and int(uid[0]) >= SANDBOX_UID_BASE and _ours(entry.name):
+            found.append(f"{entry.name}: {status.get('Name', '?').strip()}")
     return found
 
 
