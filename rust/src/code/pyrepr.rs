@@ -1,69 +1,13 @@
-//! Exchanging values with the driver as Python literals instead of JSON.
+//! Reading the child's results as Python literals instead of JSON.
 //!
-//! Importing `json` costs the child about 7 ms per case (it pulls in `re` and `enum`), more
-//! than the rest of a trivial call-based run. Python literals need no import on either side of
-//! the child: the request is written as a literal and read with `eval` (C speed, no builtins),
-//! and the return value is sent back as `repr()` of plain values and parsed here into [`Json`].
+//! Importing `json` costs a fresh child about 7 ms per case (it pulls in `re` and `enum`), more
+//! than the rest of a trivial call-based run. The return value is sent back as `repr()` of plain
+//! values (no import needed) and parsed here into [`Json`]; requests go the other way in
+//! marshal format ([`super::marshal`]).
 
 use super::json::Json;
 
 const MAX_DEPTH: usize = 512;
-
-/// Writes `v` as a Python literal. `NaN`/`Infinity` become the names `nan`/`inf`, which the
-/// driver provides to `eval`.
-pub fn write_literal(v: &Json, out: &mut String) {
-    match v {
-        Json::Null => out.push_str("None"),
-        Json::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
-        Json::Num(n) => out.push_str(match n.as_str() {
-            "NaN" => "nan",
-            "Infinity" => "inf",
-            "-Infinity" => "-inf",
-            other => other,
-        }),
-        Json::Str(s) => write_str(s, out),
-        Json::Arr(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_literal(item, out);
-            }
-            out.push(']');
-        }
-        Json::Obj(members) => {
-            out.push('{');
-            for (i, (k, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(k, out);
-                out.push(':');
-                write_literal(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
 
 /// Parses the `repr()` of a plain Python value (None, bool, int, float, str, list, dict) into
 /// [`Json`]. Floats `inf`/`nan` become `Infinity`/`NaN` numbers; lone surrogates become U+FFFD.
@@ -290,17 +234,5 @@ mod tests {
             assert!(parse_repr(bad).is_err(), "{bad:?}");
         }
         assert!(parse_repr(&("[".repeat(5000) + &"]".repeat(5000))).is_err());
-    }
-
-    #[test]
-    fn writes_literals() {
-        let v = parse(r#"{"s":"a\"b\\c\n\u0000é","n":[1,-2.5e3,NaN,-Infinity],"z":null,"t":true}"#)
-            .unwrap();
-        let mut out = String::new();
-        write_literal(&v, &mut out);
-        assert_eq!(
-            out,
-            r#"{"s":"a\"b\\c\n\x00é","n":[1,-2.5e3,nan,-inf],"z":None,"t":True}"#
-        );
     }
 }

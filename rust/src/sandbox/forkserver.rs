@@ -29,9 +29,11 @@ use super::process::{
     EXIT_GRACE, STDIN_CHUNK,
 };
 use super::{Interpreter, Limits, Outcome, Stream, Termination};
+use crate::code::json::Json;
+use crate::code::marshal;
 use crate::Error;
 
-const SERVER: &str = include_str!("server.py");
+const SERVER: &str = concat!(include_str!("case.py"), include_str!("server.py"));
 
 /// Size cap of `/tmp` (working directories) and of `/dev/shm`, each, per server, in MiB.
 pub const SCRATCH_MB: u64 = 64;
@@ -263,11 +265,18 @@ impl ForkServer {
             cpu_seconds: START_TIMEOUT.as_secs(),
             ..Limits::default()
         };
-        let request = format!(
-            "{{'sentinel': 'ok', 'mode': 'stdio', 'program': 'print(1)', 'limits': {}}}",
-            limits_literal(&limits)
+        let member = |k: &str, v: &str| (k.to_string(), Json::Str(v.into()));
+        let mut request = Vec::new();
+        marshal::write(
+            &Json::Obj(vec![
+                member("sentinel", "ok"),
+                member("mode", "stdio"),
+                member("program", "print(1)"),
+                ("limits".into(), limits_json(&limits)),
+            ]),
+            &mut request,
         );
-        let outcome = self.run(request.as_bytes(), b"", &limits)?;
+        let outcome = self.run(&request, b"", &limits)?;
         if outcome.termination == Termination::Exited(0) && outcome.stdout == b"1\n" {
             Ok(())
         } else {
@@ -279,8 +288,8 @@ impl ForkServer {
         }
     }
 
-    /// Runs one case: `request` is the Python literal the server's child reads (see
-    /// `server.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
+    /// Runs one case: `request` is the marshal request the server's child reads (see
+    /// `case.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
     /// discarded (not returned to the pool).
     pub fn run(&mut self, request: &[u8], stdin: &[u8], limits: &Limits) -> crate::Result<Outcome> {
         let result = self.run_inner(request, stdin, limits);
@@ -485,17 +494,16 @@ fn world_readable(dir: &std::path::Path) -> bool {
     mode(dir) & 0o005 == 0o005 && dir.ancestors().skip(1).all(|a| mode(a) & 0o001 != 0)
 }
 
-/// The `limits` member of a request, as a Python literal (-1 = unlimited).
-pub fn limits_literal(limits: &Limits) -> String {
-    let or_none = |v: u64| if v == 0 { -1 } else { v as i128 };
-    format!(
-        "{{'cpu': {}, 'as': {}, 'fsize': {}, 'nofile': {}, 'nproc': {}}}",
-        or_none(limits.cpu_seconds),
-        or_none(limits.address_space_bytes),
-        or_none(limits.file_size_bytes),
-        or_none(limits.open_files),
-        or_none(limits.processes),
-    )
+/// The `limits` member of a request (-1 = unlimited).
+pub fn limits_json(limits: &Limits) -> Json {
+    let value = |v: u64| Json::Num(if v == 0 { "-1".into() } else { v.to_string() });
+    Json::Obj(vec![
+        ("cpu".into(), value(limits.cpu_seconds)),
+        ("as".into(), value(limits.address_space_bytes)),
+        ("fsize".into(), value(limits.file_size_bytes)),
+        ("nofile".into(), value(limits.open_files)),
+        ("nproc".into(), value(limits.processes)),
+    ])
 }
 
 /// Sends `data` with `fds` attached (`SCM_RIGHTS`).
