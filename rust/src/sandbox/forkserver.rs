@@ -14,7 +14,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -24,10 +24,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
-use super::process::{
-    minimal_env, pipe_cloexec, pollfd, set_nonblocking, write_without_sigpipe, Reader, CHUNK,
-    EXIT_GRACE, STDIN_CHUNK,
-};
+use super::process::{minimal_env, pipe_for_child, Pipes, Reader, EXIT_GRACE};
 use super::{Interpreter, Limits, Outcome, Stream, Termination};
 use crate::code::json::Json;
 use crate::code::marshal;
@@ -305,53 +302,40 @@ impl ForkServer {
         input: &[u8],
         limits: &Limits,
     ) -> crate::Result<Outcome> {
-        let (stdin_r, stdin_w) = pipe_cloexec()?;
-        let (out_r, out_w) = pipe_cloexec()?;
-        let (err_r, err_w) = pipe_cloexec()?;
-        let (res_r, res_w) = pipe_cloexec()?;
+        // Our ends are non-blocking, the child's ends blocking.
+        let (stdin_r, stdin_w) = pipe_for_child(true)?;
+        let (out_r, out_w) = pipe_for_child(false)?;
+        let (err_r, err_w) = pipe_for_child(false)?;
+        let (res_r, res_w) = pipe_for_child(false)?;
         let start = Instant::now();
-        send_with_fds(
-            &self.ctl,
-            &(request.len() as u64).to_le_bytes(),
-            &[
-                stdin_r.as_raw_fd(),
-                out_w.as_raw_fd(),
-                err_w.as_raw_fd(),
-                res_w.as_raw_fd(),
-            ],
-        )
-        .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
+        let mut message = Vec::with_capacity(8 + request.len());
+        message.extend_from_slice(&(request.len() as u64).to_le_bytes());
+        message.extend_from_slice(request);
+        let fds = [&stdin_r, &out_w, &err_w, &res_w].map(|fd| fd.as_raw_fd());
+        let sent = send_with_fds(&self.ctl, &message, &fds)
+            .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         drop((stdin_r, out_w, err_w, res_w));
         (&self.ctl)
-            .write_all(request)
+            .write_all(&message[sent..])
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
-        let mut stdin = if input.is_empty() {
-            None
-        } else {
-            Some(stdin_w)
-        };
-        if let Some(fd) = &stdin {
-            set_nonblocking(fd)?;
-        }
-        set_nonblocking(&out_r)?;
-        set_nonblocking(&err_r)?;
-        set_nonblocking(&res_r)?;
-        let mut readers = [
-            Reader::new(Some(out_r), limits.stdout_bytes, Stream::Stdout),
-            Reader::new(Some(err_r), limits.stderr_bytes, Stream::Stderr),
-            Reader::new(Some(res_r), limits.result_bytes, Stream::Result),
-        ];
+        let mut pipes = Pipes::new(
+            Some(stdin_w),
+            input,
+            [
+                Reader::new(Some(out_r), limits.stdout_bytes, Stream::Stdout),
+                Reader::new(Some(err_r), limits.stderr_bytes, Stream::Stderr),
+                Reader::new(Some(res_r), limits.result_bytes, Stream::Result),
+            ],
+        );
         let deadline = start + limits.wall;
         let mut ours: Option<Termination> = None;
         let mut kill_sent: Option<Instant> = None;
         let mut reply: Vec<u8> = Vec::new();
         let mut replied_at: Option<Instant> = None;
-        let mut written = 0usize;
-        let mut chunk = vec![0u8; CHUNK];
         loop {
             let now = Instant::now();
             if let Some(t) = replied_at {
-                if readers.iter().all(|r| r.fd.is_none()) || now >= t + EXIT_GRACE {
+                if pipes.drained() || now >= t + EXIT_GRACE {
                     break;
                 }
             } else if let Some(t) = kill_sent {
@@ -365,70 +349,24 @@ impl ForkServer {
                 self.send_kill(&mut kill_sent)?;
                 continue;
             }
-            let fd_of = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
-            let mut fds = [
-                pollfd(fd_of(&readers[0].fd), libc::POLLIN),
-                pollfd(fd_of(&readers[1].fd), libc::POLLIN),
-                pollfd(fd_of(&readers[2].fd), libc::POLLIN),
-                pollfd(fd_of(&stdin), libc::POLLOUT),
-                pollfd(
-                    if replied_at.is_none() {
-                        self.ctl.as_raw_fd()
-                    } else {
-                        -1
-                    },
-                    libc::POLLIN,
-                ),
-            ];
             let until = match (replied_at, kill_sent) {
                 (Some(t), _) => t + EXIT_GRACE,
                 (None, Some(t)) => t + KILL_GRACE,
                 (None, None) => deadline,
             };
-            let wait = until.saturating_duration_since(now);
-            let timeout_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-            // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::Sandbox(format!("poll failed: {err}")));
-            }
-            for (i, reader) in readers.iter_mut().enumerate() {
-                if fds[i].revents != 0 {
-                    match reader.drain(&mut chunk) {
-                        Ok(true) => {
-                            if ours.is_none() {
-                                ours = Some(Termination::OutputLimit(reader.stream));
-                            }
-                            if replied_at.is_none() {
-                                self.send_kill(&mut kill_sent)?;
-                            }
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            return Err(Error::Sandbox(format!("reading the child failed: {e}")))
-                        }
-                    }
+            let done = if replied_at.is_none() {
+                self.ctl.as_raw_fd()
+            } else {
+                -1
+            };
+            let (ready, overflow) = pipes.poll(done, until.saturating_duration_since(now))?;
+            if let Some(stream) = overflow {
+                ours = ours.or(Some(Termination::OutputLimit(stream)));
+                if replied_at.is_none() {
+                    self.send_kill(&mut kill_sent)?;
                 }
             }
-            if fds[3].revents != 0 {
-                if let Some(fd) = &stdin {
-                    let end = input.len().min(written + STDIN_CHUNK);
-                    match write_without_sigpipe(fd.as_raw_fd(), &input[written..end]) {
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => written = input.len(),
-                    }
-                    if written >= input.len() {
-                        stdin = None;
-                    }
-                }
-            }
-            if fds[4].revents != 0 && replied_at.is_none() {
+            if ready {
                 let mut buf = [0u8; 256];
                 let n = (&self.ctl)
                     .read(&mut buf)
@@ -439,7 +377,7 @@ impl ForkServer {
                 reply.extend_from_slice(&buf[..n]);
                 if reply.ends_with(b"\n") {
                     replied_at = Some(Instant::now());
-                    stdin = None;
+                    pipes.close_stdin();
                 }
             }
         }
@@ -461,12 +399,12 @@ impl ForkServer {
             None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
             None => Termination::Exited(-1),
         };
-        let [out, err, res] = readers;
+        let [stdout, stderr, result] = pipes.into_buffers();
         Ok(Outcome {
             termination,
-            stdout: out.buf,
-            stderr: err.buf,
-            result: res.buf,
+            stdout,
+            stderr,
+            result,
             wall,
             cpu: Duration::from_micros(utime.max(0) as u64)
                 + Duration::from_micros(stime.max(0) as u64),
@@ -506,8 +444,9 @@ pub fn limits_json(limits: &Limits) -> Json {
     ])
 }
 
-/// Sends `data` with `fds` attached (`SCM_RIGHTS`).
-fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+/// Sends `data` with `fds` attached (`SCM_RIGHTS`) in one `sendmsg`; returns how many bytes
+/// went (at least one, the one the descriptors travel with).
+fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     let fd_bytes = std::mem::size_of_val(fds);
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
@@ -532,14 +471,14 @@ fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<()
         std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
         loop {
             let n = libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL);
-            if n == data.len() as isize {
-                return Ok(());
+            if n > 0 {
+                return Ok(n as usize);
             }
             let err = io::Error::last_os_error();
             if n < 0 && err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            if n >= 0 {
+            if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::WriteZero, "short send"));
             }
             return Err(err);
