@@ -16,6 +16,9 @@
 //!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
 //!   after the tests finished, so exiting early with status 0 does not pass. One case.
 //!
+//! The child reads its request in marshal format ([`marshal`]); one script, `sandbox/case.py`,
+//! runs the case in both the fork server's children and the fresh-interpreter driver.
+//!
 //! Each case is a fresh process (a fork of a warm server, or a fresh interpreter as the fallback)
 //! under the limits of [`crate::sandbox`]. Cases of one solution run
 //! sequentially; the functions are thread-safe and take no global lock, so callers get
@@ -26,6 +29,7 @@ pub mod extract;
 pub mod json;
 pub mod marshal;
 pub mod pyrepr;
+mod scan;
 
 use std::ffi::OsString;
 use std::fmt;

@@ -383,7 +383,7 @@ impl ForkServer {
         }
         let wall = start.elapsed();
         let text = String::from_utf8_lossy(&reply);
-        let nums: Vec<i64> = text
+        let nums: Vec<libc::c_long> = text
             .split_whitespace()
             .filter_map(|t| t.parse().ok())
             .collect();
@@ -392,26 +392,8 @@ impl ForkServer {
                 "malformed fork-server reply {text:?}"
             )));
         };
-        let status = status as libc::c_int;
-        let termination = match ours {
-            Some(t) => t,
-            None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
-            None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
-            None => Termination::Exited(-1),
-        };
-        let [stdout, stderr, result] = pipes.into_buffers();
-        Ok(Outcome {
-            termination,
-            stdout,
-            stderr,
-            result,
-            wall,
-            cpu: Duration::from_micros(utime.max(0) as u64)
-                + Duration::from_micros(stime.max(0) as u64),
-            max_rss_bytes: (maxrss.max(0) as u64) * 1024,
-            cpu_limit_seconds: limits.cpu_seconds,
-            address_space_limit_bytes: limits.address_space_bytes,
-        })
+        let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
+        Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }
 
     fn send_kill(&mut self, kill_sent: &mut Option<Instant>) -> crate::Result<()> {

@@ -274,9 +274,35 @@ impl<'a> Pipes<'a> {
         }
     }
 
-    /// The captured stdout, stderr and result.
-    pub(super) fn into_buffers(self) -> [Vec<u8>; 3] {
-        self.readers.map(|r| r.buf)
+    /// The outcome of the child: the supervisor's own termination if it ended the run, else
+    /// what the wait `status` says; the captured output, and the child's resource usage.
+    pub(super) fn outcome(
+        self,
+        ours: Option<Termination>,
+        status: libc::c_int,
+        wall: Duration,
+        cpu: Duration,
+        max_rss_kb: libc::c_long,
+        limits: &Limits,
+    ) -> Outcome {
+        let termination = match ours {
+            Some(t) => t,
+            None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
+            None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
+            None => Termination::Exited(-1),
+        };
+        let [stdout, stderr, result] = self.readers.map(|r| r.buf);
+        Outcome {
+            termination,
+            stdout,
+            stderr,
+            result,
+            wall,
+            cpu,
+            max_rss_bytes: (max_rss_kb.max(0) as u64) * 1024,
+            cpu_limit_seconds: limits.cpu_seconds,
+            address_space_limit_bytes: limits.address_space_bytes,
+        }
     }
 }
 
@@ -357,24 +383,14 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
     let wall = start.elapsed();
     drop(child);
 
-    let termination = match ours {
-        Some(t) => t,
-        None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
-        None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
-        None => Termination::Exited(-1),
-    };
-    let [stdout, stderr, result] = pipes.into_buffers();
-    Ok(Outcome {
-        termination,
-        stdout,
-        stderr,
-        result,
+    Ok(pipes.outcome(
+        ours,
+        status,
         wall,
-        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
-        max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
-        cpu_limit_seconds: job.limits.cpu_seconds,
-        address_space_limit_bytes: job.limits.address_space_bytes,
-    })
+        timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        usage.ru_maxrss,
+        &job.limits,
+    ))
 }
 
 /// Runs the poll loop until the child exited (plus a short grace to drain pipes), the deadline
