@@ -204,14 +204,11 @@ def serve():
             os.close(fd)
         del req
         pidfd = os.pidfd_open(pid)
-        while True:
-            ready, _, _ = select.select([CTL, pidfd], [], [])
-            if pidfd in ready:
-                break
-            if not CTL.recv(1):
-                kill_everything(pid)
-                return
-            break
+        ready, _, _ = select.select([CTL, pidfd], [], [])
+        # Either the child exited or the supervisor said b"k" (kill now) or went away.
+        if pidfd not in ready and not CTL.recv(1):
+            kill_everything(pid)
+            return
         os.close(pidfd)
         kill_everything(pid)
         _, status, ru = os.wait4(pid, 0)
