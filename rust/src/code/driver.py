@@ -1,29 +1,6 @@
-# Runs one call-based or assert-style test inside the sandboxed interpreter (python -c).
-#
-# The request arrives on stdin as one Python literal (a dict), read with eval() without builtins;
-# stdin is then re-pointed at /dev/null so the program cannot read it. Results go to fd 3, never
-# stdout, as one line
-#     <sentinel> <KIND> <repr of a plain value>\n
-# where the sentinel is random per run and known only to the supervisor and this driver. The
-# supervisor (Rust) does every comparison; this driver only serialises plain values, so objects
-# with a rigged __eq__ cannot pass. No json import: it would cost ~7 ms per case.
-import builtins
-import os
-import sys
-
-INF = float("inf")
-
-CALL_PRELUDE = """
-import bisect, collections, functools, heapq, itertools, math, operator, re, string, sys
-from typing import *
-from collections import *
-from heapq import *
-from bisect import *
-from itertools import *
-from functools import *
-from math import *
-from builtins import *
-"""
+# The fresh-interpreter driver (python -c): sandbox/case.py followed by this part. It runs one
+# call-based or assert-style test. The request arrives on stdin; stdin is then re-pointed at
+# /dev/null so the program cannot read it. No json import: it would cost ~7 ms per case.
 
 # Every name CALL_PRELUDE provides (beyond builtins). Importing typing & co. costs ~10 ms, so the
 # prelude only runs if one of these words occurs in the program text (a superset test: a false
@@ -63,101 +40,12 @@ def uses_prelude(program):
 
 
 def _sfs_main():
-    literal = sys.stdin.buffer.read().decode("utf-8")
-    req = eval(literal, {"__builtins__": {}, "nan": float("nan"), "inf": float("inf")})
-    del literal
-    sentinel = req["sentinel"]
+    req = read_request(sys.stdin.buffer.read())
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
     os.set_inheritable(3, False)
-
-    def report(kind, payload):
-        # ascii(): one line, no surrogates to encode.
-        data = (sentinel + " " + kind + " " + ascii(payload) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(3, view) :]
-
-    def plain(value):
-        t = type(value)
-        if value is None or t is bool or t is int or t is float or t is str:
-            return value
-        if t is list or t is tuple:
-            return [plain(v) for v in value]
-        if t is dict:
-            # Keys become strings the way json.dumps converts them.
-            out = {}
-            for k, v in value.items():
-                tk = type(k)
-                if tk is str:
-                    key = k
-                elif k is None or tk is bool:
-                    key = {None: "null", True: "true", False: "false"}[k]
-                elif tk is int:
-                    key = str(k)
-                elif tk is float:
-                    key = (
-                        "NaN"
-                        if k != k
-                        else "Infinity"
-                        if k == INF
-                        else "-Infinity"
-                        if k == -INF
-                        else repr(k)
-                    )
-                else:
-                    raise TypeError("dict key of type " + tk.__name__)
-                out[key] = plain(v)
-            return out
-        raise TypeError("return value of type " + t.__name__)
-
-    try:
-        code = compile(req["program"], "solution.py", "exec")
-    except (SyntaxError, ValueError) as e:
-        report("SYNTAX", type(e).__name__ + ": " + str(e))
-        return
-    ns = {"__name__": "solution", "__builtins__": builtins}
-    if req["mode"] == "call" and uses_prelude(req["program"]):
-        # LeetCode/LiveCodeBench-style code assumes the judge's prelude (List, deque, inf, ...).
-        exec(CALL_PRELUDE, ns)
-    exec(code, ns)
-
-    if req["mode"] == "call":
-        name = req["fn_name"]
-        fn = ns.get(name)
-        if not callable(fn):
-            cls = ns.get("Solution")
-            fn = getattr(cls(), name, None) if isinstance(cls, type) else None
-        if not callable(fn):
-            report("NOFN", name)
-            return
-        result = fn(*req["args"])
-        try:
-            value = plain(result)
-        except (TypeError, RecursionError) as e:
-            report("BADTYPE", type(e).__name__ + ": " + str(e))
-            return
-        sys.stdout.flush()
-        report("RESULT", value)
-    else:
-        try:
-            tests = compile(req["asserts"], "tests.py", "exec")
-        except (SyntaxError, ValueError) as e:
-            report("TESTSYNTAX", type(e).__name__ + ": " + str(e))
-            return
-        ns["__name__"] = "__main__"
-        exec(tests, ns)
-        entry = req.get("entry_point")
-        if entry:
-            if entry not in ns:
-                report("NOFN", entry)
-                return
-            check = ns.get("check")
-            if callable(check):
-                check(ns[entry])
-        sys.stdout.flush()
-        report("PASSED", None)
+    run_case(req, reporter(req["sentinel"]), uses_prelude)
 
 
 _sfs_main()

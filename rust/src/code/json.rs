@@ -6,6 +6,8 @@
 //! and only floats with a tolerance. Nesting depth is bounded because the input may come from an
 //! untrusted program.
 
+use super::scan::Cursor;
+
 /// A JSON value. Object members keep their order; duplicate keys keep the last value on lookup.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
@@ -17,8 +19,6 @@ pub enum Json {
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
 }
-
-const MAX_DEPTH: usize = 512;
 
 impl Json {
     /// The member `key` of an object (the last one if repeated).
@@ -90,214 +90,114 @@ pub fn write_str(s: &str, out: &mut String) {
 
 /// Parses one JSON document (surrounding whitespace allowed).
 pub fn parse(text: &str) -> Result<Json, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
+    Cursor::new(text).document(WS, |c| value(c, 0))
+}
+
+const WS: &[u8] = b" \t\n\r";
+
+fn value(c: &mut Cursor, depth: usize) -> Result<Json, String> {
+    c.check_depth(depth)?;
+    let Some(first) = c.peek() else {
+        return Err(c.err("unexpected end"));
     };
-    p.ws();
-    let v = p.value(0)?;
-    p.ws();
-    if p.i != p.s.len() {
-        return Err(p.err("trailing characters"));
-    }
-    Ok(v)
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
-    }
-
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
-        }
-        let Some(&c) = self.s.get(self.i) else {
-            return Err(self.err("unexpected end"));
-        };
-        match c {
-            b'{' => {
-                self.i += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.eat("}") {
+    match first {
+        b'{' => {
+            c.i += 1;
+            let mut members = Vec::new();
+            c.skip(WS);
+            if c.eat("}") {
+                return Ok(Json::Obj(members));
+            }
+            loop {
+                c.skip(WS);
+                if c.peek() != Some(b'"') {
+                    return Err(c.err("expected a string key"));
+                }
+                let k = string(c)?;
+                c.skip(WS);
+                if !c.eat(":") {
+                    return Err(c.err("expected ':'"));
+                }
+                c.skip(WS);
+                let v = value(c, depth + 1)?;
+                members.push((k, v));
+                c.skip(WS);
+                if c.eat(",") {
+                    continue;
+                }
+                if c.eat("}") {
                     return Ok(Json::Obj(members));
                 }
-                loop {
-                    self.ws();
-                    if self.s.get(self.i) != Some(&b'"') {
-                        return Err(self.err("expected a string key"));
-                    }
-                    let k = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(self.err("expected ':'"));
-                    }
-                    self.ws();
-                    let v = self.value(depth + 1)?;
-                    members.push((k, v));
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
-                    }
-                    if self.eat("}") {
-                        return Ok(Json::Obj(members));
-                    }
-                    return Err(self.err("expected ',' or '}'"));
-                }
+                return Err(c.err("expected ',' or '}'"));
             }
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.eat("]") {
+        }
+        b'[' => {
+            c.i += 1;
+            let mut items = Vec::new();
+            c.skip(WS);
+            if c.eat("]") {
+                return Ok(Json::Arr(items));
+            }
+            loop {
+                c.skip(WS);
+                items.push(value(c, depth + 1)?);
+                c.skip(WS);
+                if c.eat(",") {
+                    continue;
+                }
+                if c.eat("]") {
                     return Ok(Json::Arr(items));
                 }
-                loop {
-                    self.ws();
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    if self.eat(",") {
-                        continue;
+                return Err(c.err("expected ',' or ']'"));
+            }
+        }
+        b'"' => string(c).map(Json::Str),
+        b't' if c.eat("true") => Ok(Json::Bool(true)),
+        b'f' if c.eat("false") => Ok(Json::Bool(false)),
+        b'n' if c.eat("null") => Ok(Json::Null),
+        b'N' if c.eat("NaN") => Ok(Json::Num("NaN".into())),
+        b'I' if c.eat("Infinity") => Ok(Json::Num("Infinity".into())),
+        b'-' if c.eat("-Infinity") => Ok(Json::Num("-Infinity".into())),
+        b'-' | b'0'..=b'9' => c.number(),
+        _ => Err(c.err("unexpected character")),
+    }
+}
+
+fn string(c: &mut Cursor) -> Result<String, String> {
+    c.i += 1; // opening quote
+    let mut out = String::new();
+    while let Some(e) = c.string_run(b'"', true, &mut out)? {
+        match e {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let hi = c.hex(4)?;
+                let ch = if (0xD800..0xDC00).contains(&hi) && c.s[c.i..].starts_with(b"\\u") {
+                    let save = c.i;
+                    c.i += 2;
+                    let lo = c.hex(4)?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                    } else {
+                        c.i = save;
+                        None
                     }
-                    if self.eat("]") {
-                        return Ok(Json::Arr(items));
-                    }
-                    return Err(self.err("expected ',' or ']'"));
-                }
+                } else {
+                    char::from_u32(hi)
+                };
+                // Lone surrogates (Python can produce them) become U+FFFD on both sides.
+                out.push(ch.unwrap_or('\u{FFFD}'));
             }
-            b'"' => self.string().map(Json::Str),
-            b't' if self.eat("true") => Ok(Json::Bool(true)),
-            b'f' if self.eat("false") => Ok(Json::Bool(false)),
-            b'n' if self.eat("null") => Ok(Json::Null),
-            b'N' if self.eat("NaN") => Ok(Json::Num("NaN".into())),
-            b'I' if self.eat("Infinity") => Ok(Json::Num("Infinity".into())),
-            b'-' if self.eat("-Infinity") => Ok(Json::Num("-Infinity".into())),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => Err(self.err("unexpected character")),
+            _ => return Err(c.err("bad escape")),
         }
     }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.i;
-        self.eat("-");
-        if self.digits() == 0 {
-            return Err(self.err("expected digits"));
-        }
-        if self.eat(".") && self.digits() == 0 {
-            return Err(self.err("expected digits after '.'"));
-        }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err("expected exponent digits"));
-            }
-        }
-        // The slice is ASCII, so this cannot fail.
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
-        Ok(Json::Num(text.to_string()))
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .s
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("short \\u escape"))?;
-        let h = std::str::from_utf8(h).map_err(|_| self.err("bad \\u escape"))?;
-        let v = u32::from_str_radix(h, 16).map_err(|_| self.err("bad \\u escape"))?;
-        self.i += 4;
-        Ok(v)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.i += 1; // opening quote
-        let mut out = String::new();
-        loop {
-            let start = self.i;
-            while self.i < self.s.len() && !matches!(self.s[self.i], b'"' | b'\\') {
-                if self.s[self.i] < 0x20 {
-                    return Err(self.err("control character in string"));
-                }
-                self.i += 1;
-            }
-            // The input is a &str and we stop only at ASCII bytes, so this is valid UTF-8.
-            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?);
-            match self.s.get(self.i) {
-                None => return Err(self.err("unterminated string")),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                _ => {}
-            }
-            self.i += 1; // backslash
-            let Some(&e) = self.s.get(self.i) else {
-                return Err(self.err("unterminated escape"));
-            };
-            self.i += 1;
-            match e {
-                b'"' => out.push('"'),
-                b'\\' => out.push('\\'),
-                b'/' => out.push('/'),
-                b'b' => out.push('\u{8}'),
-                b'f' => out.push('\u{c}'),
-                b'n' => out.push('\n'),
-                b'r' => out.push('\r'),
-                b't' => out.push('\t'),
-                b'u' => {
-                    let hi = self.hex4()?;
-                    let c =
-                        if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
-                            let save = self.i;
-                            self.i += 2;
-                            let lo = self.hex4()?;
-                            if (0xDC00..0xE000).contains(&lo) {
-                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                            } else {
-                                self.i = save;
-                                None
-                            }
-                        } else {
-                            char::from_u32(hi)
-                        };
-                    // Lone surrogates (Python can produce them) become U+FFFD on both sides.
-                    out.push(c.unwrap_or('\u{FFFD}'));
-                }
-                _ => return Err(self.err("bad escape")),
-            }
-        }
-    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@
 //!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
 //!   after the tests finished, so exiting early with status 0 does not pass. One case.
 //!
+//! The child reads its request in marshal format ([`marshal`]); one script, `sandbox/case.py`,
+//! runs the case in both the fork server's children and the fresh-interpreter driver.
+//!
 //! Each case is a fresh process (a fork of a warm server, or a fresh interpreter as the fallback)
 //! under the limits of [`crate::sandbox`]. Cases of one solution run
 //! sequentially; the functions are thread-safe and take no global lock, so callers get
@@ -24,7 +27,9 @@
 pub mod compare;
 pub mod extract;
 pub mod json;
+pub mod marshal;
 pub mod pyrepr;
+mod scan;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -38,8 +43,11 @@ use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdic
 use crate::Error;
 use json::Json;
 
-/// The driver for call-based and assert-style tests, run with `python -c`.
-const DRIVER: &str = include_str!("driver.py");
+/// The driver for call-based and assert-style tests in a fresh interpreter, run with `python -c`.
+const DRIVER: &str = concat!(
+    include_str!("../sandbox/case.py"),
+    include_str!("driver.py")
+);
 
 /// Options for [`run_tests`].
 #[derive(Debug, Clone)]
@@ -375,69 +383,18 @@ impl Runner<'_> {
     }
 
     fn stdio_case(&mut self, input: &str, expected: &str) -> crate::Result<CaseResult> {
-        let served = match self.lease.is_some() {
-            true => self.served(&[("mode", Json::Str("stdio".into()))], input.as_bytes()),
-            false => None,
-        };
-        let (outcome, message) = match served {
-            Some(r) => r,
-            None => {
-                let mut job = self.job(vec!["solution.py".into()], input.as_bytes().to_vec());
-                job.files
-                    .push(("solution.py".into(), self.program.as_bytes().to_vec()));
-                (sandbox::run(&job)?, None)
-            }
-        };
-        let (status, detail) = match (outcome.verdict(), message) {
-            (Verdict::Exited(_), Some((kind, payload))) => driver_message(&kind, &payload)?,
-            (Verdict::Exited(0), None) => {
-                match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
-                    Ok(()) => (CodeStatus::Correct, None),
-                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
-                }
-            }
-            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, true),
-            (other, _) => limit_verdict(other, &outcome, self.limits),
-        };
-        Ok(CaseResult {
-            status,
-            detail,
-            wall: outcome.wall,
-        })
-    }
-
-    /// Runs a case in the fork server; `None` if there is none (or it just failed, in which
-    /// case it is dropped and the fresh-interpreter path takes over).
-    fn served(
-        &mut self,
-        fields: &[(&str, Json)],
-        stdin: &[u8],
-    ) -> Option<(sandbox::Outcome, Option<(String, String)>)> {
-        let lease = self.lease.as_mut()?;
-        let sentinel = sandbox::random_hex(16).ok()?;
-        let mut request = String::new();
-        let mut members = vec![
-            ("sentinel".to_string(), Json::Str(sentinel.clone())),
-            ("program".to_string(), Json::Str(self.program.into())),
-        ];
-        members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        pyrepr::write_literal(&Json::Obj(members), &mut request);
-        // Splice the limits in as one more member (write_literal ends the dict with '}').
-        request.pop();
-        request.push_str(", 'limits': ");
-        request.push_str(&forkserver::limits_literal(self.limits));
-        request.push('}');
-        match lease.server().run(request.as_bytes(), stdin, self.limits) {
-            Ok(outcome) => {
-                let message = find_message(&outcome.result, &sentinel);
-                Some((outcome, message))
-            }
-            Err(e) => {
-                eprintln!("sfstream sandbox: fork server failed ({e}); continuing without it");
-                self.lease = None;
-                None
-            }
-        }
+        let fields = [("mode", Json::Str("stdio".into()))];
+        let (outcome, message) = self.run_case(&fields, Some(input))?;
+        self.judge(
+            &outcome,
+            message,
+            true,
+            driver_message,
+            || match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
+                Ok(()) => (CodeStatus::Correct, None),
+                Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
+            },
+        )
     }
 
     fn call_case(
@@ -446,36 +403,30 @@ impl Runner<'_> {
         args: &Json,
         expected: &Json,
     ) -> crate::Result<CaseResult> {
-        let (outcome, message) = self.driver_run(&[
+        let fields = [
             ("mode", Json::Str("call".into())),
             ("fn_name", Json::Str(fn_name.into())),
             ("args", args.clone()),
-        ])?;
-        let (status, detail) = match (outcome.verdict(), message) {
-            (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
-                "RESULT" => match pyrepr::parse_repr(&payload) {
-                    Ok(got) => match compare::compare_value(&got, expected) {
-                        Ok(()) => (CodeStatus::Correct, None),
-                        Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
-                    },
-                    Err(e) => (
-                        CodeStatus::WrongAnswer,
-                        Some(format!("unreadable return value: {e}")),
-                    ),
+        ];
+        let (outcome, message) = self.run_case(&fields, None)?;
+        let on_message = |kind: &str, payload: &str| match kind {
+            "RESULT" => Ok(match pyrepr::parse_repr(payload) {
+                Ok(got) => match compare::compare_value(&got, expected) {
+                    Ok(()) => (CodeStatus::Correct, None),
+                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
                 },
-                _ => driver_message(&kind, &payload)?,
-            },
-            (Verdict::Exited(0), None) => (
+                Err(e) => (
+                    CodeStatus::WrongAnswer,
+                    Some(format!("unreadable return value: {e}")),
+                ),
+            }),
+            _ => driver_message(kind, payload),
+        };
+        self.judge(&outcome, message, false, on_message, || {
+            (
                 CodeStatus::RuntimeError,
                 Some("exited before returning a result".into()),
-            ),
-            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, false),
-            (other, _) => limit_verdict(other, &outcome, self.limits),
-        };
-        Ok(CaseResult {
-            status,
-            detail,
-            wall: outcome.wall,
+            )
         })
     }
 
@@ -484,25 +435,43 @@ impl Runner<'_> {
         asserts: &str,
         entry_point: Option<&str>,
     ) -> crate::Result<CaseResult> {
-        let (outcome, message) = self.driver_run(&[
+        let fields = [
             ("mode", Json::Str("asserts".into())),
             ("asserts", Json::Str(asserts.into())),
             (
                 "entry_point",
                 entry_point.map_or(Json::Null, |e| Json::Str(e.into())),
             ),
-        ])?;
-        let (status, detail) = match (outcome.verdict(), message) {
-            (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
-                "PASSED" => (CodeStatus::Correct, None),
-                _ => driver_message(&kind, &payload)?,
-            },
-            (Verdict::Exited(0), None) => (
+        ];
+        let (outcome, message) = self.run_case(&fields, None)?;
+        let on_message = |kind: &str, payload: &str| match kind {
+            "PASSED" => Ok((CodeStatus::Correct, None)),
+            _ => driver_message(kind, payload),
+        };
+        self.judge(&outcome, message, false, on_message, || {
+            (
                 CodeStatus::RuntimeError,
                 Some("exited before the tests finished".into()),
-            ),
-            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, false),
-            (other, _) => limit_verdict(other, &outcome, self.limits),
+            )
+        })
+    }
+
+    /// The verdict on one case: the child's message if it exited with one, else `clean_exit`
+    /// for status 0, the interpreter's error for another status, or the limit that ended it.
+    /// `direct`: the program ran as the script itself (a syntax error has no traceback).
+    fn judge(
+        &self,
+        outcome: &sandbox::Outcome,
+        message: Option<(String, String)>,
+        direct: bool,
+        on_message: impl FnOnce(&str, &str) -> crate::Result<(CodeStatus, Option<String>)>,
+        clean_exit: impl FnOnce() -> (CodeStatus, Option<String>),
+    ) -> crate::Result<CaseResult> {
+        let (status, detail) = match (outcome.verdict(), message) {
+            (Verdict::Exited(_), Some((kind, payload))) => on_message(&kind, &payload)?,
+            (Verdict::Exited(0), None) => clean_exit(),
+            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, direct),
+            (other, _) => limit_verdict(other, outcome, self.limits),
         };
         Ok(CaseResult {
             status,
@@ -511,27 +480,55 @@ impl Runner<'_> {
         })
     }
 
-    /// Runs the driver with a request; returns the outcome and the driver's message, if any.
-    fn driver_run(
-        &mut self,
-        fields: &[(&str, Json)],
-    ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
-        if self.lease.is_some() {
-            if let Some(done) = self.served(fields, b"") {
-                return Ok(done);
-            }
-        }
+    /// The request for the child (see `sandbox/case.py`) and its random sentinel.
+    fn request(&self, fields: &[(&str, Json)]) -> crate::Result<(String, Vec<u8>)> {
         let sentinel = sandbox::random_hex(16)?;
         let mut members = vec![
             ("sentinel".to_string(), Json::Str(sentinel.clone())),
             ("program".to_string(), Json::Str(self.program.into())),
+            ("limits".to_string(), forkserver::limits_json(self.limits)),
         ];
         members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        let mut request = String::new();
-        pyrepr::write_literal(&Json::Obj(members), &mut request);
-        let mut job = self.job(vec!["-c".into(), DRIVER.into()], request.into_bytes());
-        job.result_pipe = true;
-        let outcome = sandbox::run(&job)?;
+        let mut request = Vec::new();
+        marshal::write(&Json::Obj(members), &mut request);
+        Ok((sentinel, request))
+    }
+
+    /// Runs one case, with `stdio_input` on stdin for a stdin/stdout case: in the fork server
+    /// when there is one (if it fails, it is dropped and the fresh-interpreter path takes over),
+    /// else in a fresh interpreter. Returns the outcome and the child's message, if any.
+    fn run_case(
+        &mut self,
+        fields: &[(&str, Json)],
+        stdio_input: Option<&str>,
+    ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
+        let (sentinel, request) = self.request(fields)?;
+        let input = stdio_input.unwrap_or("").as_bytes();
+        let served = match self.lease.as_mut() {
+            Some(lease) => match lease.server().run(&request, input, self.limits) {
+                Ok(outcome) => Some(outcome),
+                Err(e) => {
+                    eprintln!("sfstream sandbox: fork server failed ({e}); continuing without it");
+                    self.lease = None;
+                    None
+                }
+            },
+            None => None,
+        };
+        let outcome = match served {
+            Some(outcome) => outcome,
+            None if stdio_input.is_some() => {
+                let mut job = self.job(vec!["solution.py".into()], input.to_vec());
+                job.files
+                    .push(("solution.py".into(), self.program.as_bytes().to_vec()));
+                sandbox::run(&job)?
+            }
+            None => {
+                let mut job = self.job(vec!["-c".into(), DRIVER.into()], request);
+                job.result_pipe = true;
+                sandbox::run(&job)?
+            }
+        };
         let message = find_message(&outcome.result, &sentinel);
         Ok((outcome, message))
     }

@@ -1,256 +1,104 @@
-//! Exchanging values with the driver as Python literals instead of JSON.
+//! Reading the child's results as Python literals instead of JSON.
 //!
-//! Importing `json` costs the child about 7 ms per case (it pulls in `re` and `enum`), more
-//! than the rest of a trivial call-based run. Python literals need no import on either side of
-//! the child: the request is written as a literal and read with `eval` (C speed, no builtins),
-//! and the return value is sent back as `repr()` of plain values and parsed here into [`Json`].
+//! Importing `json` costs a fresh child about 7 ms per case (it pulls in `re` and `enum`), more
+//! than the rest of a trivial call-based run. The return value is sent back as `repr()` of plain
+//! values (no import needed) and parsed here into [`Json`]; requests go the other way in
+//! marshal format ([`super::marshal`]).
 
 use super::json::Json;
-
-const MAX_DEPTH: usize = 512;
-
-/// Writes `v` as a Python literal. `NaN`/`Infinity` become the names `nan`/`inf`, which the
-/// driver provides to `eval`.
-pub fn write_literal(v: &Json, out: &mut String) {
-    match v {
-        Json::Null => out.push_str("None"),
-        Json::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
-        Json::Num(n) => out.push_str(match n.as_str() {
-            "NaN" => "nan",
-            "Infinity" => "inf",
-            "-Infinity" => "-inf",
-            other => other,
-        }),
-        Json::Str(s) => write_str(s, out),
-        Json::Arr(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_literal(item, out);
-            }
-            out.push(']');
-        }
-        Json::Obj(members) => {
-            out.push('{');
-            for (i, (k, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(k, out);
-                out.push(':');
-                write_literal(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use super::scan::Cursor;
 
 /// Parses the `repr()` of a plain Python value (None, bool, int, float, str, list, dict) into
 /// [`Json`]. Floats `inf`/`nan` become `Infinity`/`NaN` numbers; lone surrogates become U+FFFD.
 pub fn parse_repr(text: &str) -> Result<Json, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    p.ws();
-    let v = p.value(0)?;
-    p.ws();
-    if p.i != p.s.len() {
-        return Err(format!("trailing characters at byte {}", p.i));
-    }
-    Ok(v)
+    Cursor::new(text).document(WS, |c| value(c, 0))
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
+const WS: &[u8] = b" ";
 
-impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
-    }
-
-    fn ws(&mut self) {
-        while self.s.get(self.i) == Some(&b' ') {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn seq(&mut self, close: u8, depth: usize, dict: bool) -> Result<Json, String> {
-        self.i += 1;
-        let mut items = Vec::new();
-        let mut members = Vec::new();
-        self.ws();
-        if self.s.get(self.i) != Some(&close) {
-            loop {
-                self.ws();
-                if dict {
-                    let key = match self.value(depth + 1)? {
-                        Json::Str(k) => k,
-                        _ => return Err(self.err("dict key is not a string")),
-                    };
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(self.err("expected ':'"));
-                    }
-                    self.ws();
-                    members.push((key, self.value(depth + 1)?));
-                } else {
-                    items.push(self.value(depth + 1)?);
-                }
-                self.ws();
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        self.ws();
-        if self.s.get(self.i) != Some(&close) {
-            return Err(self.err("unterminated container"));
-        }
-        self.i += 1;
-        Ok(if dict {
-            Json::Obj(members)
-        } else {
-            Json::Arr(items)
-        })
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
-        }
-        match self.s.get(self.i) {
-            None => Err(self.err("unexpected end")),
-            Some(b'[') => self.seq(b']', depth, false),
-            Some(b'{') => self.seq(b'}', depth, true),
-            Some(b'\'' | b'"') => self.string().map(Json::Str),
-            Some(_) if self.eat("None") => Ok(Json::Null),
-            Some(_) if self.eat("True") => Ok(Json::Bool(true)),
-            Some(_) if self.eat("False") => Ok(Json::Bool(false)),
-            Some(_) if self.eat("nan") => Ok(Json::Num("NaN".into())),
-            Some(_) if self.eat("inf") => Ok(Json::Num("Infinity".into())),
-            Some(_) if self.eat("-inf") => Ok(Json::Num("-Infinity".into())),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.err("unexpected character")),
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.i;
-        self.eat("-");
-        if self.digits() == 0 {
-            return Err(self.err("expected digits"));
-        }
-        if self.eat(".") {
-            self.digits();
-        }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err("expected exponent digits"));
-            }
-        }
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
-        Ok(Json::Num(text.to_string()))
-    }
-
-    fn hex(&mut self, n: usize) -> Result<u32, String> {
-        let h = self
-            .s
-            .get(self.i..self.i + n)
-            .ok_or_else(|| self.err("short escape"))?;
-        let h = std::str::from_utf8(h).map_err(|_| self.err("bad escape"))?;
-        let v = u32::from_str_radix(h, 16).map_err(|_| self.err("bad escape"))?;
-        self.i += n;
-        Ok(v)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        let quote = self.s[self.i];
-        self.i += 1;
-        let mut out = String::new();
+fn seq(c: &mut Cursor, close: u8, depth: usize, dict: bool) -> Result<Json, String> {
+    c.i += 1;
+    let mut items = Vec::new();
+    let mut members = Vec::new();
+    c.skip(WS);
+    if c.peek() != Some(close) {
         loop {
-            let start = self.i;
-            while self.i < self.s.len() && self.s[self.i] != quote && self.s[self.i] != b'\\' {
-                self.i += 1;
-            }
-            // Stops only at ASCII bytes of a &str, so the slice is valid UTF-8.
-            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?);
-            match self.s.get(self.i) {
-                None => return Err(self.err("unterminated string")),
-                Some(&c) if c == quote => {
-                    self.i += 1;
-                    return Ok(out);
+            c.skip(WS);
+            if dict {
+                let key = match value(c, depth + 1)? {
+                    Json::Str(k) => k,
+                    _ => return Err(c.err("dict key is not a string")),
+                };
+                c.skip(WS);
+                if !c.eat(":") {
+                    return Err(c.err("expected ':'"));
                 }
-                _ => {}
+                c.skip(WS);
+                members.push((key, value(c, depth + 1)?));
+            } else {
+                items.push(value(c, depth + 1)?);
             }
-            self.i += 1;
-            let Some(&e) = self.s.get(self.i) else {
-                return Err(self.err("unterminated escape"));
-            };
-            self.i += 1;
-            let c = match e {
-                b'\\' => '\\',
-                b'\'' => '\'',
-                b'"' => '"',
-                b'n' => '\n',
-                b'r' => '\r',
-                b't' => '\t',
-                b'a' => '\u{7}',
-                b'b' => '\u{8}',
-                b'f' => '\u{c}',
-                b'v' => '\u{b}',
-                b'0' => '\0',
-                b'x' => char::from_u32(self.hex(2)?).unwrap_or('\u{FFFD}'),
-                b'u' => char::from_u32(self.hex(4)?).unwrap_or('\u{FFFD}'),
-                b'U' => char::from_u32(self.hex(8)?).unwrap_or('\u{FFFD}'),
-                _ => return Err(self.err("bad escape")),
-            };
-            out.push(c);
+            c.skip(WS);
+            if !c.eat(",") {
+                break;
+            }
         }
     }
+    c.skip(WS);
+    if c.peek() != Some(close) {
+        return Err(c.err("unterminated container"));
+    }
+    c.i += 1;
+    Ok(if dict {
+        Json::Obj(members)
+    } else {
+        Json::Arr(items)
+    })
+}
+
+fn value(c: &mut Cursor, depth: usize) -> Result<Json, String> {
+    c.check_depth(depth)?;
+    match c.peek() {
+        None => Err(c.err("unexpected end")),
+        Some(b'[') => seq(c, b']', depth, false),
+        Some(b'{') => seq(c, b'}', depth, true),
+        Some(b'\'' | b'"') => string(c).map(Json::Str),
+        Some(_) if c.eat("None") => Ok(Json::Null),
+        Some(_) if c.eat("True") => Ok(Json::Bool(true)),
+        Some(_) if c.eat("False") => Ok(Json::Bool(false)),
+        Some(_) if c.eat("nan") => Ok(Json::Num("NaN".into())),
+        Some(_) if c.eat("inf") => Ok(Json::Num("Infinity".into())),
+        Some(_) if c.eat("-inf") => Ok(Json::Num("-Infinity".into())),
+        Some(b'-' | b'0'..=b'9') => c.number(),
+        Some(_) => Err(c.err("unexpected character")),
+    }
+}
+
+fn string(c: &mut Cursor) -> Result<String, String> {
+    let quote = c.s[c.i];
+    c.i += 1;
+    let mut out = String::new();
+    while let Some(e) = c.string_run(quote, false, &mut out)? {
+        let ch = match e {
+            b'\\' => '\\',
+            b'\'' => '\'',
+            b'"' => '"',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'a' => '\u{7}',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'v' => '\u{b}',
+            b'0' => '\0',
+            b'x' => char::from_u32(c.hex(2)?).unwrap_or('\u{FFFD}'),
+            b'u' => char::from_u32(c.hex(4)?).unwrap_or('\u{FFFD}'),
+            b'U' => char::from_u32(c.hex(8)?).unwrap_or('\u{FFFD}'),
+            _ => return Err(c.err("bad escape")),
+        };
+        out.push(ch);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -290,17 +138,5 @@ mod tests {
             assert!(parse_repr(bad).is_err(), "{bad:?}");
         }
         assert!(parse_repr(&("[".repeat(5000) + &"]".repeat(5000))).is_err());
-    }
-
-    #[test]
-    fn writes_literals() {
-        let v = parse(r#"{"s":"a\"b\\c\n\u0000é","n":[1,-2.5e3,NaN,-Infinity],"z":null,"t":true}"#)
-            .unwrap();
-        let mut out = String::new();
-        write_literal(&v, &mut out);
-        assert_eq!(
-            out,
-            r#"{"s":"a\"b\\c\n\x00é","n":[1,-2.5e3,nan,-inf],"z":None,"t":True}"#
-        );
     }
 }

@@ -325,3 +325,54 @@ fn call_based_value_round_trip() {
         CodeStatus::Correct
     );
 }
+
+#[test]
+fn fresh_interpreter_path_agrees_with_the_fork_server() {
+    // The same case code (sandbox/case.py) runs behind both paths: every verdict is the same.
+    let asserts = r#"{"asserts": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}"#;
+    let rigged = "class A:\n    def __eq__(self, o): return True\n    def __bool__(self): return True\ndef add(a, b): return A()\n";
+    let round_trip = r#"{"fn_name": "f", "inputs": [["é\"'\\\n\u0000😀", 123456789012345678901234567890, -123456789012345678901234567890, -0.5, 1e400, NaN, null, true, {"k": [1, 2]}]],
+                    "outputs": [["é\"'\\\n\u0000😀", 123456789012345678901234567890, -123456789012345678901234567890, -0.5, Infinity, NaN, null, true, {"k": [1, 2]}]]}"#;
+    let deep = format!(
+        r#"{{"fn_name": "f", "inputs": [[{}1{}]], "outputs": [1]}}"#,
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    use CodeStatus::*;
+    let cases: Vec<(&str, &str, CodeStatus)> = vec![
+        ("def add(a, b):\n    return a + b\n", CALL_TESTS, Correct),
+        ("def add(a, b):\n    return a - b\n", CALL_TESTS, WrongAnswer),
+        (
+            "def add(a, b):\n    d = deque([a])\n    return d.popleft() + b\n",
+            CALL_TESTS,
+            Correct,
+        ),
+        ("def other(): pass\n", CALL_TESTS, RuntimeError),
+        ("def add(a, b)\n", CALL_TESTS, SyntaxError),
+        ("def add(a, b):\n    return a + b\n", asserts, Correct),
+        ("def add(a, b):\n    return a * b\n", asserts, RuntimeError),
+        (rigged, asserts, RuntimeError),
+        ("def f(*args):\n    return list(args)\n", round_trip, Correct),
+        (
+            "def f(x):\n    while isinstance(x, list):\n        x = x[0]\n    return x\n",
+            &deep,
+            Correct,
+        ),
+        (
+            "import threading\ndef go():\n    a, b = map(int, input().split())\n    print(a + b)\nthreading.Thread(target=go).start()\n",
+            SUM_TESTS,
+            Correct,
+        ),
+    ];
+    for (program, tests, want) in cases {
+        let served = run_tests(program, tests, &opts(10.0)).unwrap();
+        let fresh = RunOptions {
+            fork_server: false,
+            ..opts(10.0)
+        };
+        let fresh = run_tests(program, tests, &fresh).unwrap();
+        assert_eq!(served.status, want, "{program:?}: {served:?}");
+        assert_eq!(fresh.status, want, "{program:?}: {fresh:?}");
+        assert_eq!(served.passed, fresh.passed, "{program:?}");
+    }
+}

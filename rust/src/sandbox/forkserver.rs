@@ -14,7 +14,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -24,14 +24,13 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
-use super::process::{
-    minimal_env, pipe_cloexec, pollfd, set_nonblocking, write_without_sigpipe, Reader, CHUNK,
-    EXIT_GRACE, STDIN_CHUNK,
-};
+use super::process::{minimal_env, pipe_for_child, Pipes, Reader, EXIT_GRACE};
 use super::{Interpreter, Limits, Outcome, Stream, Termination};
+use crate::code::json::Json;
+use crate::code::marshal;
 use crate::Error;
 
-const SERVER: &str = include_str!("server.py");
+const SERVER: &str = concat!(include_str!("case.py"), include_str!("server.py"));
 
 /// Size cap of `/tmp` (working directories) and of `/dev/shm`, each, per server, in MiB.
 pub const SCRATCH_MB: u64 = 64;
@@ -263,11 +262,18 @@ impl ForkServer {
             cpu_seconds: START_TIMEOUT.as_secs(),
             ..Limits::default()
         };
-        let request = format!(
-            "{{'sentinel': 'ok', 'mode': 'stdio', 'program': 'print(1)', 'limits': {}}}",
-            limits_literal(&limits)
+        let member = |k: &str, v: &str| (k.to_string(), Json::Str(v.into()));
+        let mut request = Vec::new();
+        marshal::write(
+            &Json::Obj(vec![
+                member("sentinel", "ok"),
+                member("mode", "stdio"),
+                member("program", "print(1)"),
+                ("limits".into(), limits_json(&limits)),
+            ]),
+            &mut request,
         );
-        let outcome = self.run(request.as_bytes(), b"", &limits)?;
+        let outcome = self.run(&request, b"", &limits)?;
         if outcome.termination == Termination::Exited(0) && outcome.stdout == b"1\n" {
             Ok(())
         } else {
@@ -279,8 +285,8 @@ impl ForkServer {
         }
     }
 
-    /// Runs one case: `request` is the Python literal the server's child reads (see
-    /// `server.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
+    /// Runs one case: `request` is the marshal request the server's child reads (see
+    /// `case.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
     /// discarded (not returned to the pool).
     pub fn run(&mut self, request: &[u8], stdin: &[u8], limits: &Limits) -> crate::Result<Outcome> {
         let result = self.run_inner(request, stdin, limits);
@@ -296,53 +302,40 @@ impl ForkServer {
         input: &[u8],
         limits: &Limits,
     ) -> crate::Result<Outcome> {
-        let (stdin_r, stdin_w) = pipe_cloexec()?;
-        let (out_r, out_w) = pipe_cloexec()?;
-        let (err_r, err_w) = pipe_cloexec()?;
-        let (res_r, res_w) = pipe_cloexec()?;
+        // Our ends are non-blocking, the child's ends blocking.
+        let (stdin_r, stdin_w) = pipe_for_child(true)?;
+        let (out_r, out_w) = pipe_for_child(false)?;
+        let (err_r, err_w) = pipe_for_child(false)?;
+        let (res_r, res_w) = pipe_for_child(false)?;
         let start = Instant::now();
-        send_with_fds(
-            &self.ctl,
-            &(request.len() as u64).to_le_bytes(),
-            &[
-                stdin_r.as_raw_fd(),
-                out_w.as_raw_fd(),
-                err_w.as_raw_fd(),
-                res_w.as_raw_fd(),
-            ],
-        )
-        .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
+        let mut message = Vec::with_capacity(8 + request.len());
+        message.extend_from_slice(&(request.len() as u64).to_le_bytes());
+        message.extend_from_slice(request);
+        let fds = [&stdin_r, &out_w, &err_w, &res_w].map(|fd| fd.as_raw_fd());
+        let sent = send_with_fds(&self.ctl, &message, &fds)
+            .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         drop((stdin_r, out_w, err_w, res_w));
         (&self.ctl)
-            .write_all(request)
+            .write_all(&message[sent..])
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
-        let mut stdin = if input.is_empty() {
-            None
-        } else {
-            Some(stdin_w)
-        };
-        if let Some(fd) = &stdin {
-            set_nonblocking(fd)?;
-        }
-        set_nonblocking(&out_r)?;
-        set_nonblocking(&err_r)?;
-        set_nonblocking(&res_r)?;
-        let mut readers = [
-            Reader::new(Some(out_r), limits.stdout_bytes, Stream::Stdout),
-            Reader::new(Some(err_r), limits.stderr_bytes, Stream::Stderr),
-            Reader::new(Some(res_r), limits.result_bytes, Stream::Result),
-        ];
+        let mut pipes = Pipes::new(
+            Some(stdin_w),
+            input,
+            [
+                Reader::new(Some(out_r), limits.stdout_bytes, Stream::Stdout),
+                Reader::new(Some(err_r), limits.stderr_bytes, Stream::Stderr),
+                Reader::new(Some(res_r), limits.result_bytes, Stream::Result),
+            ],
+        );
         let deadline = start + limits.wall;
         let mut ours: Option<Termination> = None;
         let mut kill_sent: Option<Instant> = None;
         let mut reply: Vec<u8> = Vec::new();
         let mut replied_at: Option<Instant> = None;
-        let mut written = 0usize;
-        let mut chunk = vec![0u8; CHUNK];
         loop {
             let now = Instant::now();
             if let Some(t) = replied_at {
-                if readers.iter().all(|r| r.fd.is_none()) || now >= t + EXIT_GRACE {
+                if pipes.drained() || now >= t + EXIT_GRACE {
                     break;
                 }
             } else if let Some(t) = kill_sent {
@@ -356,70 +349,24 @@ impl ForkServer {
                 self.send_kill(&mut kill_sent)?;
                 continue;
             }
-            let fd_of = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
-            let mut fds = [
-                pollfd(fd_of(&readers[0].fd), libc::POLLIN),
-                pollfd(fd_of(&readers[1].fd), libc::POLLIN),
-                pollfd(fd_of(&readers[2].fd), libc::POLLIN),
-                pollfd(fd_of(&stdin), libc::POLLOUT),
-                pollfd(
-                    if replied_at.is_none() {
-                        self.ctl.as_raw_fd()
-                    } else {
-                        -1
-                    },
-                    libc::POLLIN,
-                ),
-            ];
             let until = match (replied_at, kill_sent) {
                 (Some(t), _) => t + EXIT_GRACE,
                 (None, Some(t)) => t + KILL_GRACE,
                 (None, None) => deadline,
             };
-            let wait = until.saturating_duration_since(now);
-            let timeout_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-            // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::Sandbox(format!("poll failed: {err}")));
-            }
-            for (i, reader) in readers.iter_mut().enumerate() {
-                if fds[i].revents != 0 {
-                    match reader.drain(&mut chunk) {
-                        Ok(true) => {
-                            if ours.is_none() {
-                                ours = Some(Termination::OutputLimit(reader.stream));
-                            }
-                            if replied_at.is_none() {
-                                self.send_kill(&mut kill_sent)?;
-                            }
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            return Err(Error::Sandbox(format!("reading the child failed: {e}")))
-                        }
-                    }
+            let done = if replied_at.is_none() {
+                self.ctl.as_raw_fd()
+            } else {
+                -1
+            };
+            let (ready, overflow) = pipes.poll(done, until.saturating_duration_since(now))?;
+            if let Some(stream) = overflow {
+                ours = ours.or(Some(Termination::OutputLimit(stream)));
+                if replied_at.is_none() {
+                    self.send_kill(&mut kill_sent)?;
                 }
             }
-            if fds[3].revents != 0 {
-                if let Some(fd) = &stdin {
-                    let end = input.len().min(written + STDIN_CHUNK);
-                    match write_without_sigpipe(fd.as_raw_fd(), &input[written..end]) {
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => written = input.len(),
-                    }
-                    if written >= input.len() {
-                        stdin = None;
-                    }
-                }
-            }
-            if fds[4].revents != 0 && replied_at.is_none() {
+            if ready {
                 let mut buf = [0u8; 256];
                 let n = (&self.ctl)
                     .read(&mut buf)
@@ -430,13 +377,13 @@ impl ForkServer {
                 reply.extend_from_slice(&buf[..n]);
                 if reply.ends_with(b"\n") {
                     replied_at = Some(Instant::now());
-                    stdin = None;
+                    pipes.close_stdin();
                 }
             }
         }
         let wall = start.elapsed();
         let text = String::from_utf8_lossy(&reply);
-        let nums: Vec<i64> = text
+        let nums: Vec<libc::c_long> = text
             .split_whitespace()
             .filter_map(|t| t.parse().ok())
             .collect();
@@ -445,26 +392,8 @@ impl ForkServer {
                 "malformed fork-server reply {text:?}"
             )));
         };
-        let status = status as libc::c_int;
-        let termination = match ours {
-            Some(t) => t,
-            None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
-            None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
-            None => Termination::Exited(-1),
-        };
-        let [out, err, res] = readers;
-        Ok(Outcome {
-            termination,
-            stdout: out.buf,
-            stderr: err.buf,
-            result: res.buf,
-            wall,
-            cpu: Duration::from_micros(utime.max(0) as u64)
-                + Duration::from_micros(stime.max(0) as u64),
-            max_rss_bytes: (maxrss.max(0) as u64) * 1024,
-            cpu_limit_seconds: limits.cpu_seconds,
-            address_space_limit_bytes: limits.address_space_bytes,
-        })
+        let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
+        Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }
 
     fn send_kill(&mut self, kill_sent: &mut Option<Instant>) -> crate::Result<()> {
@@ -485,21 +414,21 @@ fn world_readable(dir: &std::path::Path) -> bool {
     mode(dir) & 0o005 == 0o005 && dir.ancestors().skip(1).all(|a| mode(a) & 0o001 != 0)
 }
 
-/// The `limits` member of a request, as a Python literal (-1 = unlimited).
-pub fn limits_literal(limits: &Limits) -> String {
-    let or_none = |v: u64| if v == 0 { -1 } else { v as i128 };
-    format!(
-        "{{'cpu': {}, 'as': {}, 'fsize': {}, 'nofile': {}, 'nproc': {}}}",
-        or_none(limits.cpu_seconds),
-        or_none(limits.address_space_bytes),
-        or_none(limits.file_size_bytes),
-        or_none(limits.open_files),
-        or_none(limits.processes),
-    )
+/// The `limits` member of a request (-1 = unlimited).
+pub fn limits_json(limits: &Limits) -> Json {
+    let value = |v: u64| Json::Num(if v == 0 { "-1".into() } else { v.to_string() });
+    Json::Obj(vec![
+        ("cpu".into(), value(limits.cpu_seconds)),
+        ("as".into(), value(limits.address_space_bytes)),
+        ("fsize".into(), value(limits.file_size_bytes)),
+        ("nofile".into(), value(limits.open_files)),
+        ("nproc".into(), value(limits.processes)),
+    ])
 }
 
-/// Sends `data` with `fds` attached (`SCM_RIGHTS`).
-fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+/// Sends `data` with `fds` attached (`SCM_RIGHTS`) in one `sendmsg`; returns how many bytes
+/// went (at least one, the one the descriptors travel with).
+fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     let fd_bytes = std::mem::size_of_val(fds);
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
@@ -524,14 +453,14 @@ fn send_with_fds(sock: &UnixStream, data: &[u8], fds: &[RawFd]) -> io::Result<()
         std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
         loop {
             let n = libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL);
-            if n == data.len() as isize {
-                return Ok(());
+            if n > 0 {
+                return Ok(n as usize);
             }
             let err = io::Error::last_os_error();
             if n < 0 && err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            if n >= 0 {
+            if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::WriteZero, "short send"));
             }
             return Err(err);

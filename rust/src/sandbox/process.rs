@@ -180,6 +180,132 @@ impl Reader {
     }
 }
 
+/// The pipes of one supervised child: its stdin, fed from `input` without blocking, and the
+/// three capped readers (stdout, stderr, result). Both supervisors ([`run`] and the fork
+/// server's) poll these plus one descriptor of their own that says the child is done.
+pub(super) struct Pipes<'a> {
+    stdin: Option<OwnedFd>,
+    input: &'a [u8],
+    written: usize,
+    pub(super) readers: [Reader; 3],
+    chunk: Vec<u8>,
+}
+
+impl<'a> Pipes<'a> {
+    /// Takes our (non-blocking) ends; writes what fits of `input` right away.
+    pub(super) fn new(stdin: Option<OwnedFd>, input: &'a [u8], readers: [Reader; 3]) -> Self {
+        let mut pipes = Pipes {
+            stdin: if input.is_empty() { None } else { stdin },
+            input,
+            written: 0,
+            readers,
+            chunk: vec![0u8; CHUNK],
+        };
+        pipes.feed();
+        pipes
+    }
+
+    /// Closes the child's stdin (it sees EOF); nothing more is written.
+    pub(super) fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Whether every reader has seen EOF (or was closed at its cap).
+    pub(super) fn drained(&self) -> bool {
+        self.readers.iter().all(|r| r.fd.is_none())
+    }
+
+    /// Waits up to `wait` for any pipe or `done` (ignored if negative) to be ready, then
+    /// drains the readers and feeds stdin. Returns whether `done` was ready and the stream
+    /// that went over its cap, if one did.
+    pub(super) fn poll(
+        &mut self,
+        done: RawFd,
+        wait: Duration,
+    ) -> crate::Result<(bool, Option<Stream>)> {
+        let fd_of = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        // Slots: 0..3 readers, 3 stdin, 4 `done`; absent fds are -1 (ignored by poll).
+        let mut fds = [
+            pollfd(fd_of(&self.readers[0].fd), libc::POLLIN),
+            pollfd(fd_of(&self.readers[1].fd), libc::POLLIN),
+            pollfd(fd_of(&self.readers[2].fd), libc::POLLIN),
+            pollfd(fd_of(&self.stdin), libc::POLLOUT),
+            pollfd(done, libc::POLLIN),
+        ];
+        let timeout_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok((false, None));
+            }
+            return Err(Error::Sandbox(format!("poll failed: {err}")));
+        }
+        let mut overflow = None;
+        for (i, reader) in self.readers.iter_mut().enumerate() {
+            if fds[i].revents != 0 {
+                match reader.drain(&mut self.chunk) {
+                    Ok(true) => overflow = overflow.or(Some(reader.stream)),
+                    Ok(false) => {}
+                    Err(e) => return Err(Error::Sandbox(format!("reading the child failed: {e}"))),
+                }
+            }
+        }
+        if fds[3].revents != 0 {
+            self.feed();
+        }
+        Ok((fds[4].revents != 0, overflow))
+    }
+
+    /// Writes the next chunk of the input if the pipe takes it; closes stdin when all is written.
+    fn feed(&mut self) {
+        let Some(fd) = &self.stdin else { return };
+        let end = self.input.len().min(self.written + STDIN_CHUNK);
+        match write_without_sigpipe(fd.as_raw_fd(), &self.input[self.written..end]) {
+            Ok(n) => self.written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // EPIPE etc.: the program closed its stdin; it does not want the rest.
+            Err(_) => self.written = self.input.len(),
+        }
+        if self.written >= self.input.len() {
+            self.stdin = None; // close: the program sees EOF
+        }
+    }
+
+    /// The outcome of the child: the supervisor's own termination if it ended the run, else
+    /// what the wait `status` says; the captured output, and the child's resource usage.
+    pub(super) fn outcome(
+        self,
+        ours: Option<Termination>,
+        status: libc::c_int,
+        wall: Duration,
+        cpu: Duration,
+        max_rss_kb: libc::c_long,
+        limits: &Limits,
+    ) -> Outcome {
+        let termination = match ours {
+            Some(t) => t,
+            None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
+            None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
+            None => Termination::Exited(-1),
+        };
+        let [stdout, stderr, result] = self.readers.map(|r| r.buf);
+        Outcome {
+            termination,
+            stdout,
+            stderr,
+            result,
+            wall,
+            cpu,
+            max_rss_bytes: (max_rss_kb.max(0) as u64) * 1024,
+            cpu_limit_seconds: limits.cpu_seconds,
+            address_space_limit_bytes: limits.address_space_bytes,
+        }
+    }
+}
+
 pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
     let dir = WorkDir::create()?;
     for (name, data) in &job.files {
@@ -237,19 +363,17 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
     {
         set_nonblocking(fd)?;
     }
-    let mut readers = [
-        Reader::new(stdout, job.limits.stdout_bytes, Stream::Stdout),
-        Reader::new(stderr, job.limits.stderr_bytes, Stream::Stderr),
-        Reader::new(result_read, job.limits.result_bytes, Stream::Result),
-    ];
-
-    let ours = supervise(
-        &mut guard,
+    let mut pipes = Pipes::new(
         stdin,
         &job.stdin,
-        &mut readers,
-        start + job.limits.wall,
-    )?;
+        [
+            Reader::new(stdout, job.limits.stdout_bytes, Stream::Stdout),
+            Reader::new(stderr, job.limits.stderr_bytes, Stream::Stderr),
+            Reader::new(result_read, job.limits.result_bytes, Stream::Result),
+        ],
+    );
+
+    let ours = supervise(&mut guard, &mut pipes, start + job.limits.wall)?;
     // Kill the whole group in every case: after a timeout or overflow, and also after a normal
     // exit, so that no background child of the program outlives the run.
     guard.kill_group();
@@ -259,41 +383,24 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
     let wall = start.elapsed();
     drop(child);
 
-    let termination = match ours {
-        Some(t) => t,
-        None if libc::WIFEXITED(status) => Termination::Exited(libc::WEXITSTATUS(status)),
-        None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
-        None => Termination::Exited(-1),
-    };
-    let [out, err, res] = readers;
-    Ok(Outcome {
-        termination,
-        stdout: out.buf,
-        stderr: err.buf,
-        result: res.buf,
+    Ok(pipes.outcome(
+        ours,
+        status,
         wall,
-        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
-        max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
-        cpu_limit_seconds: job.limits.cpu_seconds,
-        address_space_limit_bytes: job.limits.address_space_bytes,
-    })
+        timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        usage.ru_maxrss,
+        &job.limits,
+    ))
 }
 
 /// Runs the poll loop until the child exited (plus a short grace to drain pipes), the deadline
 /// passed, or a stream overflowed. Returns the supervisor's own termination, if it ended the run.
 fn supervise(
     guard: &mut ChildGuard,
-    mut stdin: Option<OwnedFd>,
-    input: &[u8],
-    readers: &mut [Reader; 3],
+    pipes: &mut Pipes,
     deadline: Instant,
 ) -> crate::Result<Option<Termination>> {
     let pidfd = pidfd_open(guard.pid);
-    let mut written = 0usize;
-    if input.is_empty() {
-        stdin = None;
-    }
-    let mut chunk = vec![0u8; CHUNK];
     let mut exited_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
@@ -301,75 +408,32 @@ fn supervise(
             return Ok(Some(Termination::WallTimeout));
         }
         if let Some(t) = exited_at {
-            if readers.iter().all(|r| r.fd.is_none()) || now >= t + EXIT_GRACE {
+            if pipes.drained() || now >= t + EXIT_GRACE {
                 return Ok(None);
             }
         }
-
-        // Slots: 0..3 readers, 3 stdin, 4 pidfd; absent fds are -1 (ignored by poll).
-        let fd_of = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
-        let mut fds = [
-            pollfd(fd_of(&readers[0].fd), libc::POLLIN),
-            pollfd(fd_of(&readers[1].fd), libc::POLLIN),
-            pollfd(fd_of(&readers[2].fd), libc::POLLIN),
-            pollfd(fd_of(&stdin), libc::POLLOUT),
-            pollfd(
-                match (&pidfd, exited_at) {
-                    (Some(fd), None) => fd.as_raw_fd(),
-                    _ => -1,
-                },
-                libc::POLLIN,
-            ),
-        ];
+        let done = match (&pidfd, exited_at) {
+            (Some(fd), None) => fd.as_raw_fd(),
+            _ => -1,
+        };
         let until = exited_at.map_or(deadline, |t| t + EXIT_GRACE);
         let mut wait = until.saturating_duration_since(now);
         if pidfd.is_none() && exited_at.is_none() {
             // No pidfd (old kernel): check for the exit by polling waitid every 2 ms.
             wait = wait.min(Duration::from_millis(2));
         }
-        let timeout_ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(Error::Sandbox(format!("poll failed: {err}")));
-        }
-
-        for (i, reader) in readers.iter_mut().enumerate() {
-            if fds[i].revents != 0 {
-                match reader.drain(&mut chunk) {
-                    Ok(true) => return Ok(Some(Termination::OutputLimit(reader.stream))),
-                    Ok(false) => {}
-                    Err(e) => return Err(Error::Sandbox(format!("reading the child failed: {e}"))),
-                }
-            }
-        }
-        if fds[3].revents != 0 {
-            if let Some(fd) = &stdin {
-                let end = input.len().min(written + STDIN_CHUNK);
-                match write_without_sigpipe(fd.as_raw_fd(), &input[written..end]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // EPIPE etc.: the program closed its stdin; it does not want the rest.
-                    Err(_) => written = input.len(),
-                }
-                if written >= input.len() {
-                    stdin = None; // close: the program sees EOF
-                }
-            }
+        let (ready, overflow) = pipes.poll(done, wait)?;
+        if let Some(stream) = overflow {
+            return Ok(Some(Termination::OutputLimit(stream)));
         }
         if exited_at.is_none() {
             let exited = match &pidfd {
-                Some(_) => fds[4].revents != 0,
+                Some(_) => ready,
                 None => has_exited(guard.pid),
             };
             if exited {
                 exited_at = Some(Instant::now());
-                stdin = None;
+                pipes.close_stdin();
             }
         }
     }
@@ -518,6 +582,31 @@ pub(super) fn pipe_cloexec() -> crate::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: pipe2 just returned these two fresh descriptors, owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A pipe whose one end goes to a child: `(read end, write end)`, both close-on-exec; the
+/// child's end (the read end if `child_reads`) is blocking, ours non-blocking.
+pub(super) fn pipe_for_child(child_reads: bool) -> crate::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: valid out-array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(Error::Sandbox(format!(
+            "pipe2 failed: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: pipe2 just returned these two fresh descriptors, owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let theirs = if child_reads { &r } else { &w };
+    // SAFETY: fcntl on a descriptor we own. F_SETFL keeps the access mode; it only clears
+    // O_NONBLOCK (the only status flag set).
+    if unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFL, 0) } < 0 {
+        return Err(Error::Sandbox(format!(
+            "fcntl failed: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    Ok((r, w))
 }
 
 pub(super) fn set_nonblocking(fd: &OwnedFd) -> crate::Result<()> {

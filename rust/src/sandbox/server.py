@@ -1,4 +1,5 @@
-# The fork server: a warm interpreter that forks one child per test case.
+# The fork server: a warm interpreter that forks one child per test case (case.py followed by
+# this part).
 #
 # Started by the Rust supervisor as
 # `python -s -P -c <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`,
@@ -6,7 +7,7 @@
 # runs one case at a time:
 #
 #   request  = 8-byte little-endian length + 4 descriptors (SCM_RIGHTS: the child's stdin,
-#              stdout, stderr and result pipe ends), then that many bytes: one Python literal.
+#              stdout, stderr and result pipe ends), then that many bytes: the marshal request.
 #   the supervisor may then send b"k" (kill now); EOF on the control socket ends the server.
 #   reply    = one line "status utime_us stime_us maxrss_kb\n" sent after the child exited or
 #              was killed, every other process of the case was killed and reaped, and the
@@ -15,19 +16,17 @@
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
 # directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
 # owns the pipes, the wall clock, the output caps and every comparison; this server only
-# forks, waits and reports wait status and resource usage.
-import ast
-import builtins
+# forks, waits and reports wait status and resource usage. Whatever is the same for every case
+# (environment, standard streams, signal dispositions, no-new-privileges) is set up once here,
+# so a child only does what is per case.
 import ctypes
 import gc
 import io
-import os
 import resource
 import select
 import shutil
 import signal
 import socket
-import sys
 import traceback
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
@@ -39,10 +38,10 @@ UID = int(sys.argv[2])
 GID = int(sys.argv[3])
 PID_NS = sys.argv[4] == "1"
 LIBC = ctypes.CDLL(None, use_errno=True)
+PRCTL = LIBC.prctl  # resolved once here, not in every child
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-INF = float("inf")
 # "private": /tmp and /dev/shm are this server's own size-capped tmpfs mounts, emptied after
 # every case. Otherwise argv[6] is a directory the supervisor created for this server; after a
 # case the server removes it and whatever the sandbox uid left in the shared scratch directories.
@@ -62,63 +61,6 @@ if PRIVATE:
     WORKDIR = "/tmp/work"
 else:
     WORKDIR = os.path.join(sys.argv[6], "work")
-
-CALL_PRELUDE = """
-import bisect, collections, functools, heapq, itertools, math, operator, re, string, sys
-from typing import *
-from collections import *
-from heapq import *
-from bisect import *
-from itertools import *
-from functools import *
-from math import *
-from builtins import *
-"""
-
-
-TRUSTED = frozenset(
-    (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, range)
-)
-
-
-def trusted(value, depth=0):
-    # A value made only of built-in types compares and tests truth by built-in rules, so an
-    # object with a rigged __eq__ or __bool__ cannot pass an assert.
-    t = type(value)
-    if t not in TRUSTED or depth > 200:
-        raise AssertionError("untrusted value of type " + t.__name__)
-    if t is list or t is tuple or t is set or t is frozenset:
-        for v in value:
-            trusted(v, depth + 1)
-    elif t is dict:
-        for k, v in value.items():
-            trusted(k, depth + 1)
-            trusted(v, depth + 1)
-    return value
-
-
-def checked_call(fn, *args, **kwargs):
-    result = fn(*args, **kwargs)
-    return result if isinstance(fn, type) else trusted(result)
-
-
-class WrapCalls(ast.NodeTransformer):
-    # In the test code, every call of a plain name (candidate(...), the function under test)
-    # goes through checked_call(): what a function (not a class) returns must be trusted().
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and not node.func.id.startswith("_sfs_"):
-            wrapper = ast.Name(id="_sfs_call", ctx=ast.Load())
-            return ast.copy_location(
-                ast.Call(func=wrapper, args=[node.func, *node.args], keywords=node.keywords),
-                node,
-            )
-        return node
-
-
-def compile_tests(text):
-    tree = WrapCalls().visit(ast.parse(text, "tests.py"))
-    return compile(ast.fix_missing_locations(tree), "tests.py", "exec")
 
 
 def read_exact(n):
@@ -171,7 +113,13 @@ def reap_all():
             return
 
 
+def statvfs_free(top):
+    st = os.statvfs(top)
+    return st.f_ffree, st.f_bfree
+
+
 def clean_scratch():
+    # Empties what the case may have written and creates the next case's working directory.
     if not PRIVATE:
         remove(WORKDIR)
         if UID:
@@ -187,14 +135,29 @@ def clean_scratch():
                             remove(path)
                     except OSError:
                         pass
-        return
-    for top in ("/tmp", "/dev/shm"):
-        try:
-            entries = os.listdir(top)
-        except OSError:
-            continue
-        for name in entries:
-            remove(os.path.join(top, name))
+    elif not left_nothing():
+        for top in ("/tmp", "/dev/shm"):
+            try:
+                entries = os.listdir(top)
+            except OSError:
+                continue
+            for name in entries:
+                remove(os.path.join(top, name))
+    os.mkdir(WORKDIR, 0o700)
+    os.chown(WORKDIR, UID, GID)
+
+
+def left_nothing():
+    # The common case, checked without listing anything: the working directory is empty (rmdir
+    # succeeds) and both private tmpfs mounts have exactly the free inodes and blocks they had
+    # when empty. The case can create entries only inside the working directory (/tmp itself
+    # belongs to root) and in /dev/shm, and every entry, xattr or data block takes inodes or
+    # blocks there.
+    try:
+        os.rmdir(WORKDIR)
+    except OSError:
+        return False
+    return statvfs_free("/tmp") == EMPTY_TMP and statvfs_free("/dev/shm") == EMPTY_SHM
 
 
 def remove(path):
@@ -226,15 +189,11 @@ def serve():
             header, fds, _, _ = socket.recv_fds(CTL, 8, 4)
         except OSError:
             return
-        if len(header) < 8:
-            return
         if len(header) < 8 or len(fds) != 4:
             for fd in fds:
                 os.close(fd)
             return
         req = read_exact(int.from_bytes(header, "little"))
-        os.mkdir(WORKDIR, 0o700)
-        os.chown(WORKDIR, UID, GID)
         pid = os.fork()
         if pid == 0:
             try:
@@ -245,23 +204,16 @@ def serve():
             os.close(fd)
         del req
         pidfd = os.pidfd_open(pid)
-        killed = False
-        while True:
-            ready, _, _ = select.select([CTL, pidfd], [], [])
-            if pidfd in ready:
-                break
-            msg = CTL.recv(1)
-            if not msg:
-                kill_everything(pid)
-                return
-            killed = True
-            break
+        ready, _, _ = select.select([CTL, pidfd], [], [])
+        # Either the child exited or the supervisor said b"k" (kill now) or went away.
+        if pidfd not in ready and not CTL.recv(1):
+            kill_everything(pid)
+            return
         os.close(pidfd)
         kill_everything(pid)
         _, status, ru = os.wait4(pid, 0)
         reap_all()
         clean_scratch()
-        del killed
         reply = "%d %d %d %d\n" % (
             status,
             int(ru.ru_utime * 1e6),
@@ -271,47 +223,17 @@ def serve():
         CTL.sendall(reply.encode())
 
 
-def plain(value):
-    t = type(value)
-    if value is None or t is bool or t is int or t is float or t is str:
-        return value
-    if t is list or t is tuple:
-        return [plain(v) for v in value]
-    if t is dict:
-        # Keys become strings the way json.dumps converts them.
-        out = {}
-        for k, v in value.items():
-            tk = type(k)
-            if tk is str:
-                key = k
-            elif k is None or tk is bool:
-                key = {None: "null", True: "true", False: "false"}[k]
-            elif tk is int:
-                key = str(k)
-            elif tk is float:
-                key = (
-                    "NaN"
-                    if k != k
-                    else "Infinity"
-                    if k == INF
-                    else "-Infinity"
-                    if k == -INF
-                    else repr(k)
-                )
-            else:
-                raise TypeError("dict key of type " + tk.__name__)
-            out[key] = plain(v)
-        return out
-    raise TypeError("return value of type " + t.__name__)
-
-
 def child(raw, fds):
-    # Descriptors: 0..3 from the supervisor's pipes, nothing else.
+    req = read_request(raw)
+    del raw
+    # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null unless the program reads
+    # the input), nothing else.
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
+    if req["mode"] != "stdio":
+        os.dup2(NULL_FD, 0)
     os.closerange(4, 1 << 16)
-    req = eval(raw.decode("utf-8"), {"__builtins__": {}, "nan": float("nan"), "inf": INF})
-    del raw
+    os.set_inheritable(3, False)
     lim = req["limits"]
     os.setsid()
     os.chdir(WORKDIR)
@@ -334,96 +256,11 @@ def child(raw, fds):
         os.setgroups([])
         os.setresgid(GID, GID, GID)
         os.setresuid(UID, UID, UID)
-    LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    os.environ["HOME"] = WORKDIR
-    os.environ["TMPDIR"] = WORKDIR
-    sentinel = req["sentinel"]
-    mode = req["mode"]
-    if mode != "stdio":
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-    os.set_inheritable(3, False)
-    sys.stdin = io.TextIOWrapper(
-        io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
-    sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"
-    )
-    sys.stderr = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-        encoding="utf-8",
-        errors="backslashreplace",
-        line_buffering=True,
-    )
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
-    sys.argv = ["solution.py"]
-    sys.path[0] = ""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-
-    def report(kind, payload):
-        data = (sentinel + " " + kind + " " + ascii(payload) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(3, view) :]
-
+    # After the uid change (which resets it): no core dumps, no ptrace, /proc/<pid> stays root's.
+    PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
     code = 0
     try:
-        try:
-            program = compile(req["program"], "solution.py", "exec")
-        except (SyntaxError, ValueError) as e:
-            report("SYNTAX", type(e).__name__ + ": " + str(e))
-            return
-        module = type(sys)("__main__")
-        ns = module.__dict__
-        ns["__builtins__"] = builtins
-        ns["__file__"] = "solution.py"
-        sys.modules["__main__"] = module
-        if mode == "stdio":
-            del req
-            exec(program, ns)
-        elif mode == "call":
-            ns["__name__"] = "solution"
-            exec(CALL_PRELUDE, ns)
-            exec(program, ns)
-            name = req["fn_name"]
-            fn = ns.get(name)
-            if not callable(fn):
-                cls = ns.get("Solution")
-                fn = getattr(cls(), name, None) if isinstance(cls, type) else None
-            if not callable(fn):
-                report("NOFN", name)
-                return
-            result = fn(*req["args"])
-            try:
-                value = plain(result)
-            except (TypeError, RecursionError) as e:
-                report("BADTYPE", type(e).__name__ + ": " + str(e))
-                return
-            sys.stdout.flush()
-            report("RESULT", value)
-        else:
-            try:
-                tests = compile_tests(req["asserts"])
-            except (SyntaxError, ValueError) as e:
-                report("TESTSYNTAX", type(e).__name__ + ": " + str(e))
-                return
-            exec(program, ns)
-            ns["_sfs_call"] = checked_call
-            exec(tests, ns)
-            entry = req.get("entry_point")
-            if entry:
-                if entry not in ns:
-                    report("NOFN", entry)
-                    return
-                check = ns.get("check")
-                if callable(check):
-                    check(ns[entry])
-            sys.stdout.flush()
-            report("PASSED", None)
+        run_case(req, reporter(req["sentinel"]), lambda program: True)
     except SystemExit as e:
         arg = e.code
         if arg is None:
@@ -443,6 +280,13 @@ def child(raw, fds):
             pass
         code = 1
     finally:
+        # As at interpreter exit: wait for the program's non-daemon threads, then flush.
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            try:
+                threading._shutdown()
+            except BaseException:
+                pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -451,14 +295,61 @@ def child(raw, fds):
         os._exit(code)
 
 
+def standard_streams():
+    # The child's sys.stdin/stdout/stderr, made once over a pipe so they are exactly what the
+    # child would make over its own pipes (not seekable, not a tty); the child's dup2 puts its
+    # pipes under these descriptors. Nothing is ever written to them here.
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    r, w = os.pipe()
+    os.dup2(r, 0)
+    os.dup2(w, 1)
+    os.dup2(w, 2)
+    streams = (
+        io.TextIOWrapper(
+            io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+            encoding="utf-8",
+            errors="surrogateescape",
+        ),
+        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"),
+        io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        ),
+    )
+    for fd, old in enumerate(saved):
+        os.dup2(old, fd)
+        os.close(old)
+    os.close(r)
+    os.close(w)
+    return streams
+
+
 # Nothing of the parent remains reachable from the children but this module.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 if not PID_NS:
-    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+# Inherited by every child and irreversible; setresuid still works without exec.
+PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+os.environ["HOME"] = WORKDIR
+os.environ["TMPDIR"] = WORKDIR
+NULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+sys.stdin, sys.stdout, sys.stderr = standard_streams()
+sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+SERVER_ARGS = sys.argv
+sys.argv = ["solution.py"]
+sys.path[0] = ""
+if PRIVATE:
+    EMPTY_TMP = statvfs_free("/tmp")
+    EMPTY_SHM = statvfs_free("/dev/shm")
 try:
+    os.mkdir(WORKDIR, 0o700)
+    os.chown(WORKDIR, UID, GID)
     serve()
 finally:
     if not PRIVATE:
-        shutil.rmtree(sys.argv[6], ignore_errors=True)
+        shutil.rmtree(SERVER_ARGS[6], ignore_errors=True)
     os._exit(0)
