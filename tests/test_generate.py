@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from sfstream.generate import (
 from sfstream.pipeline import first_error, iterate_stage
 from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
+from stage_helpers import aiter_of
 
 DATA = Path(__file__).resolve().parents[1] / "python" / "sfstream" / "data"
 
@@ -43,11 +44,6 @@ def code_problem(ident: str = "t/code/1") -> Problem:
         problem="Print the sum of a and b.",
         tests={"inputs": ["1 2\n"], "outputs": ["3\n"], "fn_name": None},
     )
-
-
-async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
 
 
 async def collect_samples(

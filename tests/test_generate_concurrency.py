@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,39 +31,15 @@ from sfstream.errors import ConfigError
 from sfstream.generate import GenerateConfig, generate_stage
 from sfstream.pipeline import iterate_stage
 from sfstream.progress import StageProgress
-from sfstream.records import Problem, Sample
+from sfstream.records import Problem
+from stage_helpers import aiter_of, math_problems, run_generate, sample_keys
 
 vllm = pytest.mark.vllm
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 def problems(count: int, prefix: str = "c") -> list[Problem]:
-    return [
-        Problem(
-            id=f"{prefix}/{i}",
-            domain="math",
-            source="test",
-            problem=f"What is {i} + {i}?",
-            answer=str(2 * i),
-        )
-        for i in range(count)
-    ]
-
-
-async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
-async def run(
-    config: GenerateConfig, items: list[Problem], progress: StageProgress | None = None
-) -> list[Sample]:
-    stage = generate_stage(config, progress)
-    return [s async for s in iterate_stage(stage, aiter_of(items))]
-
-
-def keys(samples: Iterable[Sample]) -> list[tuple[str, int]]:
-    return sorted((s.id, s.sample_index) for s in samples)
+    return math_problems(count, prefix)
 
 
 # -- pieces ----------------------------------------------------------------------------------
@@ -165,7 +141,7 @@ async def test_more_than_100_requests_in_flight() -> None:
     # The fake holds every request until 150 are pending at once: a client capped at 100 by
     # its connection pool (vLLM #7241) would see at most 100 pending, released by the hold.
     with InstantFakeServer(hold_until=150, hold_seconds=20) as server:
-        samples = await run(
+        samples = await run_generate(
             GenerateConfig(base_url=server.base_url, model="m", concurrency=150, max_tokens=4),
             problems(300),
         )
@@ -218,7 +194,7 @@ async def test_auto_without_metrics_keeps_its_limit(caplog: pytest.LogCaptureFix
         config = GenerateConfig(
             base_url=server.base_url, model="m", concurrency="auto", metrics_interval=0.01
         )
-        samples = await run(config, problems(50), progress)
+        samples = await run_generate(config, problems(50), progress)
     assert len(samples) == 50 and progress.limit == 16
     assert "has no vllm:num_requests_running" in caplog.text
 
@@ -279,7 +255,7 @@ async def test_adaptive_limit_reads_real_vllm_metrics(vllm_server: Any) -> None:
         samples = [s async for s in iterate_stage(stage, aiter_of(problems(240, "auto")))]
     finally:
         OpenAIBackend.background = original  # type: ignore[method-assign]
-    assert keys(samples) == sorted((f"auto/{i}", 0) for i in range(240))
+    assert sample_keys(samples) == sorted((f"auto/{i}", 0) for i in range(240))
     assert all(s.finish_reason != "error" for s in samples)
     # The controller read the real server's gauges and raised the limit from its start.
     assert loads and any(load.running > 0 for load in loads)
@@ -305,9 +281,9 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
             concurrency=4,
             max_tokens=4,
         )
-        samples = await run(config, items)
+        samples = await run_generate(config, items)
         n_fast, n_slow = len(fast.seen), len(slow.seen)
-    assert keys(samples) == sorted((p.id, 0) for p in items)
+    assert sample_keys(samples) == sorted((p.id, 0) for p in items)
     assert n_fast + n_slow == 40
     assert n_slow >= 2 and n_fast > 2 * n_slow
 
@@ -322,7 +298,7 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
             concurrency=4,
             max_tokens=4,
         )
-        samples = await run(config, items)
+        samples = await run_generate(config, items)
         n_a, n_b = len(a.seen), len(b.seen)
     assert len(samples) == 40 and n_a + n_b == 40 and min(n_a, n_b) >= 12
 
@@ -343,7 +319,7 @@ async def test_stalled_request_times_out_and_is_retried(vllm_server: Any) -> Non
             n=2,
         )
         started = time.monotonic()
-        samples = await run(config, problems(1, "stall"), progress)
+        samples = await run_generate(config, problems(1, "stall"), progress)
         elapsed = time.monotonic() - started
         seen = proxy.seen
     assert sorted(s.sample_index for s in samples) == [0, 1]

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +18,14 @@ from fault_proxy import FaultInjectingProxy
 from instant_fake_server import InstantFakeServer
 from sfstream._journal import Journal
 from sfstream.errors import ConfigError
-from sfstream.generate import GenerateConfig, generate_stage
-from sfstream.pipeline import iterate_stage
+from sfstream.generate import GenerateConfig
 from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
+from stage_helpers import math_problems, run_generate, sample_keys
 
 
 def problems(count: int, prefix: str = "j") -> list[Problem]:
-    return [
-        Problem(
-            id=f"{prefix}/{i}",
-            domain="math",
-            source="test",
-            problem=f"What is {i} times {i}?",
-            answer=str(i * i),
-        )
-        for i in range(count)
-    ]
-
-
-async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
-async def run(
-    config: GenerateConfig, items: list[Problem], progress: StageProgress | None = None
-) -> list[Sample]:
-    stage = generate_stage(config, progress)
-    return [s async for s in iterate_stage(stage, aiter_of(items))]
-
-
-def keys(samples: Iterable[Sample]) -> list[tuple[str, int]]:
-    return sorted((s.id, s.sample_index) for s in samples)
+    return math_problems(count, prefix, times=True)
 
 
 def lengthy(body: dict[str, Any], index: int) -> tuple[str, str]:
@@ -78,12 +52,16 @@ async def test_rerun_reuses_everything_and_emits_it_again(tmp_path: Path) -> Non
             seed=4,
             journal=str(journal),
         )
-        first = await run(config, items)
+        first = await run_generate(config, items)
         assert server.requests == 20
         progress = StageProgress("generate")
-        again = await run(config, items, progress)
+        again = await run_generate(config, items, progress)
         assert server.requests == 20  # nothing asked again
-    assert keys(first) == keys(again) == sorted((p.id, i) for p in items for i in range(3))
+    assert (
+        sample_keys(first)
+        == sample_keys(again)
+        == sorted((p.id, i) for p in items for i in range(3))
+    )
     assert {(s.id, s.sample_index): s for s in first} == {(s.id, s.sample_index): s for s in again}
     assert progress.reused == 60 and progress.samples == 60 and progress.done == 20
     assert len(journal.read_bytes().splitlines()) == 60
@@ -96,7 +74,7 @@ async def test_changed_parameters_change_the_key(tmp_path: Path) -> None:
     items = problems(5)
     with InstantFakeServer(lengthy) as server:
         base = {"base_url": server.base_url, "model": "m", "n": 2, "max_tokens": 200}
-        await run(GenerateConfig(**base, journal=journal), items)
+        await run_generate(GenerateConfig(**base, journal=journal), items)
         assert server.requests == 5
         for changed in (
             {"temperature": 0.1},
@@ -107,13 +85,15 @@ async def test_changed_parameters_change_the_key(tmp_path: Path) -> None:
         ):
             before = server.requests
             progress = StageProgress("generate")
-            await run(GenerateConfig(**base, **changed, journal=journal), items, progress)
+            await run_generate(GenerateConfig(**base, **changed, journal=journal), items, progress)
             assert server.requests == before + 5, changed
             assert progress.reused == 0, changed
         # More samples per problem: the first two are reused, only the rest requested.
         server.keep_bodies = True
         progress = StageProgress("generate")
-        samples = await run(GenerateConfig(**{**base, "n": 3}, journal=journal), items, progress)
+        samples = await run_generate(
+            GenerateConfig(**{**base, "n": 3}, journal=journal), items, progress
+        )
     assert progress.reused == 10 and len(samples) == 15
     assert [b["n"] for b in server.bodies] == [1] * 5
 
@@ -126,20 +106,20 @@ async def test_raising_max_tokens_reuses_finished_samples(tmp_path: Path) -> Non
     items = problems(6)
     with InstantFakeServer(lengthy, keep_bodies=True) as server:
         base = {"base_url": server.base_url, "model": "m", "n": 4, "seed": 1, "journal": journal}
-        short = await run(GenerateConfig(**base, max_tokens=50), items)
+        short = await run_generate(GenerateConfig(**base, max_tokens=50), items)
         assert {s.sample_index for s in short if s.finish_reason == "length"} == {1, 3}
         server.bodies.clear()
         progress = StageProgress("generate")
-        longer = await run(GenerateConfig(**base, max_tokens=200), items, progress)
+        longer = await run_generate(GenerateConfig(**base, max_tokens=200), items, progress)
         # Only the truncated samples (indices 1 and 3) were asked again, in one request each.
         assert [(b["n"], b["max_tokens"]) for b in server.bodies] == [(2, 200)] * 6
         assert progress.reused == 12
-        assert keys(longer) == sorted((p.id, i) for p in items for i in range(4))
+        assert sample_keys(longer) == sorted((p.id, i) for p in items for i in range(4))
         assert all(s.finish_reason == "stop" for s in longer)
         # The same limit again: everything reused, the truncated ones of the first run too.
         server.bodies.clear()
         progress = StageProgress("generate")
-        await run(GenerateConfig(**base, max_tokens=50), items, progress)
+        await run_generate(GenerateConfig(**base, max_tokens=50), items, progress)
         assert server.bodies == [] and progress.reused == 24
 
 

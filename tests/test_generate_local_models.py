@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,13 @@ from fault_proxy import FaultInjectingProxy
 from sfstream.errors import ConfigError
 from sfstream.generate import GenerateConfig, generate
 from sfstream.records import Problem, Sample
+from stage_helpers import aiter_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def problem(ident: str = "m/1") -> Problem:
     return Problem(id=ident, domain="math", source="t", problem="What is 2 + 3?", answer="5")
-
-
-async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
 
 
 async def collect(config: GenerateConfig, items: list[Problem]) -> list[Sample]:

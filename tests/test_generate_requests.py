@@ -5,40 +5,31 @@ parameters, reasoning channels, progress and the end-of-run summary."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
 from instant_fake_server import InstantFakeServer
-from sfstream.generate import GenerateConfig, generate_stage, request_seed
-from sfstream.pipeline import iterate_stage
+from sfstream.generate import GenerateConfig, request_seed
 from sfstream.progress import StageProgress
-from sfstream.records import Problem, Sample
+from sfstream.records import Problem
+from stage_helpers import run_generate
 
 
 def problem(ident: str = "r/1", **extra: Any) -> Problem:
     return Problem(id=ident, domain="code", source="t", problem="Add two numbers.", extra=extra)
 
 
-async def aiter_of(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
-async def run(
-    config: GenerateConfig, items: list[Problem], progress: StageProgress | None = None
-) -> list[Sample]:
-    stage = generate_stage(config, progress)
-    return [s async for s in iterate_stage(stage, aiter_of(items))]
-
-
 @pytest.mark.anyio
 async def test_length_limit_fields() -> None:
     with InstantFakeServer(keep_bodies=True) as server:
         base = {"base_url": server.base_url, "model": "m"}
-        await run(GenerateConfig(**base), [problem()])
-        await run(GenerateConfig(**base, max_tokens_field="max_completion_tokens"), [problem()])
-        await run(GenerateConfig(**base, extra_body={"max_completion_tokens": 7}), [problem()])
+        await run_generate(GenerateConfig(**base), [problem()])
+        await run_generate(
+            GenerateConfig(**base, max_tokens_field="max_completion_tokens"), [problem()]
+        )
+        await run_generate(
+            GenerateConfig(**base, extra_body={"max_completion_tokens": 7}), [problem()]
+        )
         default, newer, extra = server.bodies
     assert default["max_tokens"] == 1024 and "max_completion_tokens" not in default
     assert newer["max_completion_tokens"] == 1024 and "max_tokens" not in newer
@@ -62,7 +53,7 @@ async def test_per_problem_parameters() -> None:
         config = GenerateConfig(
             base_url=server.base_url, model="m", seed=1, extra_body={"min_p": 0.1, "top_k": 50}
         )
-        samples = await run(config, [own, problem("r/plain")])
+        samples = await run_generate(config, [own, problem("r/plain")])
         bodies = {b["n"]: b for b in server.bodies}
     assert len(samples) == 3
     mine, plain = bodies[2], bodies[1]
@@ -75,7 +66,7 @@ async def test_per_problem_parameters() -> None:
 @pytest.mark.anyio
 async def test_bad_problem_parameters_are_error_samples() -> None:
     with InstantFakeServer() as server:
-        samples = await run(
+        samples = await run_generate(
             GenerateConfig(base_url=server.base_url, model="m"),
             [problem(generation={"extra_body": {"max_tokens": 0}})],
         )
@@ -93,7 +84,9 @@ async def test_reasoning_channels() -> None:
         return "<think>cut off in the middle", "length"
 
     with InstantFakeServer(respond) as server:
-        samples = await run(GenerateConfig(base_url=server.base_url, model="m", n=3), [problem()])
+        samples = await run_generate(
+            GenerateConfig(base_url=server.base_url, model="m", n=3), [problem()]
+        )
     by_index = {s.sample_index: s for s in samples}
     assert (by_index[0].completion, by_index[0].reasoning) == (
         "The answer.",
@@ -109,7 +102,7 @@ async def test_progress_and_summary(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="sfstream")
     with InstantFakeServer() as server:
         progress = StageProgress("generate", total=4)
-        await run(
+        await run_generate(
             GenerateConfig(base_url=server.base_url, model="m", n=2),
             [problem(f"r/{i}") for i in range(4)],
             progress,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
 from importlib.resources import files
 from typing import Any
 
@@ -12,6 +11,7 @@ import sfstream
 from sfstream.format import FormatConfig, format_sample
 from sfstream.records import Problem, Sample, Verdict
 from sfstream.verify import VerifyConfig, verify_sample
+from stage_helpers import aiter_of
 
 DATA = files("sfstream") / "data"
 
@@ -159,22 +159,17 @@ def test_wrong_samples_are_not_formatted_and_unverified_are_refused() -> None:
         format_sample(Sample(**{**sample.__dict__, "verdict": None}))
 
 
-async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
 @pytest.mark.anyio
 async def test_library_stages_keep_first_and_shortest() -> None:
     recs = [r for r in RECORDED if r["id"].startswith("math500/")][:40]
     samples = [sample_of(r) for r in recs]
-    verified = [s async for s in sfstream.verify(_aiter(samples), workers=2)]
+    verified = [s async for s in sfstream.verify(aiter_of(samples), workers=2)]
     assert len(verified) == len(samples)
     assert {(s.id, s.sample_index) for s in verified} == {(s.id, s.sample_index) for s in samples}
     solved = {s.id for s in verified if s.verdict and s.verdict.correct}
-    everything = [e async for e in sfstream.format(_aiter(verified), keep="all")]
-    first = [e async for e in sfstream.format(_aiter(verified), keep="first")]
-    shortest = [e async for e in sfstream.format(_aiter(verified), keep="shortest")]
+    everything = [e async for e in sfstream.format(aiter_of(verified), keep="all")]
+    first = [e async for e in sfstream.format(aiter_of(verified), keep="first")]
+    shortest = [e async for e in sfstream.format(aiter_of(verified), keep="shortest")]
     assert len(everything) == sum(bool(s.verdict and s.verdict.correct) for s in verified)
     assert sorted(e.id.split("#")[0] for e in first) == sorted(solved)
     assert len(shortest) == len(solved)
