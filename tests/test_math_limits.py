@@ -237,6 +237,34 @@ def test_tiny_magnitudes_are_not_equal_symbolically() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "want"),
+    [
+        ("\\frac{\\cos x}{\\sin x}", "\\cot x", "equal"),
+        ("1-\\cos^2x", "\\sin^2x", "equal"),
+        ("\\cos x", "\\sin x", "different"),
+        ("\\frac{x^2-1}{x-1}", "x+1", "equal"),
+        ("\\sqrt{x^2}", "x", "different"),
+        ("\\sin(x+y)", "\\sin(x)\\cos(y)+\\cos(x)\\sin(y)", "equal"),
+        ("\\sin(x+y)", "\\sin(x)\\cos(y)-\\cos(x)\\sin(y)", "different"),
+        ("x", "3", "different"),
+    ],
+)
+def test_numeric_probe(a: str, b: str, want: str) -> None:
+    ea, eb = _symbolic._parse(a), _symbolic._parse(b)
+    assert _symbolic._probe(ea, eb) == want
+    assert _symbolic._compare(a, b) == want
+
+
+def test_numeric_probe_leaves_borderline_gaps_to_sympy() -> None:
+    # A gap far below 1e-20 at every point is neither clear agreement nor a clear difference.
+    ea, eb = _symbolic._parse("\\frac{x}{2^{99}}"), _symbolic._parse("\\frac{x}{2^{98}}")
+    assert _symbolic._probe(ea, eb) is None
+    assert _symbolic._compare("\\frac{x}{2^{99}}", "\\frac{x}{2^{98}}") == "different"
+    # Constants never reach the probe.
+    assert _symbolic._probe(_symbolic._parse("2"), _symbolic._parse("3")) is None
+
+
 def test_core_never_panics_on_random_bytes() -> None:
     rng = random.Random(7)
     for _ in range(2000):

@@ -123,6 +123,75 @@ def _parse(text: str) -> Any:
     return parse_expr(latex_to_sympy(text), transformations=transformations, evaluate=True)
 
 
+#: Working precision (decimal digits) of the numeric identity test.
+PROBE_DIGITS = 60
+#: Random points tried, and how many defined ones must agree before equality is accepted.
+PROBE_POINTS = 6
+PROBE_AGREEING = 3
+#: At a point, ``|a - b| <= AGREE * max(1, |a|, |b|)`` agrees; above ``DIFFER * ...`` the
+#: expressions differ. In between the point is inconclusive and sympy decides.
+PROBE_AGREE = 1e-45
+PROBE_DIFFER = 1e-20
+#: Fixed seed: the same pair always gets the same verdict.
+PROBE_SEED = 0x5F5E
+
+
+def _probe(ea: Any, eb: Any) -> Outcome | None:
+    """A numeric identity test for expressions with free symbols.
+
+    Both sides are evaluated with mpmath at ``PROBE_DIGITS`` digits at seeded random points
+    (each symbol drawn from ``±[0.25, 3]``; points where either side is undefined or infinite
+    are skipped). A clear difference at any point means "different" at once. Agreement at
+    ``PROBE_AGREEING`` or more defined points, and no inconclusive point, means "equal".
+    Otherwise (too few defined points, a borderline difference, anything unevaluable) the
+    result is None and ``simplify`` decides.
+
+    Why agreement is accepted without ``simplify``: answers are compositions of elementary
+    functions, analytic where defined, so a difference that is not identically zero vanishes
+    only on a set of measure zero, and independent random points almost surely miss it (for
+    polynomial and rational differences this is the Schwartz-Zippel bound: a nonzero degree-d
+    difference vanishes at a random point with probability at most d/|S|, negligible for
+    60-digit reals). What remains is a difference smaller than 1e-45 relative to the values
+    at every sampled point, which no real answer has. Borderline differences (between 1e-45
+    and 1e-20 relative, such as ``x/2^{99}`` against ``x/2^{98}``) never count as
+    agreement: they go to sympy, exactly as constants always do.
+    """
+    import random
+
+    import mpmath  # type: ignore[import-untyped]
+    import sympy
+
+    symbols = sorted(ea.free_symbols | eb.free_symbols, key=lambda s: s.name)
+    if not symbols or len(symbols) > 8:
+        return None
+    try:
+        fa = sympy.lambdify(symbols, ea, modules="mpmath")
+        fb = sympy.lambdify(symbols, eb, modules="mpmath")
+    except Exception:
+        return None
+    rng = random.Random(PROBE_SEED)
+    agreeing = 0
+    with mpmath.workdps(PROBE_DIGITS):
+        for _ in range(PROBE_POINTS):
+            point = [mpmath.mpf(rng.choice((-1, 1)) * rng.uniform(0.25, 3.0)) for _ in symbols]
+            try:
+                va, vb = mpmath.mpmathify(fa(*point)), mpmath.mpmathify(fb(*point))
+            except (ZeroDivisionError, ValueError, OverflowError, ArithmeticError):
+                continue
+            except Exception:
+                return None
+            if not all(mpmath.isfinite(v) for v in (va, vb)):
+                continue
+            scale = max(mpmath.mpf(1), abs(va), abs(vb))
+            gap = abs(va - vb)
+            if gap > PROBE_DIFFER * scale:
+                return "different"
+            if gap > PROBE_AGREE * scale:
+                return None
+            agreeing += 1
+    return "equal" if agreeing >= PROBE_AGREEING else None
+
+
 def _compare(a: str, b: str) -> Outcome:
     import sympy
 
@@ -131,6 +200,10 @@ def _compare(a: str, b: str) -> Outcome:
     except Exception:
         return "error"
     try:
+        if ea.free_symbols or eb.free_symbols:
+            probed = _probe(ea, eb)
+            if probed is not None:
+                return probed
         diff = sympy.simplify(ea - eb)
         if diff == 0:
             return "equal"

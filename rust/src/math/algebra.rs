@@ -513,8 +513,92 @@ pub fn equal(a: &str, b: &str) -> Option<bool> {
             }
             Some(parse(r)? == parse(other)?)
         }
-        (None, None) => Some(parse(a)? == parse(b)?),
+        (None, None) => {
+            if let (Some(x), Some(y)) = (parse(a), parse(b)) {
+                return Some(x == y);
+            }
+            // Quotients with symbolic denominators: `p1/q1 = p2/q2` exactly when
+            // `p1·q2 = p2·q1` (polynomials over a field form an integral domain).
+            let (p1, q1) = quotient(a)?;
+            let (p2, q2) = quotient(b)?;
+            Some(p1.mul(&q2)? == p2.mul(&q1)?)
+        }
     }
+}
+
+/// `s` as a quotient `(numerator, denominator)` of values of this algebra: a plain value
+/// (denominator 1), `\frac{p}{q}`, `-\frac{p}{q}` or `p/q` at the top level. The
+/// denominator is never zero.
+fn quotient(s: &str) -> Option<(Poly, Poly)> {
+    if s.len() > MAX_LEN || has_word(s) {
+        return None;
+    }
+    if let Some(v) = parse(s) {
+        return Some((v, Poly::constant(Rational::ONE)));
+    }
+    let (body, negate) = match s.strip_prefix('-') {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
+    let (num, den) = if let Some(rest) = body.strip_prefix("\\frac{") {
+        let (n, after) = split_group(rest)?;
+        let d = after.strip_prefix('{')?;
+        let (d, tail) = split_group(d)?;
+        if !tail.is_empty() {
+            return None;
+        }
+        (n, d)
+    } else {
+        let slash = top_level_slash(body)?;
+        (&body[..slash], &body[slash + 1..])
+    };
+    let mut p = parse(num)?;
+    let q = parse(den)?;
+    if q.is_zero() {
+        return None;
+    }
+    if negate {
+        p = p.neg()?;
+    }
+    Some((p, q))
+}
+
+/// The content of a brace group whose `{` was just consumed, and the text after its `}`.
+fn split_group(s: &str) -> Option<(&str, &str)> {
+    let mut depth = 1usize;
+    for (i, b) in s.bytes().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&s[..i], &s[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The position of the only `/` outside brackets.
+fn top_level_slash(s: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut found = None;
+    for (i, b) in s.bytes().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'/' if depth == 0 => {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(i);
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Splits `l=r` at its single top-level `=`.
@@ -677,7 +761,7 @@ impl Parser<'_> {
         while self.s.get(self.pos) == Some(&b'!') {
             self.pos += 1;
             let n = v.as_rational()?;
-            if !n.is_integer() || !(0..=30).contains(&n.numer()) {
+            if !n.is_integer() || !(0..=33).contains(&n.numer()) {
                 return None;
             }
             let mut f = Rational::integer(1)?;
@@ -808,11 +892,79 @@ impl Parser<'_> {
                 let k = self.group()?.as_rational()?;
                 binomial(n, k).map(Poly::constant)
             }
+            "log" => self.log(),
             "pi" => Some(Poly::sym(Sym::Pi)),
             g if GREEK.contains(&g) => Some(Poly::sym(Sym::Var(format!("\\{g}")))),
             _ => None,
         }
     }
+}
+
+impl Parser<'_> {
+    /// `\log_b x` after `\log`: an integer base `b` (`_2` or `_{10}`) and an exact argument
+    /// (`8`, `{8}`, `(8)`), evaluated only when `x` is an exact power of `b`.
+    fn log(&mut self) -> Option<Poly> {
+        if self.s.get(self.pos) != Some(&b'_') {
+            return None;
+        }
+        self.pos += 1;
+        let base = match *self.s.get(self.pos)? {
+            b'{' => self.group()?.as_rational()?,
+            c if c.is_ascii_digit() => {
+                self.pos += 1;
+                Rational::integer(i128::from(c - b'0'))?
+            }
+            _ => return None,
+        };
+        let arg = match self.peek()? {
+            b'{' => self.group()?,
+            b'(' => {
+                self.pos += 1;
+                let v = self.expr()?;
+                if !self.eat(")") {
+                    return None;
+                }
+                v
+            }
+            b'0'..=b'9' => {
+                let v = self.number()?;
+                // `\log_2 8x` or `\log_2 8^2`: the argument's extent is unclear.
+                if self.starts_factor() || self.peek() == Some(b'^') {
+                    return None;
+                }
+                v
+            }
+            _ => return None,
+        };
+        exact_log(base, arg.as_rational()?).map(Poly::constant)
+    }
+}
+
+/// `log_b x` when it is rational: `b = c^m` for the smallest integer root `c` of `b`, and
+/// `x = c^n` (`n` may be negative), giving `n/m`. `None` otherwise (irrational or unknown).
+fn exact_log(b: Rational, x: Rational) -> Option<Rational> {
+    if !b.is_integer() || b.numer() < 2 || x.numer() <= 0 {
+        return None;
+    }
+    let b = b.numer();
+    let (c, m) = (2..=127)
+        .rev()
+        .find_map(|m| integer_root(b, m).filter(|&c| c >= 2).map(|c| (c, m)))
+        .unwrap_or((b, 1));
+    let (mut v, sign) = match (x.numer(), x.denom()) {
+        (n, 1) => (n, 1),
+        (1, d) => (d, -1),
+        _ => return None,
+    };
+    let mut n: i128 = 0;
+    while v > 1 {
+        if v % c != 0 {
+            return None;
+        }
+        v /= c;
+        n += 1;
+    }
+    Rational::new(sign * n, m)
 }
 
 fn binomial(n: Rational, k: Rational) -> Option<Rational> {
@@ -876,7 +1028,30 @@ mod tests {
             ("x^2+2x+1", "(x-1)^2", Some(false)),
             ("(x+1)(x-1)", "x^2-1", Some(true)),
             ("\\frac{x+1}{2}", "\\frac{x}{2}+\\frac{1}{2}", Some(true)),
-            ("\\frac{1}{x+1}", "1", None),
+            ("\\frac{1}{x+1}", "1", Some(false)),
+            ("\\frac{2}{2x+2}", "\\frac{1}{x+1}", Some(true)),
+            ("\\frac{x^2-1}{x-1}", "x+1", Some(true)),
+            ("\\frac{x}{x+1}", "\\frac{1}{x+1}", Some(false)),
+            ("-\\frac{1}{x+1}", "\\frac{1}{-x-1}", Some(true)),
+            ("1/(x+1)", "\\frac{1}{x+1}", Some(true)),
+            ("\\frac{x+y}{x^2-y^2}", "\\frac{1}{x-y}", Some(true)),
+            ("\\frac{1}{x+1}", "\\frac{1}{x+2}", Some(false)),
+            ("\\frac{1}{x-x}", "1", None),
+            ("\\frac{\\sin x}{x}", "1", None),
+            ("\\log_28", "3", Some(true)),
+            ("\\log_216", "3", Some(false)),
+            ("\\log_2{16}", "4", Some(true)),
+            ("\\log_{10}(1000)", "3", Some(true)),
+            ("\\log_4 2", "\\frac{1}{2}", Some(true)),
+            ("\\log_8 4", "\\frac{2}{3}", Some(true)),
+            ("\\log_2{\\frac{1}{8}}", "-3", Some(true)),
+            ("\\log_3 1", "0", Some(true)),
+            ("\\log_2 3", "1", None),
+            ("\\log_2 8x", "3x", None),
+            ("\\log_1 1", "0", None),
+            ("\\log 100", "2", None),
+            ("33!", "8683317618811886495518194401280000000", Some(true)),
+            ("34!", "1", None),
             ("xy", "yx", Some(true)),
             ("a_1+a_{2}", "a_2+a_1", Some(true)),
             ("2\\theta", "\\theta+\\theta", Some(true)),

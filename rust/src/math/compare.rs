@@ -83,10 +83,25 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
     }
     // `a \pm b` is the two-element list `a+b, a-b`.
     if let Some(expanded) = expand_pm(a) {
+        if let Some(v) = two_values_vs_one(&expanded, b, depth, budget) {
+            return v;
+        }
         return compare_at(&expanded, b, depth + 1, budget);
     }
     if let Some(expanded) = expand_pm(b) {
+        if let Some(v) = two_values_vs_one(&expanded, a, depth, budget) {
+            return v;
+        }
         return compare_at(a, &expanded, depth + 1, budget);
+    }
+    if let Some(v) = infinity(a, b) {
+        return v;
+    }
+    if let Some(v) = ratio(a, b) {
+        return v;
+    }
+    if let Some(v) = factorial(a, b) {
+        return v;
     }
     use Value::*;
     match (classify(a), classify(b)) {
@@ -202,6 +217,143 @@ fn expand_pm(s: &str) -> Option<String> {
     let (pre, post) = (&s[..pos], &s[pos + 3..]);
     let (first, second) = if plus_first { ('+', '-') } else { ('-', '+') };
     Some(format!("{pre}{first}{post},{pre}{second}{post}"))
+}
+
+/// A `\pm` answer (expanded to `p,q`) against one value: when `p` and `q` are certainly
+/// different values, no single value equals the pair.
+fn two_values_vs_one(
+    expanded: &str,
+    single: &str,
+    depth: usize,
+    budget: &mut usize,
+) -> Option<Verdict> {
+    if expand_pm(single).is_some() || !matches!(classify(single), Value::Num(_) | Value::Atom(_)) {
+        return None;
+    }
+    let parts = split_top(expanded, ",");
+    let [p, q] = parts.as_slice() else {
+        return None;
+    };
+    (compare_at(p, q, depth + 1, budget) == Verdict::Different).then_some(Verdict::Different)
+}
+
+/// `Some(true)` for `\infty`/`+\infty`, `Some(false)` for `-\infty`.
+fn infinity_sign(s: &str) -> Option<bool> {
+    match s {
+        "\\infty" | "+\\infty" => Some(true),
+        "-\\infty" => Some(false),
+        _ => None,
+    }
+}
+
+/// A value that is certainly finite: an exact number or an element of the exact algebra
+/// (a polynomial is finite wherever its variables are).
+fn is_finite(s: &str) -> bool {
+    parse_number(s).is_some() || algebra::parse(s).is_some()
+}
+
+/// Infinities: equal when of the same sign; different from each other and from any finite
+/// value.
+fn infinity(a: &str, b: &str) -> Option<Verdict> {
+    match (infinity_sign(a), infinity_sign(b)) {
+        (Some(x), Some(y)) => Some(if x == y {
+            Verdict::Equal
+        } else {
+            Verdict::Different
+        }),
+        (Some(_), None) => is_finite(b).then_some(Verdict::Different),
+        (None, Some(_)) => is_finite(a).then_some(Verdict::Different),
+        (None, None) => None,
+    }
+}
+
+/// The parts of a ratio `a:b` (or `a:b:c`) of exact numbers, not all zero.
+fn ratio_parts(s: &str) -> Option<Vec<Rational>> {
+    let parts = split_top(s, ":");
+    if parts.len() < 2 || parts.len() > 16 {
+        return None;
+    }
+    let values = parts
+        .iter()
+        .map(|p| parse_number(p.trim()))
+        .collect::<Option<Vec<_>>>()?;
+    values.iter().any(|v| !v.is_zero()).then_some(values)
+}
+
+/// Ratios compare by proportionality (`6:4` is `3:2`, `3:2` is not `2:3`); a two-part ratio
+/// against a number compares as the quotient `a/b`.
+fn ratio(a: &str, b: &str) -> Option<Verdict> {
+    let decide = |eq: bool| {
+        if eq {
+            Verdict::Equal
+        } else {
+            Verdict::Different
+        }
+    };
+    match (ratio_parts(a), ratio_parts(b)) {
+        (Some(x), Some(y)) => {
+            if x.len() != y.len() {
+                return None;
+            }
+            // Proportional: x_i·y_k == y_i·x_k for a pivot k with x_k ≠ 0 (then y_k ≠ 0 too,
+            // or every y_i would be zero, which `ratio_parts` excludes).
+            let k = x.iter().position(|v| !v.is_zero())?;
+            for (xi, yi) in x.iter().zip(&y) {
+                if xi.mul(y[k])? != yi.mul(x[k])? {
+                    return Some(Verdict::Different);
+                }
+            }
+            Some(Verdict::Equal)
+        }
+        (Some(x), None) => ratio_vs_number(&x, b).map(decide),
+        (None, Some(y)) => ratio_vs_number(&y, a).map(decide),
+        (None, None) => None,
+    }
+}
+
+fn ratio_vs_number(parts: &[Rational], other: &str) -> Option<bool> {
+    let [p, q] = parts else {
+        return None;
+    };
+    let n = parse_number(other)?;
+    Some(p.div(*q)? == n)
+}
+
+/// `n!` or `\frac{1}{n!}` for a literal `n`: `(n, reciprocal)`.
+fn factorial_form(s: &str) -> Option<(u32, bool)> {
+    let (body, reciprocal) = match s.strip_prefix("\\frac{1}{") {
+        Some(rest) => (rest.strip_suffix('}')?, true),
+        None => (s, false),
+    };
+    let digits = body.strip_suffix('!')?;
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits.parse().ok()?, reciprocal))
+}
+
+/// Factorials too large for exact numbers, compared by structure: `n!` is strictly
+/// increasing for `n ≥ 1` (and `0! = 1! = 1`), and `n! > i128::MAX` for `n ≥ 34`, so neither
+/// `n!` nor `1/n!` can equal an exact number of this module then.
+fn factorial(a: &str, b: &str) -> Option<Verdict> {
+    /// Smallest `n` with `n!` beyond `i128`.
+    const BEYOND_I128: u32 = 34;
+    match (factorial_form(a), factorial_form(b)) {
+        (Some((n, r)), Some((m, s))) => {
+            if n < BEYOND_I128 && m < BEYOND_I128 {
+                return None;
+            }
+            // Both values are 1 only when n, m ≤ 1; at least one side is huge here.
+            Some(if n == m && r == s {
+                Verdict::Equal
+            } else {
+                Verdict::Different
+            })
+        }
+        (Some((n, _)), None) if n >= BEYOND_I128 => parse_number(b).map(|_| Verdict::Different),
+        (None, Some((m, _))) if m >= BEYOND_I128 => parse_number(a).map(|_| Verdict::Different),
+        _ => None,
+    }
 }
 
 fn ordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
@@ -461,6 +613,40 @@ mod tests {
             ),
             ("1\\pm\\sqrt{19}", "1", Different),
             ("\\pmatrix", "1", Unknown),
+            ("3+2\\sqrt{2}", "3\\pm2\\sqrt{2}", Different),
+            ("3-2\\sqrt{2}", "3\\pm2\\sqrt{2}", Different),
+            ("x", "\\pm x", Different),
+            ("x", "x\\pm0", Unknown),
+            ("\\pm\\sqrt{2}", "-\\sqrt{2},\\sqrt{2}", Equal),
+            ("\\infty", "\\infty", Equal),
+            ("+\\infty", "\\infty", Equal),
+            ("-\\infty", "\\infty", Different),
+            ("100", "\\infty", Different),
+            ("-100", "-\\infty", Different),
+            ("\\sqrt{2}", "\\infty", Different),
+            ("x+1", "\\infty", Different),
+            ("\\sin x", "\\infty", Unknown),
+            ("(-\\infty,3)", "(\\infty,3)", Different),
+            ("3:2", "2:3", Different),
+            ("6:4", "3:2", Equal),
+            ("1.5:1", "3:2", Equal),
+            ("3:2", "1.5", Equal),
+            ("3:2", "\\frac{3}{2}", Equal),
+            ("3:2", "2", Different),
+            ("2:4:6", "1:2:3", Equal),
+            ("2:4:6", "1:2:4", Different),
+            ("1:2", "1:2:3", Unknown),
+            ("0:0", "1:2", Unknown),
+            ("0:1", "0:5", Equal),
+            ("0:1", "1:0", Different),
+            ("\\frac{1}{2006!}", "\\frac{1}{2004!}", Different),
+            ("\\frac{1}{2006!}", "\\frac{1}{2006!}", Equal),
+            ("2006!", "\\frac{1}{2006!}", Different),
+            ("2006!", "2004!", Different),
+            ("100!", "0", Different),
+            ("\\frac{1}{100!}", "0", Different),
+            ("5!", "120", Equal),
+            ("5!", "4!", Different),
         ];
         for (a, b, want) in cases {
             assert_eq!(compare(a, b), *want, "{a:?} vs {b:?}");
