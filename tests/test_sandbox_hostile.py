@@ -244,6 +244,10 @@ def test_reading_the_parents_environment_and_proc() -> None:
 
 @needs_full
 def test_signalling_the_parent_and_kill_minus_one() -> None:
+    # Never send these signals from a child that could carry them out: check first that the
+    # sandbox really runs programs as an unprivileged user.
+    probe = stdio("import os\nprint('unprivileged' if os.getuid() else 'root')\n", "unprivileged\n")
+    assert probe.status == "correct", probe
     host = os.getpid()
     code = (
         "import os, signal\n"

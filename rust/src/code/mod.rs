@@ -504,17 +504,32 @@ impl Runner<'_> {
     ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
         let (sentinel, request) = self.request(fields)?;
         let input = stdio_input.unwrap_or("").as_bytes();
-        let served = match self.lease.as_mut() {
-            Some(lease) => match lease.server().run(&request, input, self.limits) {
-                Ok(outcome) => Some(outcome),
-                Err(e) => {
-                    eprintln!("sfstream sandbox: fork server failed ({e}); continuing without it");
-                    self.lease = None;
-                    None
+        let mut served = None;
+        // A server that failed a case (e.g. it could not reap a fork bomb within its grace on a
+        // loaded machine) is dropped, which kills its whole PID namespace; the case is run once
+        // more on a fresh server before the fresh-interpreter path is considered.
+        for attempt in 0..2 {
+            let Some(lease) = self.lease.as_mut() else {
+                break;
+            };
+            match lease.server().run(&request, input, self.limits) {
+                Ok(outcome) => {
+                    served = Some(outcome);
+                    break;
                 }
-            },
-            None => None,
-        };
+                Err(e) => {
+                    self.lease = None;
+                    if attempt == 0 {
+                        self.lease = forkserver::lease(self.interp);
+                    }
+                    if self.lease.is_none() {
+                        eprintln!(
+                            "sfstream sandbox: fork server failed ({e}); continuing without it"
+                        );
+                    }
+                }
+            }
+        }
         let outcome = match served {
             Some(outcome) => outcome,
             None if stdio_input.is_some() => {

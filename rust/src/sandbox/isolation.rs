@@ -405,9 +405,28 @@ fn tmpfs(ops: &mut Vec<Op>, target: &Path, data: String) {
     });
 }
 
+/// Where the new root's tmpfs is mounted in the private mount namespace before it becomes `/`:
+/// a directory that holds none of the directories bound into it, since mounting over an
+/// ancestor would hide them (an interpreter installed under `/tmp` must stay reachable).
+fn root_mount_point(extra_dirs: &[PathBuf]) -> PathBuf {
+    let hidden = |candidate: &Path| {
+        extra_dirs.iter().any(|d| {
+            let canonical = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+            d.starts_with(candidate) || canonical.starts_with(candidate)
+        })
+    };
+    [
+        "/tmp", "/mnt", "/media", "/srv", "/run", "/var/tmp", "/home",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|c| c.is_dir() && !hidden(c))
+    .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
 fn root_ops(caps: &Capabilities, extra_dirs: &[PathBuf], tmp_mb: u64) -> Vec<Op> {
-    // The new root is a tmpfs mounted over /tmp of the private mount namespace, then made `/`.
-    let new_root = PathBuf::from("/tmp");
+    // The new root is a tmpfs mounted in the private mount namespace, then made `/`.
+    let new_root = root_mount_point(extra_dirs);
     let mut ops = vec![Op::Mount {
         src: None,
         target: c"/".into(),

@@ -37,6 +37,9 @@ struct RlimitSetting {
 }
 
 /// A private working directory, removed (best effort) when dropped.
+/// The user (nobody) that untrusted code runs as on this path when the supervisor is root.
+const UNPRIVILEGED: libc::uid_t = 65534;
+
 struct WorkDir(PathBuf);
 
 impl WorkDir {
@@ -332,21 +335,37 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Untrusted code never runs as root on this path: without the fork server's namespaces a
+    // root child could signal every process of the host (kill(-1)) or read anything.
+    let mut drop_to: Option<(libc::uid_t, libc::gid_t)> = None;
     if let Env::Minimal = job.env {
         cmd.env_clear().envs(minimal_env(&dir.0));
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            drop_to = Some((UNPRIVILEGED, UNPRIVILEGED));
+            std::os::unix::fs::chown(&dir.0, Some(UNPRIVILEGED), Some(UNPRIVILEGED)).map_err(
+                |e| Error::Sandbox(format!("cannot hand the work dir to the sandbox user: {e}")),
+            )?;
+        }
     }
     let result_fd: RawFd = result_write.as_ref().map_or(-1, |fd| fd.as_raw_fd());
     // SAFETY: the closure runs in the forked child before exec. It only issues
     // async-signal-safe syscalls (setsid, setrlimit, dup2, fcntl, close_range) on data prepared
     // in the parent and copied into the closure; it neither allocates nor takes locks.
     unsafe {
-        cmd.pre_exec(move || child_setup(&rlimits, result_fd));
+        cmd.pre_exec(move || child_setup(&rlimits, result_fd, drop_to));
     }
 
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::Sandbox(format!("cannot start {}: {e}", job.program.display())))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        let hint = if drop_to.is_some() && e.kind() == io::ErrorKind::PermissionDenied {
+            " as an unprivileged user (without the sandbox's namespaces untrusted code does not \
+             run as root: install the interpreter where others may read it, or allow namespaces)"
+        } else {
+            ""
+        };
+        Error::Sandbox(format!("cannot start {}{hint}: {e}", job.program.display()))
+    })?;
     let mut guard = ChildGuard {
         pid: child.id() as libc::pid_t,
         reaped: false,
@@ -440,7 +459,11 @@ fn supervise(
 }
 
 /// The child side of the spawn: new session, rlimits, fd 3, no other inherited fds.
-fn child_setup(rlimits: &[RlimitSetting], result_fd: RawFd) -> io::Result<()> {
+fn child_setup(
+    rlimits: &[RlimitSetting],
+    result_fd: RawFd,
+    drop_to: Option<(libc::uid_t, libc::gid_t)>,
+) -> io::Result<()> {
     // SAFETY (whole function): only async-signal-safe syscalls on plain data.
     unsafe {
         if libc::setsid() < 0 {
@@ -448,6 +471,14 @@ fn child_setup(rlimits: &[RlimitSetting], result_fd: RawFd) -> io::Result<()> {
         }
         for setting in rlimits {
             if libc::setrlimit(setting.resource, &setting.value) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Some((uid, gid)) = drop_to {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setresgid(gid, gid, gid) != 0
+                || libc::setresuid(uid, uid, uid) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
         }
