@@ -190,8 +190,10 @@ impl ForkServer {
             if caps.pid_namespace { "1" } else { "0" }.into(),
         ]);
         // Without a private mount namespace the server works in a directory of its own.
+        let private_scratch = super::isolation::scratch_dir(&interp.dirs);
         let scratch = if caps.mount_namespace {
             args.push("private".into());
+            args.push(private_scratch.into());
             None
         } else {
             let dir = std::env::temp_dir().join(format!(
@@ -211,7 +213,11 @@ impl ForkServer {
         let mut cmd = Command::new(&interp.path);
         cmd.args(&args)
             .env_clear()
-            .envs(minimal_env(std::path::Path::new("/tmp")))
+            .envs(minimal_env(std::path::Path::new(if caps.mount_namespace {
+                private_scratch
+            } else {
+                "/tmp"
+            })))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

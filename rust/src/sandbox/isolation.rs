@@ -424,6 +424,21 @@ fn root_mount_point(extra_dirs: &[PathBuf]) -> PathBuf {
     .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
+/// The private scratch file system of the sandbox (working directories; `TMPDIR`): `/tmp`,
+/// unless the interpreter lives under `/tmp`, which a tmpfs there would hide; then a directory
+/// of its own (and `/tmp` holds only the read-only interpreter).
+pub(super) fn scratch_dir(extra_dirs: &[PathBuf]) -> &'static str {
+    let under_tmp = extra_dirs.iter().any(|d| {
+        let canonical = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+        d.starts_with("/tmp") || canonical.starts_with("/tmp")
+    });
+    if under_tmp {
+        "/sfstream-scratch"
+    } else {
+        "/tmp"
+    }
+}
+
 fn root_ops(caps: &Capabilities, extra_dirs: &[PathBuf], tmp_mb: u64) -> Vec<Op> {
     // The new root is a tmpfs mounted in the private mount namespace, then made `/`.
     let new_root = root_mount_point(extra_dirs);
@@ -513,7 +528,7 @@ fn root_ops(caps: &Capabilities, extra_dirs: &[PathBuf], tmp_mb: u64) -> Vec<Op>
         &shm,
         format!("size={tmp_mb}m,nr_inodes=1024,mode=1777"),
     );
-    let tmp = new_root.join("tmp");
+    let tmp = new_root.join(scratch_dir(extra_dirs).trim_start_matches('/'));
     ops.push(Op::Mkdir(cstr(&tmp), 0o755));
     tmpfs(
         &mut ops,

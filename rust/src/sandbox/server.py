@@ -42,23 +42,25 @@ PRCTL = LIBC.prctl  # resolved once here, not in every child
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-# "private": /tmp and /dev/shm are this server's own size-capped tmpfs mounts, emptied after
-# every case. Otherwise argv[6] is a directory the supervisor created for this server; after a
-# case the server removes it and whatever the sandbox uid left in the shared scratch directories.
+# "private": argv[6] (normally /tmp) and /dev/shm are this server's own size-capped tmpfs
+# mounts, emptied after every case. Otherwise argv[6] is a directory the supervisor created for
+# this server; after a case the server removes it and whatever the sandbox uid left in the
+# shared scratch directories.
 PRIVATE = sys.argv[5] == "private"
 SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 SCRATCH_CAP = 1 << 30
 if PRIVATE:
     # Refuse to empty anything but our own small tmpfs mounts inside the private root: "/" must
-    # be the tiny tmpfs the supervisor pivoted into, and /tmp and /dev/shm small mounts on it.
+    # be the tiny tmpfs the supervisor pivoted into, and the scratch dirs small mounts on it.
+    SCRATCH = sys.argv[6]
     root = os.statvfs("/")
     if root.f_blocks * root.f_frsize > SCRATCH_CAP or os.path.exists("/.old"):
         sys.exit(3)
-    for top in ("/tmp", "/dev/shm"):
+    for top in (SCRATCH, "/dev/shm"):
         st = os.statvfs(top)
         if not os.path.ismount(top) or st.f_blocks * st.f_frsize > SCRATCH_CAP:
             sys.exit(3)
-    WORKDIR = "/tmp/work"
+    WORKDIR = os.path.join(SCRATCH, "work")
 else:
     WORKDIR = os.path.join(sys.argv[6], "work")
 
@@ -136,7 +138,7 @@ def clean_scratch():
                     except OSError:
                         pass
     elif not left_nothing():
-        for top in ("/tmp", "/dev/shm"):
+        for top in (SCRATCH, "/dev/shm"):
             try:
                 entries = os.listdir(top)
             except OSError:
@@ -157,7 +159,7 @@ def left_nothing():
         os.rmdir(WORKDIR)
     except OSError:
         return False
-    return statvfs_free("/tmp") == EMPTY_TMP and statvfs_free("/dev/shm") == EMPTY_SHM
+    return statvfs_free(SCRATCH) == EMPTY_TMP and statvfs_free("/dev/shm") == EMPTY_SHM
 
 
 def remove(path):
@@ -343,7 +345,7 @@ SERVER_ARGS = sys.argv
 sys.argv = ["solution.py"]
 sys.path[0] = ""
 if PRIVATE:
-    EMPTY_TMP = statvfs_free("/tmp")
+    EMPTY_TMP = statvfs_free(SCRATCH)
     EMPTY_SHM = statvfs_free("/dev/shm")
 try:
     os.mkdir(WORKDIR, 0o700)
