@@ -51,11 +51,6 @@ class StageProgress:
     limit: int | None = None
     started: float = field(default_factory=time.monotonic)
 
-    def rate(self, now: float | None = None) -> float:
-        """Records finished per second since the stage started."""
-        elapsed = (now or time.monotonic()) - self.started
-        return self.done / elapsed if elapsed > 0 else 0.0
-
     def render(self, now: float | None = None) -> str:
         """The stage's part of the progress line."""
         now = now or time.monotonic()
