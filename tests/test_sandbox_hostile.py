@@ -347,6 +347,135 @@ def test_printing_a_forged_verdict_line() -> None:
     )
     v = run_tests(code, {"asserts": "assert False\n", "entry_point": None})
     assert v.status == "runtime_error", v
+    assert "exited before the tests finished" in (v.detail or ""), v
+
+
+ADD_TESTS = {"asserts": "assert add(1, 2) == 3\nassert add(2, 2) == 5\n", "entry_point": None}
+
+# Ways a program could forge a pass of assert-style tests if it shared a process with them.
+FORGERIES = {
+    # Walk up the stack from the module code to whatever reports verdicts, and report a pass.
+    "frame_walk": (
+        "import os, sys\n"
+        "def add(a, b):\n    return 0\n"
+        "f = sys._getframe()\n"
+        "while f:\n"
+        "    for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
+        "        if callable(v) and getattr(v, '__name__', '') in ('report', 'reporter'):\n"
+        "            r = v if v.__name__ == 'report' else None\n"
+        "            if r:\n"
+        "                r('PASSED', None)\n"
+        "                os._exit(0)\n"
+        "    f = f.f_back\n"
+    ),
+    # Find the sentinel in memory and write the verdict line to every descriptor there is.
+    "sentinel_from_memory": (
+        "import gc, os, re\n"
+        "def add(a, b):\n    return 0\n"
+        "for o in gc.get_objects():\n"
+        "    if isinstance(o, dict):\n"
+        "        s = o.get('sentinel')\n"
+        "        if isinstance(s, str) and re.fullmatch('[0-9a-f]{32}', s):\n"
+        "            for fd in range(3, 64):\n"
+        "                try:\n"
+        "                    os.write(fd, (s + ' PASSED None\\n').encode())\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "            os._exit(0)\n"
+    ),
+    # Read the expected values out of the test code in memory and answer from them.
+    "answers_from_the_tests": (
+        "import gc, re\n"
+        "def add(a, b):\n"
+        "    for o in gc.get_objects():\n"
+        "        if isinstance(o, (dict, str)):\n"
+        "            text = o if isinstance(o, str) else str(o.get('asserts', ''))\n"
+        "            for x, y, r in re.findall(r'add\\((\\d+), (\\d+)\\) == (\\d+)', text):\n"
+        "                if (int(x), int(y)) == (a, b):\n"
+        "                    return int(r)\n"
+        "    return -1\n"
+    ),
+    # Make the checker's own type tests lie, then return an always-equal object.
+    "patched_builtins": (
+        "import builtins\n"
+        "class Any:\n"
+        "    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = object.__hash__\n"
+        "real_type = type\n"
+        "builtins.type = lambda x, *rest: int if real_type(x) is Any else real_type(x, *rest)\n"
+        "builtins.isinstance = lambda x, t: True\n"
+        "def add(a, b):\n    return Any()\n"
+    ),
+    # Leave a module in the working directory for the tests' own imports to pick up.
+    "planted_module": (
+        "forge = 'import os, sys\\nf = sys._getframe()\\nwhile f:\\n"
+        '    r = f.f_locals.get("report")\\n    if callable(r):\\n'
+        '        r("PASSED", None)\\n        os._exit(0)\\n    f = f.f_back\\n\'\n'
+        "for name in ('colorsys.py', 'sched.py', 'wave.py'):\n"
+        "    open(name, 'w').write(forge)\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+    # Stop the evaluator: it never finishes, which is no pass either.
+    "stopped_evaluator": (
+        "import os, signal\ndef add(a, b):\n    return 0\nos.kill(os.getppid(), signal.SIGSTOP)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_forging_a_pass_of_assert_tests(name: str) -> None:
+    tests = dict(ADD_TESTS)
+    if name == "planted_module":
+        tests["asserts"] = "import colorsys, sched, wave\n" + tests["asserts"]
+    v = run_tests(FORGERIES[name], tests, time_limit=2.0)
+    assert not v.correct, v
+    assert v.status in {"wrong_answer", "runtime_error", "timeout"}, v
+
+
+def test_program_cannot_reach_the_evaluator_through_proc() -> None:
+    code = (
+        "import os\n"
+        "pp = os.getppid()\n"
+        "OPENED = []\n"
+        "for name, flags in (('mem', os.O_RDWR), ('fd/3', os.O_WRONLY), ('environ', 0),\n"
+        "                    ('maps', 0), ('fd/0', 0)):\n"
+        "    try:\n"
+        "        os.close(os.open(f'/proc/{pp}/{name}', flags))\n"
+        "        OPENED.append(name)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "def parent():\n    return pp\n"
+    )
+    v = run_tests(code, {"asserts": "assert parent() > 1\nassert OPENED == []\n"})
+    assert v.status == "correct", v
+
+
+def test_asserts_see_plain_data_and_argument_changes() -> None:
+    # What crosses from the program to the tests is data: module-level values, return values,
+    # what a call did to a list argument, and exceptions by their built-in class.
+    code = (
+        "TABLE = {'a': (1, 2.5, None, {3})}\n"
+        "def push(xs, x):\n    xs.append(x)\n"
+        "def fail(x):\n    raise KeyError(x)\n"
+        "class Counter:\n"
+        "    def __init__(self):\n        self.n = 0\n"
+        "    def bump(self):\n        self.n += 1\n        return self.n\n"
+        "def gen(n):\n    yield from range(n)\n"
+    )
+    tests = (
+        "assert TABLE == {'a': (1, 2.5, None, {3})}\n"
+        "xs = [1]\npush(xs, 2)\nassert xs == [1, 2]\n"
+        "try:\n    fail(7)\nexcept LookupError as e:\n    assert e.args == ('7',)\n"
+        "else:\n    assert False\n"
+        "c = Counter()\nc.bump()\nassert c.bump() == 2 and c.n == 2\n"
+        "assert list(gen(3)) == [0, 1, 2]\n"
+    )
+    v = run_tests(code, {"asserts": tests, "entry_point": None})
+    assert v.status == "correct", v
+    # An object of the program is not data: comparing it or testing its truth fails.
+    for check in ("assert c == c", "assert c", "assert str(c)"):
+        v = run_tests(code, {"asserts": "c = Counter()\n" + check + "\n", "entry_point": None})
+        assert v.status == "wrong_answer", (check, v)
 
 
 def test_numpy_imports_when_installed() -> None:

@@ -40,12 +40,13 @@ def uses_prelude(program):
 
 
 def _sfs_main():
-    req = read_request(sys.stdin.buffer.read())
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    # stdin: the request's length (8 bytes, little-endian), the request, then in asserts mode
+    # the part only the evaluator reads (see case.py).
+    req = read_request(read_exact(0, int.from_bytes(read_exact(0, 8), "little")))
+    if req["mode"] != "asserts":
+        redirect_stdin_to_null()
     os.set_inheritable(3, False)
-    run_case(req, reporter(req["sentinel"]), uses_prelude)
+    run_case(req, uses_prelude)
 
 
 _sfs_main()

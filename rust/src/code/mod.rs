@@ -11,10 +11,12 @@
 //!   method of `Solution()`, calls it and writes the return value (plain types only, as a
 //!   Python literal, see [`pyrepr`]) to fd 3 behind a random per-run sentinel. Rust compares it
 //!   with the expected value ([`compare::compare_value`]).
-//! * **asserts** (HumanEval/MBPP): `{"asserts": str, "entry_point": str | null}`. Program and
-//!   test code run in one namespace; if `entry_point` is given and the tests define `check`,
-//!   `check(<entry_point>)` is called. Passing is reported only by the sentinel line written
-//!   after the tests finished, so exiting early with status 0 does not pass. One case.
+//! * **asserts** (HumanEval/MBPP): `{"asserts": str, "entry_point": str | null}`. The test
+//!   code runs in an evaluator process that sees the program's module-level names as proxies;
+//!   the program runs in a process of its own (forked before the tests and the sentinel are
+//!   read) and answers their calls with plain data. If `entry_point` is given and the tests
+//!   define `check`, `check(<entry_point>)` is called. Passing is reported only by the
+//!   evaluator's sentinel line, written after the tests finished. One case.
 //!
 //! The child reads its request in marshal format ([`marshal`]); one script, `sandbox/case.py`,
 //! runs the case in both the fork server's children and the fresh-interpreter driver.
@@ -364,6 +366,16 @@ fn text_of(v: &Json) -> Option<String> {
     }
 }
 
+/// What a case's child reads on stdin.
+enum Feed<'a> {
+    /// The program's input (stdin/stdout tests).
+    Stdio(&'a str),
+    /// Nothing (call-based tests).
+    Nothing,
+    /// Test code, which only the evaluator reads, after the program's process split off.
+    Secret(&'a str),
+}
+
 struct Runner<'a> {
     interp: &'a Interpreter,
     limits: &'a Limits,
@@ -384,7 +396,7 @@ impl Runner<'_> {
 
     fn stdio_case(&mut self, input: &str, expected: &str) -> crate::Result<CaseResult> {
         let fields = [("mode", Json::Str("stdio".into()))];
-        let (outcome, message) = self.run_case(&fields, Some(input))?;
+        let (outcome, message) = self.run_case(&fields, Feed::Stdio(input))?;
         self.judge(
             &outcome,
             message,
@@ -408,7 +420,7 @@ impl Runner<'_> {
             ("fn_name", Json::Str(fn_name.into())),
             ("args", args.clone()),
         ];
-        let (outcome, message) = self.run_case(&fields, None)?;
+        let (outcome, message) = self.run_case(&fields, Feed::Nothing)?;
         let on_message = |kind: &str, payload: &str| match kind {
             "RESULT" => Ok(match pyrepr::parse_repr(payload) {
                 Ok(got) => match compare::compare_value(&got, expected) {
@@ -437,15 +449,18 @@ impl Runner<'_> {
     ) -> crate::Result<CaseResult> {
         let fields = [
             ("mode", Json::Str("asserts".into())),
-            ("asserts", Json::Str(asserts.into())),
             (
                 "entry_point",
                 entry_point.map_or(Json::Null, |e| Json::Str(e.into())),
             ),
         ];
-        let (outcome, message) = self.run_case(&fields, None)?;
+        let (outcome, message) = self.run_case(&fields, Feed::Secret(asserts))?;
         let on_message = |kind: &str, payload: &str| match kind {
             "PASSED" => Ok((CodeStatus::Correct, None)),
+            "FAILED" => Ok((
+                CodeStatus::WrongAnswer,
+                Some(shorten(&driver_text(payload), 300)),
+            )),
             _ => driver_message(kind, payload),
         };
         self.judge(&outcome, message, false, on_message, || {
@@ -480,30 +495,43 @@ impl Runner<'_> {
         })
     }
 
-    /// The request for the child (see `sandbox/case.py`) and its random sentinel.
-    fn request(&self, fields: &[(&str, Json)]) -> crate::Result<(String, Vec<u8>)> {
+    /// The request for the child (see `sandbox/case.py`), its random sentinel, and what the
+    /// child reads on stdin: the program's input, or for `Feed::Secret` the sentinel and the
+    /// tests (then not in the request, which the program's process sees).
+    fn request(
+        &self,
+        fields: &[(&str, Json)],
+        feed: &Feed,
+    ) -> crate::Result<(String, Vec<u8>, Vec<u8>)> {
         let sentinel = sandbox::random_hex(16)?;
         let mut members = vec![
-            ("sentinel".to_string(), Json::Str(sentinel.clone())),
             ("program".to_string(), Json::Str(self.program.into())),
             ("limits".to_string(), forkserver::limits_json(self.limits)),
         ];
+        let stdin = match feed {
+            Feed::Stdio(input) => input.as_bytes().to_vec(),
+            Feed::Nothing => Vec::new(),
+            Feed::Secret(text) => format!("{sentinel}\n{text}").into_bytes(),
+        };
+        if !matches!(feed, Feed::Secret(_)) {
+            members.push(("sentinel".to_string(), Json::Str(sentinel.clone())));
+        }
         members.extend(fields.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let mut request = Vec::new();
         marshal::write(&Json::Obj(members), &mut request);
-        Ok((sentinel, request))
+        Ok((sentinel, request, stdin))
     }
 
-    /// Runs one case, with `stdio_input` on stdin for a stdin/stdout case: in the fork server
-    /// when there is one (if it fails, it is dropped and the fresh-interpreter path takes over),
-    /// else in a fresh interpreter. Returns the outcome and the child's message, if any.
+    /// Runs one case: in the fork server when there is one (if it fails, it is dropped and the
+    /// fresh-interpreter path takes over), else in a fresh interpreter. Returns the outcome and
+    /// the child's message, if any.
     fn run_case(
         &mut self,
         fields: &[(&str, Json)],
-        stdio_input: Option<&str>,
+        feed: Feed,
     ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
-        let (sentinel, request) = self.request(fields)?;
-        let input = stdio_input.unwrap_or("").as_bytes();
+        let (sentinel, request, input) = self.request(fields, &feed)?;
+        let input = input.as_slice();
         let mut served = None;
         // A server that failed a case (e.g. it could not reap a fork bomb within its grace on a
         // loaded machine) is dropped, which kills its whole PID namespace; the case is run once
@@ -532,14 +560,18 @@ impl Runner<'_> {
         }
         let outcome = match served {
             Some(outcome) => outcome,
-            None if stdio_input.is_some() => {
+            None if matches!(feed, Feed::Stdio(_)) => {
                 let mut job = self.job(vec!["solution.py".into()], input.to_vec());
                 job.files
                     .push(("solution.py".into(), self.program.as_bytes().to_vec()));
                 sandbox::run(&job)?
             }
             None => {
-                let mut job = self.job(vec!["-c".into(), DRIVER.into()], request);
+                // The driver reads the request's length, the request, then the rest.
+                let mut stdin = (request.len() as u64).to_le_bytes().to_vec();
+                stdin.extend_from_slice(&request);
+                stdin.extend_from_slice(input);
+                let mut job = self.job(vec!["-c".into(), DRIVER.into()], stdin);
                 job.result_pipe = true;
                 sandbox::run(&job)?
             }
@@ -559,12 +591,17 @@ fn find_message(result: &[u8], sentinel: &str) -> Option<(String, String)> {
     Some((kind.to_string(), payload.to_string()))
 }
 
-/// Non-result driver messages.
-fn driver_message(kind: &str, payload: &str) -> crate::Result<(CodeStatus, Option<String>)> {
-    let text = match pyrepr::parse_repr(payload) {
+/// The text of a driver message's payload (a Python string literal).
+fn driver_text(payload: &str) -> String {
+    match pyrepr::parse_repr(payload) {
         Ok(Json::Str(s)) => s,
         _ => payload.to_string(),
-    };
+    }
+}
+
+/// Non-result driver messages.
+fn driver_message(kind: &str, payload: &str) -> crate::Result<(CodeStatus, Option<String>)> {
+    let text = driver_text(payload);
     Ok(match kind {
         "SYNTAX" => (CodeStatus::SyntaxError, Some(text)),
         "NOFN" => (

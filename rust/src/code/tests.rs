@@ -269,9 +269,22 @@ fn asserts_style() {
     assert_eq!(check(prog, tests).status, CodeStatus::Correct);
     let explicit = r#"{"asserts": "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"}"#;
     assert_eq!(check(prog, explicit).status, CodeStatus::Correct);
+    // a failed assertion is a wrong answer, reported with the test's line
     let c = check("def add(a, b):\n    return a * b\n", tests);
-    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
-    assert!(c.detail.unwrap().contains("AssertionError"));
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+    assert_eq!(
+        c.cases[0].detail.as_deref(),
+        Some("assert candidate(1, 2) == 3 (tests.py line 2)")
+    );
+    // what the program raises is a runtime error, even an AssertionError of its own
+    for body in ["raise ValueError('no')", "assert a < 0, 'mine'"] {
+        let c = check(&format!("def add(a, b):\n    {body}\n"), tests);
+        assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    }
+    // the tests see the program's module-level data and what a call did to its arguments
+    let shared = "LIMIT = 3\ndef push(xs, x):\n    xs.append(x)\n";
+    let uses = r#"{"asserts": "xs = [1]\npush(xs, 2)\nassert xs == [1, 2] and LIMIT == 3\n"}"#;
+    assert_eq!(check(shared, uses).status, CodeStatus::Correct);
     // exiting with status 0 before the asserts ran is not a pass
     let c = check("import sys\ndef add(a, b): return 0\nsys.exit(0)\n", tests);
     assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
@@ -333,6 +346,10 @@ fn call_based_value_round_trip() {
     );
 }
 
+/// Walks up the stack from the program's module code to whatever reports verdicts and
+/// reports a pass (this forged a pass when program and tests shared a process).
+const FRAME_WALK: &str = "import os, sys\ndef add(a, b): return 0\nf = sys._getframe()\nwhile f:\n    r = f.f_locals.get('report')\n    if callable(r):\n        r('PASSED', None)\n        os._exit(0)\n    f = f.f_back\n";
+
 #[test]
 fn fresh_interpreter_path_agrees_with_the_fork_server() {
     // The same case code (sandbox/case.py) runs behind both paths: every verdict is the same.
@@ -357,8 +374,10 @@ fn fresh_interpreter_path_agrees_with_the_fork_server() {
         ("def other(): pass\n", CALL_TESTS, RuntimeError),
         ("def add(a, b)\n", CALL_TESTS, SyntaxError),
         ("def add(a, b):\n    return a + b\n", asserts, Correct),
-        ("def add(a, b):\n    return a * b\n", asserts, RuntimeError),
-        (rigged, asserts, RuntimeError),
+        ("def add(a, b):\n    return a * b\n", asserts, WrongAnswer),
+        ("def add(a, b):\n    return [][a]\n", asserts, RuntimeError),
+        (rigged, asserts, WrongAnswer),
+        (FRAME_WALK, asserts, WrongAnswer),
         ("def f(*args):\n    return list(args)\n", round_trip, Correct),
         (
             "def f(x):\n    while isinstance(x, list):\n        x = x[0]\n    return x\n",

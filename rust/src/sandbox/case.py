@@ -3,17 +3,26 @@
 # file followed by their own part.
 #
 # A request is one dict in marshal format (written by the supervisor, never by the program):
-# sentinel, mode ("stdio", "call" or "asserts"), program, and per mode fn_name/args or
-# asserts/entry_point (the fork server also reads "limits"). Results go to fd 3, never stdout,
-# as one line
+# mode ("stdio", "call" or "asserts"), program, per mode fn_name/args or entry_point, and for
+# stdio/call the sentinel (the fork server also reads "limits"). Results go to fd 3, never
+# stdout, as one line
 #     <sentinel> <KIND> <repr of a plain value>\n
-# where the sentinel is random per case and known only to the supervisor and this code. The
-# supervisor does every comparison; this code only serialises plain values, so objects with a
-# rigged __eq__ cannot pass.
-import ast
+# where the sentinel is random per case and known only to the supervisor and this code. In
+# stdio and call mode the supervisor does every comparison and the expected values never
+# enter the child, so a program that forges the line only gains what returning a value gives.
+#
+# Assert-style tests hold their expected values, so they never run in the program's process:
+# this process (the evaluator) forks the program's process first, and only then reads the
+# sentinel and the test code from stdin (the supervisor's pipe, which the program's process
+# replaced by /dev/null before any of its code ran). The program's process has neither the
+# result pipe, nor the sentinel, nor the test code in its memory; it only answers calls
+# (function name or handle, plain arguments) with plain data, serialised there and checked
+# here, so frame walking, patched builtins, rigged __eq__/__bool__ and reading the tests all
+# fail. The evaluator is non-dumpable, so the program cannot ptrace it or open its /proc files.
 import builtins
 import marshal
 import os
+import signal
 import sys
 
 INF = float("inf")
@@ -31,48 +40,10 @@ from builtins import *
 """
 
 TRUSTED = frozenset(
-    (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset, range)
+    (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
 )
-
-
-def trusted(value, depth=0):
-    # A value made only of built-in types compares and tests truth by built-in rules, so an
-    # object with a rigged __eq__ or __bool__ cannot pass an assert.
-    t = type(value)
-    if t not in TRUSTED or depth > 200:
-        raise AssertionError("untrusted value of type " + t.__name__)
-    if t is list or t is tuple or t is set or t is frozenset:
-        for v in value:
-            trusted(v, depth + 1)
-    elif t is dict:
-        for k, v in value.items():
-            trusted(k, depth + 1)
-            trusted(v, depth + 1)
-    return value
-
-
-def checked_call(fn, *args, **kwargs):
-    result = fn(*args, **kwargs)
-    return result if isinstance(fn, type) else trusted(result)
-
-
-class WrapCalls(ast.NodeTransformer):
-    # In the test code, every call of a plain name (candidate(...), the function under test)
-    # goes through checked_call(): what a function (not a class) returns must be trusted().
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and not node.func.id.startswith("_sfs_"):
-            wrapper = ast.Name(id="_sfs_call", ctx=ast.Load())
-            return ast.copy_location(
-                ast.Call(func=wrapper, args=[node.func, *node.args], keywords=node.keywords),
-                node,
-            )
-        return node
-
-
-def compile_tests(text):
-    tree = WrapCalls().visit(ast.parse(text, "tests.py"))
-    return compile(ast.fix_missing_locations(tree), "tests.py", "exec")
+# Plain module-level values of the program larger than this reach the tests as handles.
+MAX_SHARED_VALUE = 1 << 20
 
 
 def plain(value):
@@ -113,71 +84,430 @@ def read_request(raw):
     return marshal.loads(raw)
 
 
+def read_exact(fd, n):
+    chunks = []
+    while n:
+        b = os.read(fd, min(n, 1 << 20))
+        if not b:
+            raise EOFError
+        chunks.append(b)
+        n -= len(b)
+    return b"".join(chunks)
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def reporter(sentinel):
     def report(kind, payload):
         # ascii(): one line, no surrogates to encode.
-        data = (sentinel + " " + kind + " " + ascii(payload) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(3, view) :]
+        write_all(3, (sentinel + " " + kind + " " + ascii(payload) + "\n").encode())
 
     return report
 
 
-def run_case(req, report, prelude_needed):
-    # Runs the program of `req` as __main__ and the test of its mode. What the program raises
-    # propagates to the caller; the verdict messages go through `report`.
-    mode = req["mode"]
-    try:
-        program = compile(req["program"], "solution.py", "exec")
-    except (SyntaxError, ValueError) as e:
-        report("SYNTAX", type(e).__name__ + ": " + str(e))
-        return
+def redirect_stdin_to_null():
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def main_namespace():
     module = type(sys)("__main__")
     ns = module.__dict__
     ns["__builtins__"] = builtins
     ns["__file__"] = "solution.py"
     sys.modules["__main__"] = module
+    return ns
+
+
+def compile_program(text, report):
+    try:
+        return compile(text, "solution.py", "exec")
+    except (SyntaxError, ValueError) as e:
+        report("SYNTAX", type(e).__name__ + ": " + str(e))
+        return None
+
+
+def run_case(req, prelude_needed):
+    # Runs the program of `req` as __main__ and the test of its mode. What the program raises
+    # propagates to the caller; the verdict messages go to fd 3.
+    mode = req["mode"]
+    if mode == "asserts":
+        evaluate_asserts(req)
+        return
+    report = reporter(req["sentinel"])
+    program = compile_program(req["program"], report)
+    if program is None:
+        return
+    ns = main_namespace()
     if mode == "stdio":
         exec(program, ns)
-    elif mode == "call":
-        ns["__name__"] = "solution"
-        if prelude_needed(req["program"]):
-            # LeetCode/LiveCodeBench-style code assumes the judge's prelude (List, deque, ...).
-            exec(CALL_PRELUDE, ns)
+        return
+    ns["__name__"] = "solution"
+    if prelude_needed(req["program"]):
+        # LeetCode/LiveCodeBench-style code assumes the judge's prelude (List, deque, ...).
+        exec(CALL_PRELUDE, ns)
+    exec(program, ns)
+    name = req["fn_name"]
+    fn = ns.get(name)
+    if not callable(fn):
+        cls = ns.get("Solution")
+        fn = getattr(cls(), name, None) if isinstance(cls, type) else None
+    if not callable(fn):
+        report("NOFN", name)
+        return
+    result = fn(*req["args"])
+    try:
+        value = plain(result)
+    except (TypeError, RecursionError) as e:
+        report("BADTYPE", type(e).__name__ + ": " + str(e))
+        return
+    sys.stdout.flush()
+    report("RESULT", value)
+
+
+def finish(body):
+    # Runs body() and ends the process as the interpreter would after running a script:
+    # SystemExit's code, a traceback and status 1 for anything else, non-daemon threads
+    # joined, streams flushed. Never returns.
+    code = 0
+    try:
+        body()
+    except SystemExit as e:
+        arg = e.code
+        if arg is None:
+            code = 0
+        elif isinstance(arg, int):
+            code = arg & 0xFF
+        else:
+            try:
+                print(arg, file=sys.stderr)
+            except BaseException:
+                pass
+            code = 1
+    except BaseException:
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:
+            pass
+        code = 1
+    finally:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            try:
+                threading._shutdown()
+            except BaseException:
+                pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+
+# ---- assert-style tests: the program's process ----------------------------------------------
+
+
+def frame(data):
+    return len(data).to_bytes(8, "little") + data
+
+
+def send(fd, message):
+    write_all(fd, frame(marshal.dumps(message)))
+
+
+def receive(fd):
+    return marshal.loads(read_exact(fd, int.from_bytes(read_exact(fd, 8), "little")))
+
+
+def serve_program(text, calls, replies):
+    # The program's process: runs the program, then answers the evaluator's calls until EOF.
+    objects = []
+
+    def encode(value, limit=None):
+        # ("v", value) for marshal-able data (the evaluator checks every type), else a handle.
+        try:
+            data = marshal.dumps(value)
+            if limit is None or len(data) <= limit:
+                return ("v", value)
+        except (ValueError, RecursionError):
+            pass
+        objects.append(value)
+        return ("h", len(objects) - 1)
+
+    def decode(item):
+        return objects[item[1]] if item[0] == "h" else item[1]
+
+    def body():
+        program = compile_program(text, lambda kind, payload: send(replies, ("syntax", payload)))
+        if program is None:
+            return
+        ns = main_namespace()
         exec(program, ns)
-        name = req["fn_name"]
-        fn = ns.get(name)
-        if not callable(fn):
-            cls = ns.get("Solution")
-            fn = getattr(cls(), name, None) if isinstance(cls, type) else None
-        if not callable(fn):
-            report("NOFN", name)
-            return
-        result = fn(*req["args"])
+        names = {}
+        for name, value in list(ns.items()):
+            if not (name.startswith("__") and name.endswith("__")):
+                names[name] = encode(value, MAX_SHARED_VALUE)
+        send(replies, ("ready", names))
+        while True:
+            try:
+                op, target, args, kwargs = receive(calls)
+            except EOFError:
+                return
+            try:
+                obj = objects[target]
+                after = None
+                if op == "call":
+                    args = [decode(a) for a in args]
+                    result = obj(*args, **{k: decode(v) for k, v in kwargs.items()})
+                    # What the function did to its list, dict and set arguments.
+                    after = [a if type(a) in (list, dict, set) else None for a in args]
+                elif op == "getattr":
+                    result = getattr(obj, args)
+                else:  # "iter"
+                    result = list(obj)
+                try:
+                    data = marshal.dumps(("ok", ("v", result), after))
+                except (ValueError, RecursionError):
+                    data = marshal.dumps(("ok", encode(result), after))
+                data = frame(data)
+            except Exception as e:
+                names = [c.__name__ for c in type(e).__mro__]
+                try:
+                    message = str(e)
+                except Exception:
+                    message = ""
+                data = frame(marshal.dumps(("raise", names, message)))
+            write_all(replies, data)
+
+    finish(body)
+
+
+# ---- assert-style tests: the evaluator --------------------------------------------------------
+
+
+class Channel:
+    def __init__(self, pid, calls, replies):
+        self.pid = pid
+        self.calls = calls
+        self.replies = replies
+
+    def ask(self, op, target, args, kwargs):
         try:
-            value = plain(result)
-        except (TypeError, RecursionError) as e:
-            report("BADTYPE", type(e).__name__ + ": " + str(e))
-            return
-        sys.stdout.flush()
-        report("RESULT", value)
-    else:
+            send(self.calls, (op, target, args, kwargs))
+            data = read_exact(self.replies, int.from_bytes(read_exact(self.replies, 8), "little"))
+        except (EOFError, BrokenPipeError):
+            self.mirror_exit()
+        reply = trusted(marshal.loads(data))
+        if type(reply) is not tuple or not reply:
+            raise AssertionError("malformed reply from the program")
+        if reply[0] == "raise":
+            raise program_exception(reply[1], reply[2])
+        return reply
+
+    def mirror_exit(self):
+        # The program's process ended (exit(), a signal, a limit): end this process the same
+        # way, so the supervisor sees the program's own status.
+        _, status = os.waitpid(self.pid, 0)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def program_exception(names, message):
+    # The nearest built-in exception class of what the program raised (so a test expecting
+    # ValueError still catches a subclass of it); SystemExit & co. never cross.
+    if type(names) is not list or type(message) is not str:
+        return AssertionError("malformed exception from the program")
+    error = RuntimeError(message)
+    for name in names:
+        cls = getattr(builtins, name, None) if type(name) is str else None
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            try:
+                error = cls(message)
+            except Exception:
+                pass
+            break
+    error._sfs_program = True  # raised by the program, not a failed test
+    return error
+
+
+def failed_assertion(error, tests_text):
+    # "<the test's line> (tests.py line N): <message>" for the innermost line of the tests.
+    line = 0
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "tests.py":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    lines = tests_text.splitlines()
+    where = lines[line - 1].strip() + " (tests.py line %d)" % line if 0 < line <= len(lines) else ""
+    text = str(error)
+    return where + (": " + text if where and text else text) or "assertion failed"
+
+
+def trusted(value, depth=0):
+    # A value made only of built-in types compares and tests truth by built-in rules.
+    t = type(value)
+    if t not in TRUSTED or depth > 200:
+        raise AssertionError("untrusted value of type " + t.__name__)
+    if t is list or t is tuple or t is set or t is frozenset:
+        for v in value:
+            trusted(v, depth + 1)
+    elif t is dict:
+        for k, v in value.items():
+            trusted(k, depth + 1)
+            trusted(v, depth + 1)
+    return value
+
+
+def make_remote(channel):
+    def value_of(item):
+        if type(item) is not tuple or len(item) != 2 or type(item[1]) is not int and item[0] == "h":
+            raise AssertionError("malformed value from the program")
+        return Remote(item[1]) if item[0] == "h" else item[1]
+
+    def argument(value):
+        if type(value) is Remote:
+            return ("h", object.__getattribute__(value, "_sfs_id"))
         try:
-            tests = compile_tests(req["asserts"])
+            marshal.dumps(value)
+        except ValueError:
+            raise TypeError("cannot pass a " + type(value).__name__ + " to the program") from None
+        return ("v", value)
+
+    def refuse(self, *args):
+        raise AssertionError("the program returned an object that is not plain data")
+
+    class Remote:
+        # An object that lives in the program's process: it can be called, its attributes
+        # read and its items listed; everything else (==, bool, hash, ...) fails the test.
+        __slots__ = ("_sfs_id",)
+
+        def __init__(self, ident):
+            object.__setattr__(self, "_sfs_id", ident)
+
+        def __call__(self, *args, **kwargs):
+            sent = [argument(a) for a in args]
+            reply = channel.ask(
+                "call",
+                object.__getattribute__(self, "_sfs_id"),
+                sent,
+                {k: argument(v) for k, v in kwargs.items()},
+            )
+            for original, new in zip(args, reply[2] or ()):
+                # What the function did to a list, dict or set argument, done here too.
+                if new is None or type(original) is not type(new):
+                    continue
+                if type(original) is list:
+                    original[:] = new
+                else:
+                    original.clear()
+                    original.update(new)
+            return value_of(reply[1])
+
+        def __getattr__(self, name):
+            reply = channel.ask("getattr", object.__getattribute__(self, "_sfs_id"), name, {})
+            return value_of(reply[1])
+
+        def __iter__(self):
+            reply = channel.ask("iter", object.__getattribute__(self, "_sfs_id"), None, {})
+            return iter(value_of(reply[1]))
+
+        def __repr__(self):
+            return "<object of the program>"
+
+        __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = refuse
+        __bool__ = __hash__ = __contains__ = __getitem__ = refuse
+        __int__ = __float__ = __index__ = __str__ = __format__ = refuse
+        __setattr__ = __delattr__ = refuse
+
+    return Remote, value_of
+
+
+def evaluate_asserts(req):
+    calls_r, calls_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        # Before any of the program's code runs: no stdin (it carries the secret part), no
+        # result pipe, no end of the channel but its own.
+        redirect_stdin_to_null()
+        os.close(3)
+        os.close(calls_w)
+        os.close(replies_r)
+        serve_program(req["program"], calls_r, replies_w)
+    os.close(calls_r)
+    os.close(replies_w)
+    secret = read_all(0).decode("utf-8", "surrogatepass")
+    redirect_stdin_to_null()
+    sentinel, _, tests_text = secret.partition("\n")
+    report = reporter(sentinel)
+    # Nothing the program writes (working directory, /tmp) may be imported by the tests.
+    sys.path[:] = [p for p in sys.path if p and os.path.isabs(p) and p != os.getcwd()]
+    channel = Channel(pid, calls_w, replies_r)
+    try:
+        try:
+            tests = compile(tests_text, "tests.py", "exec")
         except (SyntaxError, ValueError) as e:
             report("TESTSYNTAX", type(e).__name__ + ": " + str(e))
             return
-        exec(program, ns)
-        ns["_sfs_call"] = checked_call
-        exec(tests, ns)
+        try:
+            first = receive(replies_r)
+        except EOFError:
+            channel.mirror_exit()
+        first = trusted(first)
+        if first[0] == "syntax":
+            report("SYNTAX", first[1])
+            return
+        Remote, value_of = make_remote(channel)
+        ns = main_namespace()
+        for name, item in first[1].items():
+            ns[name] = value_of(item)
         entry = req.get("entry_point")
-        if entry:
-            if entry not in ns:
-                report("NOFN", entry)
-                return
+        if entry and entry not in first[1]:
+            report("NOFN", entry)
+            return
+        try:
+            exec(tests, ns)
             check = ns.get("check")
-            if callable(check):
+            if entry and callable(check):
                 check(ns[entry])
+        except AssertionError as e:
+            if getattr(e, "_sfs_program", False):
+                raise
+            report("FAILED", failed_assertion(e, tests_text))
+            return
         sys.stdout.flush()
         report("PASSED", None)
+    finally:
+        os.close(calls_w)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass

@@ -27,7 +27,7 @@ import select
 import shutil
 import signal
 import socket
-import traceback
+import traceback  # noqa: F401 (loaded once for the children's error reports)
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
 import bisect, collections, copy, datetime, decimal, fractions, functools, heapq  # noqa
@@ -65,7 +65,7 @@ else:
     WORKDIR = os.path.join(sys.argv[6], "work")
 
 
-def read_exact(n):
+def recv_exact(n):
     chunks = []
     while n:
         b = CTL.recv(min(n, 1 << 20))
@@ -195,7 +195,7 @@ def serve():
             for fd in fds:
                 os.close(fd)
             return
-        req = read_exact(int.from_bytes(header, "little"))
+        req = recv_exact(int.from_bytes(header, "little"))
         pid = os.fork()
         if pid == 0:
             try:
@@ -228,11 +228,11 @@ def serve():
 def child(raw, fds):
     req = read_request(raw)
     del raw
-    # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null unless the program reads
-    # the input), nothing else.
+    # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null in call mode; in asserts
+    # mode it carries the sentinel and the tests, see case.py), nothing else.
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
-    if req["mode"] != "stdio":
+    if req["mode"] == "call":
         os.dup2(NULL_FD, 0)
     os.closerange(4, 1 << 16)
     os.set_inheritable(3, False)
@@ -260,41 +260,7 @@ def child(raw, fds):
         os.setresuid(UID, UID, UID)
     # After the uid change (which resets it): no core dumps, no ptrace, /proc/<pid> stays root's.
     PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    code = 0
-    try:
-        run_case(req, reporter(req["sentinel"]), lambda program: True)
-    except SystemExit as e:
-        arg = e.code
-        if arg is None:
-            code = 0
-        elif isinstance(arg, int):
-            code = arg & 0xFF
-        else:
-            try:
-                print(arg, file=sys.stderr)
-            except BaseException:
-                pass
-            code = 1
-    except BaseException:
-        try:
-            traceback.print_exc()
-        except BaseException:
-            pass
-        code = 1
-    finally:
-        # As at interpreter exit: wait for the program's non-daemon threads, then flush.
-        threading = sys.modules.get("threading")
-        if threading is not None:
-            try:
-                threading._shutdown()
-            except BaseException:
-                pass
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:
-                pass
-        os._exit(code)
+    finish(lambda: run_case(req, lambda program: True))
 
 
 def standard_streams():
