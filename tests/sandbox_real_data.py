@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import re
@@ -43,6 +44,15 @@ def apps_references(data: Path) -> Iterator[Case]:
             yield f"apps/{problem.name}/{i}", code, tests, True
 
 
+def apps_generated(data: Path) -> Iterator[Case]:
+    """CodeRL's model-generated APPS programs with their results under the APPS harness
+    (True = passed; False, -1, -2 = wrong answer, runtime error, compile error)."""
+    for problem in sorted((data / "apps" / "train").iterdir()):
+        tests = json.loads((problem / "input_output.json").read_text())
+        for i, gen in enumerate(json.loads((problem / "gen_solutions.json").read_text())):
+            yield f"apps/{problem.name}/gen{i}", gen["code"], tests, gen["result"] is True
+
+
 def livecodebench_tests(problem: dict[str, Any]) -> dict[str, Any]:
     """LiveCodeBench tests in the APPS shape (functional tests become call-based)."""
     raw = problem["tests"]
@@ -57,7 +67,28 @@ def livecodebench_tests(problem: dict[str, Any]) -> dict[str, Any]:
     return {"inputs": [c["input"] for c in cases], "outputs": [c["output"] for c in cases]}
 
 
+def livecodebench_failing_test(metadata: str, functional: bool) -> tuple[Any, Any] | None:
+    """The hidden test LiveCodeBench recorded for a failing program (input, expected output),
+    or None when its record is cut short ("...(truncated)...") or has none."""
+    meta = json.loads(metadata)
+    inputs, expected = meta.get("inputs"), meta.get("expected")
+    if not isinstance(inputs, str) or not isinstance(expected, str):
+        return None
+    if "(truncated)" in inputs or "(truncated)" in expected:
+        return None
+    if not functional:
+        return inputs, expected
+    # The arguments are recorded as a Python list literal; the result as JSON or a literal.
+    try:
+        result = json.loads(expected)
+    except ValueError:
+        result = ast.literal_eval(expected)
+    return ast.literal_eval(inputs), result
+
+
 def livecodebench_o1mini(data: Path) -> Iterator[Case]:
+    """o1-mini's graded programs, tested on the public tests plus, for a recorded failure, the
+    hidden test it failed when LiveCodeBench's record of that test is complete."""
     problems = json.loads((data / "livecodebench" / "test.json").read_text())
     by_text = {p["problem"]: p for p in problems}
     name = "O1-Mini-2024-09-12_N1_Scenario.codegeneration_1_0.2_eval_all.json"
@@ -65,9 +96,11 @@ def livecodebench_o1mini(data: Path) -> Iterator[Case]:
         problem = by_text.get(r["question_content"])
         if problem is None:
             continue
-        yield (
-            f"lcb/{r['question_id']}",
-            r["code_list"][0],
-            livecodebench_tests(problem),
-            bool(r["graded_list"][0]),
-        )
+        tests = livecodebench_tests(problem)
+        passed = bool(r["graded_list"][0])
+        functional = "fn_name" in tests
+        hidden = None if passed else livecodebench_failing_test(r["metadata"][0], functional)
+        if hidden is not None:
+            tests["inputs"].append(hidden[0])
+            tests["outputs"].append(hidden[1])
+        yield f"lcb/{r['question_id']}", r["code_list"][0], tests, passed

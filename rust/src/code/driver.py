@@ -1,6 +1,7 @@
 # The fresh-interpreter driver (python -c): sandbox/case.py followed by this part. It runs one
-# call-based or assert-style test. The request arrives on stdin; stdin is then re-pointed at
-# /dev/null so the program cannot read it. No json import: it would cost ~7 ms per case.
+# test case of any style. For call-based and assert-style tests the request arrives on stdin,
+# which is then re-pointed at /dev/null so the program cannot read it. No json import: it would
+# cost ~7 ms per case.
 
 # Every name CALL_PRELUDE provides (beyond builtins). Importing typing & co. costs ~10 ms, so the
 # prelude only runs if one of these words occurs in the program text (a superset test: a false
@@ -40,11 +41,18 @@ def uses_prelude(program):
 
 
 def _sfs_main():
-    # stdin: the request's length (8 bytes, little-endian), the request, then in asserts mode
-    # the part only the evaluator reads (see case.py).
-    req = read_request(read_exact(0, int.from_bytes(read_exact(0, 8), "little")))
-    if req["mode"] != "asserts":
-        redirect_stdin_to_null()
+    if sys.argv[1:2] == ["stdio"]:
+        # `-c DRIVER stdio <sentinel>`: the program is solution.py and stdin is its input.
+        req = {"mode": "stdio", "sentinel": sys.argv[2]}
+        with open("solution.py", encoding="utf-8", errors="surrogateescape") as f:
+            req["program"] = f.read()
+        sys.argv = ["solution.py"]
+    else:
+        # stdin: the request's length (8 bytes, little-endian), the request, then in asserts
+        # mode the part only the evaluator reads (see case.py).
+        req = read_request(read_exact(0, int.from_bytes(read_exact(0, 8), "little")))
+        if req["mode"] != "asserts":
+            redirect_stdin_to_null()
     os.set_inheritable(3, False)
     run_case(req, uses_prelude)
 

@@ -3,9 +3,10 @@
 //! Three test styles, all in one `tests` JSON object (see SPEC.md):
 //!
 //! * **stdin/stdout** (APPS, `fn_name` null or absent): `{"inputs": [str], "outputs": [str]}`.
-//!   Each case runs `solution.py` in a fresh interpreter with the input on stdin; stdout is
-//!   compared by [`compare::compare_stdout`]. List-of-lines inputs/outputs are joined with
-//!   newlines (an APPS quirk).
+//!   Each case runs the program as `__main__` with the input on stdin; stdout is compared by
+//!   [`compare::compare_stdout`]. List-of-lines inputs/outputs are joined with newlines (an
+//!   APPS quirk). A `return` at module level ends the program, as in the APPS and
+//!   LiveCodeBench harnesses, which run a stdin program as a function body.
 //! * **call-based** (APPS/LiveCodeBench, `fn_name` set): each input is a list of positional
 //!   arguments; an embedded driver runs the program, finds `fn_name` at module level or as a
 //!   method of `Solution()`, calls it and writes the return value (plain types only, as a
@@ -400,7 +401,6 @@ impl Runner<'_> {
         self.judge(
             &outcome,
             message,
-            true,
             driver_message,
             || match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
                 Ok(()) => (CodeStatus::Correct, None),
@@ -434,7 +434,7 @@ impl Runner<'_> {
             }),
             _ => driver_message(kind, payload),
         };
-        self.judge(&outcome, message, false, on_message, || {
+        self.judge(&outcome, message, on_message, || {
             (
                 CodeStatus::RuntimeError,
                 Some("exited before returning a result".into()),
@@ -463,7 +463,7 @@ impl Runner<'_> {
             )),
             _ => driver_message(kind, payload),
         };
-        self.judge(&outcome, message, false, on_message, || {
+        self.judge(&outcome, message, on_message, || {
             (
                 CodeStatus::RuntimeError,
                 Some("exited before the tests finished".into()),
@@ -473,19 +473,17 @@ impl Runner<'_> {
 
     /// The verdict on one case: the child's message if it exited with one, else `clean_exit`
     /// for status 0, the interpreter's error for another status, or the limit that ended it.
-    /// `direct`: the program ran as the script itself (a syntax error has no traceback).
     fn judge(
         &self,
         outcome: &sandbox::Outcome,
         message: Option<(String, String)>,
-        direct: bool,
         on_message: impl FnOnce(&str, &str) -> crate::Result<(CodeStatus, Option<String>)>,
         clean_exit: impl FnOnce() -> (CodeStatus, Option<String>),
     ) -> crate::Result<CaseResult> {
         let (status, detail) = match (outcome.verdict(), message) {
             (Verdict::Exited(_), Some((kind, payload))) => on_message(&kind, &payload)?,
             (Verdict::Exited(0), None) => clean_exit(),
-            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code, direct),
+            (Verdict::Exited(code), None) => python_failure(&outcome.stderr, code),
             (other, _) => limit_verdict(other, outcome, self.limits),
         };
         Ok(CaseResult {
@@ -561,9 +559,17 @@ impl Runner<'_> {
         let outcome = match served {
             Some(outcome) => outcome,
             None if matches!(feed, Feed::Stdio(_)) => {
-                let mut job = self.job(vec!["solution.py".into()], input.to_vec());
+                // The driver runs solution.py with the input on stdin.
+                let args = vec![
+                    "-c".into(),
+                    DRIVER.into(),
+                    "stdio".into(),
+                    sentinel.clone().into(),
+                ];
+                let mut job = self.job(args, input.to_vec());
                 job.files
                     .push(("solution.py".into(), self.program.as_bytes().to_vec()));
+                job.result_pipe = true;
                 sandbox::run(&job)?
             }
             None => {
@@ -681,22 +687,11 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 /// Classifies a Python program that exited with a non-zero status, from its stderr.
-fn python_failure(stderr: &[u8], code: i32, direct: bool) -> (CodeStatus, Option<String>) {
+/// (A syntax error of the program itself is the case code's SYNTAX message, not this.)
+fn python_failure(stderr: &[u8], code: i32) -> (CodeStatus, Option<String>) {
     let text = String::from_utf8_lossy(stderr);
     let last = text.lines().rev().map(str::trim).find(|l| !l.is_empty());
     let detail = last.map_or_else(|| format!("exit status {code}"), |l| shorten(l, 200));
-    // A compile-time syntax error of the script itself is printed without a traceback header;
-    // one raised at run time (eval, import of a broken module) has one.
-    let is_syntax = direct
-        && !text.contains("Traceback (most recent call last):")
-        && text.lines().any(|l| {
-            l.starts_with("SyntaxError:")
-                || l.starts_with("IndentationError:")
-                || l.starts_with("TabError:")
-        });
-    if is_syntax {
-        return (CodeStatus::SyntaxError, Some(detail));
-    }
     if last.is_some_and(|l| l.starts_with("MemoryError")) {
         return (CodeStatus::MemoryLimit, Some(detail));
     }

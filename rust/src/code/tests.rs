@@ -366,6 +366,14 @@ fn fresh_interpreter_path_agrees_with_the_fork_server() {
     let cases: Vec<(&str, &str, CodeStatus)> = vec![
         ("def add(a, b):\n    return a + b\n", CALL_TESTS, Correct),
         ("def add(a, b):\n    return a - b\n", CALL_TESTS, WrongAnswer),
+        // a module-level return ends a stdin program (APPS convention); a real error stays one
+        (
+            "a, b = map(int, input().split())\nprint(a + b)\nif a == a:\n    return\nprint(0)\n",
+            SUM_TESTS,
+            Correct,
+        ),
+        ("print((1\n", SUM_TESTS, SyntaxError),
+        ("return\nprint((1\n", SUM_TESTS, SyntaxError),
         (
             "def add(a, b):\n    d = deque([a])\n    return d.popleft() + b\n",
             CALL_TESTS,
