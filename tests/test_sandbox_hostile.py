@@ -23,6 +23,7 @@ FULL = all(
         "ipc_namespace",
         "uts_namespace",
         "uid_drop",
+        "seccomp",
         "fork_server",
     )
 )
@@ -348,6 +349,37 @@ def test_printing_a_forged_verdict_line() -> None:
     v = run_tests(code, {"asserts": "assert False\n", "entry_point": None})
     assert v.status == "runtime_error", v
     assert "exited before the tests finished" in (v.detail or ""), v
+
+
+def test_system_calls_a_program_has_no_use_for_are_refused() -> None:
+    # Namespaces (the way to regain capabilities), tracing, mounts, io_uring, stealing another
+    # process's descriptors: EPERM. clone3 answers ENOSYS so threads fall back to clone, and
+    # threads and fork keep working.
+    code = (
+        "import ctypes, os, threading\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def err(r):\n    return os.strerror(ctypes.get_errno()) if r == -1 else 'allowed'\n"
+        "print('unshare', err(libc.unshare(0x10000000)))\n"  # CLONE_NEWUSER
+        "print('ptrace', err(libc.ptrace(0, 0, None, None)))\n"  # PTRACE_TRACEME
+        "print('mount', err(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)))\n"
+        "print('io_uring_setup', err(libc.syscall(425, 1, None)))\n"
+        "print('pidfd_getfd', err(libc.syscall(438, 0, 0, 0)))\n"
+        "print('clone3', err(libc.syscall(435, None, 0)))\n"
+        "t = threading.Thread(target=lambda: print('thread ran'))\n"
+        "t.start()\nt.join()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    os._exit(7)\n"
+        "print('fork', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    expected = (
+        "unshare Operation not permitted\nptrace Operation not permitted\n"
+        "mount Operation not permitted\nio_uring_setup Operation not permitted\n"
+        "pidfd_getfd Operation not permitted\nclone3 Function not implemented\n"
+        "thread ran\nfork 7\n"
+    )
+    v = stdio(code, expected, time_limit=5.0)
+    assert v.status == "correct", v
+    assert CAPS["seccomp"], CAPS
 
 
 ADD_TESTS = {"asserts": "assert add(1, 2) == 3\nassert add(2, 2) == 5\n", "entry_point": None}

@@ -163,16 +163,14 @@ impl ForkServer {
         // read the interpreter (a pyenv build under a private home cannot be).
         let readable = caps.mount_namespace || interp.dirs.iter().all(|d| world_readable(d));
         if caps.uid_drop && !readable {
-            static ONCE: OnceLock<()> = OnceLock::new();
-            ONCE.get_or_init(|| {
-                eprintln!(
-                    "sfstream sandbox: {} is not readable by other users and there is no \
-                     private mount namespace; test cases keep the caller's uid",
-                    interp.path.display()
-                )
-            });
+            // Test cases would keep root's uid: untrusted code never runs as root.
+            return Err(Error::Sandbox(format!(
+                "{} is not readable by other users and there is no private mount namespace, so \
+                 test cases could not drop root",
+                interp.path.display()
+            )));
         }
-        let id = if caps.uid_drop && readable {
+        let id = if caps.uid_drop {
             SANDBOX_ID_BASE + slot
         } else {
             0
@@ -222,6 +220,10 @@ impl ForkServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let ctl_fd = server_end.as_raw_fd();
+        let filter = caps.seccomp;
+        if filter {
+            super::seccomp::prepare();
+        }
         // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
         // data prepared before the fork (the plan owns every string it needs).
         unsafe {
@@ -236,6 +238,11 @@ impl ForkServer {
                     libc::c_uint::MAX,
                     libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
                 );
+                // Last: the namespaces and the root are set up; the server and every test case
+                // it forks keep the filter.
+                if filter {
+                    super::seccomp::install()?;
+                }
                 Ok(())
             });
         }

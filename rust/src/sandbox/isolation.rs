@@ -38,6 +38,8 @@ pub struct Capabilities {
     pub uts_namespace: bool,
     /// Test cases run under an unprivileged uid/gid (needs root).
     pub uid_drop: bool,
+    /// A seccomp filter refuses system calls test programs have no use for (see `seccomp`).
+    pub seccomp: bool,
 }
 
 impl Capabilities {
@@ -49,10 +51,11 @@ impl Capabilities {
             && self.ipc_namespace
             && self.uts_namespace
             && self.uid_drop
+            && self.seccomp
     }
 
     /// `(name, active)` pairs, in a fixed order.
-    pub fn items(&self) -> [(&'static str, bool); 6] {
+    pub fn items(&self) -> [(&'static str, bool); 7] {
         [
             ("pid_namespace", self.pid_namespace),
             ("network_namespace", self.network_namespace),
@@ -60,6 +63,7 @@ impl Capabilities {
             ("ipc_namespace", self.ipc_namespace),
             ("uts_namespace", self.uts_namespace),
             ("uid_drop", self.uid_drop),
+            ("seccomp", self.seccomp),
         ]
     }
 
@@ -125,6 +129,7 @@ pub fn capabilities() -> &'static Capabilities {
                 uts_namespace: false,
                 // SAFETY: plain syscall.
                 uid_drop: unsafe { libc::geteuid() } == 0,
+                seccomp: super::seccomp::probe(),
             }
         } else {
             probe()
@@ -147,6 +152,7 @@ fn probe() -> Capabilities {
         uts_namespace: bit(8),
         mount_namespace: bit(16) && bit(MOUNT_WORKS),
         uid_drop: bit(UID_DROP_WORKS),
+        seccomp: super::seccomp::probe(),
     }
 }
 

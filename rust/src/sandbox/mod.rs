@@ -27,6 +27,7 @@ pub mod forkserver;
 pub mod isolation;
 mod process;
 mod python;
+mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

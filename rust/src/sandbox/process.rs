@@ -349,11 +349,15 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
         }
     }
     let result_fd: RawFd = result_write.as_ref().map_or(-1, |fd| fd.as_raw_fd());
+    let filter = matches!(job.env, Env::Minimal) && super::capabilities().seccomp;
+    if filter {
+        super::seccomp::prepare();
+    }
     // SAFETY: the closure runs in the forked child before exec. It only issues
     // async-signal-safe syscalls (setsid, setrlimit, dup2, fcntl, close_range) on data prepared
     // in the parent and copied into the closure; it neither allocates nor takes locks.
     unsafe {
-        cmd.pre_exec(move || child_setup(&rlimits, result_fd, drop_to));
+        cmd.pre_exec(move || child_setup(&rlimits, result_fd, drop_to, filter));
     }
 
     let start = Instant::now();
@@ -463,6 +467,7 @@ fn child_setup(
     rlimits: &[RlimitSetting],
     result_fd: RawFd,
     drop_to: Option<(libc::uid_t, libc::gid_t)>,
+    filter: bool,
 ) -> io::Result<()> {
     // SAFETY (whole function): only async-signal-safe syscalls on plain data.
     unsafe {
@@ -503,6 +508,9 @@ fn child_setup(
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
         );
+        if filter {
+            super::seccomp::install()?;
+        }
     }
     Ok(())
 }
