@@ -68,17 +68,6 @@ else:
     WORKDIR = os.path.join(sys.argv[6], "work")
 
 
-def recv_exact(n):
-    chunks = []
-    while n:
-        b = CTL.recv(min(n, 1 << 20))
-        if not b:
-            raise EOFError
-        chunks.append(b)
-        n -= len(b)
-    return b"".join(chunks)
-
-
 def kill_everything(pid):
     if PID_NS:
         # pid 1 of the namespace: every other process in it belongs to the case.
@@ -198,7 +187,7 @@ def serve():
             for fd in fds:
                 os.close(fd)
             return
-        req = recv_exact(int.from_bytes(header, "little"))
+        req = read_exact(CTL.fileno(), int.from_bytes(header, "little"))
         pid = os.fork()
         if pid == 0:
             try:
