@@ -21,6 +21,15 @@ def humaneval_canonical(data: Path) -> Iterator[Case]:
             yield r["task_id"], r["prompt"] + r["canonical_solution"], tests, True
 
 
+def mbpp_references(data: Path) -> Iterator[Case]:
+    """MBPP's reference solutions with their asserts, as collect makes the problems."""
+    from sfstream.collect import iter_problems
+
+    for p in iter_problems("mbpp", data_dir=data):
+        assert p.solution is not None and p.tests is not None
+        yield p.id, p.solution, dict(p.tests), True
+
+
 def reflexion_humaneval(data: Path) -> Iterator[Case]:
     path = data / "llm_outputs" / "humaneval" / "reflexion_humaneval_py_pass_at_1.jsonl"
     for line in path.read_text().splitlines():

@@ -325,6 +325,15 @@ def test_always_equal_object() -> None:
     assert call.status == "wrong_answer", call
     asserts = run_tests(code, {"asserts": "assert add(1, 2) == 3\n", "entry_point": None})
     assert not asserts.correct, asserts
+    # A rigged subclass of a built-in type is compared as the built-in data it holds.
+    rigged_dict = (
+        "class D(dict):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def items(self):\n        return [(1, 2)]\n"
+        "def table():\n    return D()\n"
+    )
+    v = run_tests(rigged_dict, {"asserts": "assert table() == {1: 2}\n", "entry_point": None})
+    assert v.status == "wrong_answer", v
     humaneval = run_tests(
         code,
         {
@@ -493,6 +502,12 @@ def test_asserts_see_plain_data_and_argument_changes() -> None:
         "    def __init__(self):\n        self.n = 0\n"
         "    def bump(self):\n        self.n += 1\n        return self.n\n"
         "def gen(n):\n    yield from range(n)\n"
+        "import collections\n"
+        "def tally(xs):\n    return collections.Counter(xs)\n"
+        "Point = collections.namedtuple('Point', 'x y')\n"
+        "class Node:\n    def __init__(self, v):\n        self.v, self.next = v, None\n"
+        "def length(node):\n    return 0 if node is None else 1 + length(node.next)\n"
+        "def check(x):\n    return x > 0\n"
     )
     tests = (
         "assert TABLE == {'a': (1, 2.5, None, {3})}\n"
@@ -501,8 +516,17 @@ def test_asserts_see_plain_data_and_argument_changes() -> None:
         "else:\n    assert False\n"
         "c = Counter()\nc.bump()\nassert c.bump() == 2 and c.n == 2\n"
         "assert list(gen(3)) == [0, 1, 2]\n"
+        # subclasses of built-in types cross as their base type
+        "assert tally('abca') == {'a': 2, 'b': 1, 'c': 1}\n"
+        "assert Point(1, 2) == (1, 2)\n"
+        # the tests may build and change the program's objects
+        "head = Node(1)\nhead.next = Node(2)\nhead.next.next = Node(3)\n"
+        "assert length(head) == 3 and head.next.v == 2\n"
     )
     v = run_tests(code, {"asserts": tests, "entry_point": None})
+    assert v.status == "correct", v
+    # A `check` of the program's own is not the tests' check(entry_point).
+    v = run_tests(code, {"asserts": "assert check(2) and not check(-1)\n", "entry_point": "check"})
     assert v.status == "correct", v
     # An object of the program is not data: comparing it or testing its truth fails.
     for check in ("assert c == c", "assert c", "assert str(c)"):

@@ -14,6 +14,7 @@ from sfstream import run_tests
 EXPLAINED = json.loads((Path(__file__).parent / "data" / "sandbox_disagreements.json").read_text())
 SOURCES = [
     "humaneval_canonical",
+    "mbpp_references",
     "apps_references",
     "apps_generated",
     "reflexion_humaneval",
