@@ -373,6 +373,13 @@ fn fresh_interpreter_path_agrees_with_the_fork_server() {
             Correct,
         ),
         ("print((1\n", SUM_TESTS, SyntaxError),
+        // subclasses of built-in types are returned as their base type; other objects are not
+        (
+            "class L(list): pass\nclass I(int): pass\nclass F(float): pass\ndef add(a, b):\n    r = a + b\n    return L(r) if type(r) is list else I(r) if type(r) is int else F(r)\n",
+            CALL_TESTS,
+            Correct,
+        ),
+        ("def add(a, b):\n    return object()\n", CALL_TESTS, WrongAnswer),
         ("return\nprint((1\n", SUM_TESTS, SyntaxError),
         (
             "def add(a, b):\n    d = deque([a])\n    return d.popleft() + b\n",

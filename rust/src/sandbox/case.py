@@ -197,8 +197,12 @@ def run_case(req, prelude_needed):
         return
     result = fn(*req["args"])
     try:
-        value = plain(result)
-    except (TypeError, RecursionError) as e:
+        try:
+            value = plain(result)
+        except TypeError:
+            # Subclasses of built-in types (namedtuple, IntEnum, Counter) as their base type.
+            value = plain(builtin_copy(result))
+    except (TypeError, ValueError, RecursionError) as e:
         report("BADTYPE", type(e).__name__ + ": " + str(e))
         return
     sys.stdout.flush()
@@ -287,7 +291,7 @@ def builtin_copy(value, depth=0):
         return str.__str__(value)
     if t is complex:
         return value
-    raise ValueError("not built-in data")
+    raise ValueError("a value of type " + t.__name__ + " is not built-in data")
 
 
 def serve_program(text, calls, replies):

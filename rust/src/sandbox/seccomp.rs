@@ -242,6 +242,9 @@ mod tests {
         // Every denied call, clone and clone3, the x32 check, the arch prologue, three returns.
         assert!(p.len() >= DENIED.len() + 10 && p.len() < 256, "{}", p.len());
         assert_eq!(p.last().map(|i| i.code), Some(RET_K));
-        assert!(probe(), "the kernel refused the filter or it let a denied call through");
+        assert!(
+            probe(),
+            "the kernel refused the filter or it let a denied call through"
+        );
     }
 }
