@@ -1,9 +1,10 @@
 """Test cases per second: sfstream.run_tests against a plain subprocess-per-test harness.
 
-Two workloads, each run by both harnesses at the same concurrency (2 threads), alternating for
-3 rounds in one run: stdin/stdout tests, and HumanEval's asserts. Median rates and the median
-ratio go to benchmark.extra_info and are printed. Every round asserts both harnesses' verdicts;
-never a speed ratio.
+Three workloads, each run by both harnesses at the same concurrency (2 threads), alternating for
+3 rounds in one run: a minimal stdin/stdout program (the harness's own overhead), real
+LiveCodeBench programs on their public stdin/stdout tests, and HumanEval's asserts. Median rates
+and the median ratio go to benchmark.extra_info and are printed. Every round asserts both
+harnesses' verdicts; never a speed ratio.
 """
 
 from __future__ import annotations
@@ -99,6 +100,60 @@ def test_bench_sandbox_vs_plain_subprocess(benchmark: Any) -> None:
         f"\nsandbox: sfstream {r['sfstream_per_s']:.0f} tests/s, plain subprocess "
         f"{r['plain_per_s']:.0f} tests/s, ratio {r['ratio']:.1f}x (median of {r['ratios']}, "
         f"{THREADS} threads)"
+    )
+
+
+def same_output(got: str, expected: str) -> bool:
+    """What a careful plain harness compares: lines without trailing whitespace."""
+    lines = [line.rstrip() for line in got.rstrip().splitlines()]
+    return lines == [line.rstrip() for line in expected.rstrip().splitlines()]
+
+
+def livecodebench() -> list[tuple[str, dict[str, Any]]]:
+    """o1-mini's LiveCodeBench programs recorded as passing, for stdin/stdout problems, with
+    the public tests (76 programs, 214 test cases)."""
+    import sandbox_real_data as rd
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return [
+        (code, tests)
+        for _, code, tests, passed in rd.livecodebench_o1mini(data)
+        if passed and "fn_name" not in tests
+    ]
+
+
+def test_bench_livecodebench_vs_plain_subprocess(benchmark: Any) -> None:
+    solutions = livecodebench()
+    cases = sum(len(t["inputs"]) for _, t in solutions)
+
+    def plain(solution: tuple[str, dict[str, Any]]) -> bool:
+        code, tests = solution
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "solution.py"
+            path.write_text(code)
+            ok = True
+            for inp, out in zip(tests["inputs"], tests["outputs"], strict=True):
+                r = subprocess.run(
+                    [sys.executable, str(path)],
+                    input=inp,
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                ok = ok and r.returncode == 0 and same_output(r.stdout, out)
+        return ok
+
+    def ours(solution: tuple[str, dict[str, Any]]) -> bool:
+        code, tests = solution
+        return sfstream.run_tests(code, tests, time_limit=10.0, stop_on_first_failure=False).correct
+
+    r = compare(benchmark, ours, plain, solutions, 1, [True] * len(solutions))
+    per_case = cases / len(solutions)
+    print(
+        f"\nLiveCodeBench ({len(solutions)} programs, {cases} cases): sfstream "
+        f"{r['sfstream_per_s'] * per_case:.0f} tests/s, plain subprocess "
+        f"{r['plain_per_s'] * per_case:.0f} tests/s, ratio {r['ratio']:.1f}x "
+        f"(median of {r['ratios']}, {THREADS} threads)"
     )
 
 
