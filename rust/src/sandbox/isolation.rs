@@ -12,10 +12,14 @@
 //!   and on `/dev/shm` (emptied after every case) and only the harmless device nodes.
 //! * **IPC** and **UTS**: System V IPC and the host name are private.
 //!
-//! Test cases then drop to an unprivileged uid of their own per server, so `RLIMIT_NPROC`
-//! applies and nothing of the host that is not world-readable can be read.
+//! Started as root, test cases then drop to an unprivileged uid of their own per server, so
+//! `RLIMIT_NPROC` applies and nothing of the host that is not world-readable can be read.
+//! Started by a user, the namespaces are created inside a new **user** namespace that maps
+//! only that user's uid and gid; the capabilities it grants serve to build the root and are
+//! gone at the server's `exec` (its uid in there is not 0). Process counts are then kept per
+//! user namespace, so `RLIMIT_NPROC` still bounds a case.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -38,6 +42,9 @@ pub struct Capabilities {
     pub uts_namespace: bool,
     /// Test cases run under an unprivileged uid/gid (needs root).
     pub uid_drop: bool,
+    /// Without root: the namespaces are created inside a new user namespace, where the
+    /// caller's uid is the only one mapped and no capability survives the server's `exec`.
+    pub user_namespace: bool,
     /// A seccomp filter refuses system calls test programs have no use for (see `seccomp`).
     pub seccomp: bool,
 }
@@ -50,12 +57,12 @@ impl Capabilities {
             && self.mount_namespace
             && self.ipc_namespace
             && self.uts_namespace
-            && self.uid_drop
+            && (self.uid_drop || self.user_namespace)
             && self.seccomp
     }
 
     /// `(name, active)` pairs, in a fixed order.
-    pub fn items(&self) -> [(&'static str, bool); 7] {
+    pub fn items(&self) -> [(&'static str, bool); 8] {
         [
             ("pid_namespace", self.pid_namespace),
             ("network_namespace", self.network_namespace),
@@ -63,6 +70,7 @@ impl Capabilities {
             ("ipc_namespace", self.ipc_namespace),
             ("uts_namespace", self.uts_namespace),
             ("uid_drop", self.uid_drop),
+            ("user_namespace", self.user_namespace),
             ("seccomp", self.seccomp),
         ]
     }
@@ -72,7 +80,17 @@ impl Capabilities {
         if self.all() {
             return None;
         }
-        let (on, off): (Vec<_>, Vec<_>) = self.items().into_iter().partition(|(_, a)| *a);
+        // Root drops the uid; without root a user namespace takes its place.
+        let alternative = if self.uid_drop {
+            "user_namespace"
+        } else {
+            "uid_drop"
+        };
+        let (on, off): (Vec<_>, Vec<_>) = self
+            .items()
+            .into_iter()
+            .filter(|(n, _)| *n != alternative || !(self.uid_drop || self.user_namespace))
+            .partition(|(_, a)| *a);
         let names =
             |v: Vec<(&'static str, bool)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         let mut remaining = names(on);
@@ -107,6 +125,8 @@ const NAMESPACES: [(libc::c_int, u32); 5] = [
     (libc::CLONE_NEWNS, 16),
 ];
 const MOUNT_WORKS: u32 = 32;
+/// As root: dropping to a sandbox uid works. Otherwise: a user namespace could be entered (and
+/// the namespaces above were tried inside it).
 const UID_DROP_WORKS: u32 = 64;
 /// Set by the probe child so that a child killed or failing otherwise is not misread.
 const PROBE_OK: u32 = 128;
@@ -129,6 +149,7 @@ pub fn capabilities() -> &'static Capabilities {
                 uts_namespace: false,
                 // SAFETY: plain syscall.
                 uid_drop: unsafe { libc::geteuid() } == 0,
+                user_namespace: false,
                 seccomp: super::seccomp::probe(),
             }
         } else {
@@ -142,7 +163,9 @@ pub fn capabilities() -> &'static Capabilities {
 }
 
 fn probe() -> Capabilities {
-    let mask = probe_mask().unwrap_or(0);
+    // SAFETY: plain syscall.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mask = probe_mask((!root).then(IdMaps::of_caller)).unwrap_or(0);
     let ok = mask & PROBE_OK != 0;
     let bit = |b: u32| ok && mask & b != 0;
     Capabilities {
@@ -151,13 +174,61 @@ fn probe() -> Capabilities {
         ipc_namespace: bit(4),
         uts_namespace: bit(8),
         mount_namespace: bit(16) && bit(MOUNT_WORKS),
-        uid_drop: bit(UID_DROP_WORKS),
+        uid_drop: root && bit(UID_DROP_WORKS),
+        user_namespace: !root && bit(UID_DROP_WORKS),
         seccomp: super::seccomp::probe(),
     }
 }
 
+/// What a process writes to map the caller's uid and gid into a user namespace it created: the
+/// only mapping an unprivileged process may write for itself (with setgroups denied first).
+struct IdMaps {
+    uid_map: CString,
+    gid_map: CString,
+}
+
+impl IdMaps {
+    fn of_caller() -> IdMaps {
+        // SAFETY: plain syscalls.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        IdMaps {
+            uid_map: CString::new(format!("{uid} {uid} 1\n")).unwrap_or_default(),
+            gid_map: CString::new(format!("{gid} {gid} 1\n")).unwrap_or_default(),
+        }
+    }
+
+    /// Enters a new user namespace (with the namespaces in `flags`) and maps the caller's ids.
+    ///
+    /// # Safety
+    /// Raw syscalls only; for a freshly forked child.
+    unsafe fn enter(&self, flags: libc::c_int) -> libc::c_int {
+        if libc::unshare(libc::CLONE_NEWUSER | flags) != 0 {
+            return -1;
+        }
+        let write = |path: &CStr, data: &CStr| -> bool {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return false;
+            }
+            let bytes = data.to_bytes();
+            let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+            libc::close(fd);
+            n == bytes.len() as isize
+        };
+        if write(c"/proc/self/setgroups", c"deny")
+            && write(c"/proc/self/uid_map", &self.uid_map)
+            && write(c"/proc/self/gid_map", &self.gid_map)
+        {
+            0
+        } else {
+            -1
+        }
+    }
+}
+
 /// Tries each namespace, a tmpfs mount and a uid drop in a child that exits with a bit mask.
-fn probe_mask() -> io::Result<u32> {
+/// With `ids` (not root), first enters a user namespace that maps them.
+fn probe_mask(ids: Option<IdMaps>) -> io::Result<u32> {
     let root = c"/";
     let tmp = c"/tmp";
     let tmpfs = c"tmpfs";
@@ -172,6 +243,12 @@ fn probe_mask() -> io::Result<u32> {
     unsafe {
         cmd.pre_exec(move || {
             let mut mask = PROBE_OK;
+            if let Some(ids) = &ids {
+                if ids.enter(0) != 0 {
+                    libc::_exit(mask as libc::c_int);
+                }
+                mask |= UID_DROP_WORKS;
+            }
             for (flag, bit) in NAMESPACES {
                 if libc::unshare(flag) == 0 {
                     mask |= bit;
@@ -196,7 +273,8 @@ fn probe_mask() -> io::Result<u32> {
                 mask |= MOUNT_WORKS;
             }
             let id = SANDBOX_ID_BASE;
-            if libc::geteuid() == 0
+            if ids.is_none()
+                && libc::geteuid() == 0
                 && libc::setgroups(0, std::ptr::null()) == 0
                 && libc::setresgid(id, id, id) == 0
                 && libc::setresuid(id, id, id) == 0
@@ -232,6 +310,8 @@ enum Op {
 /// only issues syscalls.
 pub(super) struct Plan {
     unshare_flags: libc::c_int,
+    /// Not root: the namespaces are created in a new user namespace mapping these ids.
+    user_namespace: Option<IdMaps>,
     pid_namespace: bool,
     ops: Vec<Op>,
 }
@@ -269,6 +349,7 @@ impl Plan {
         }
         Plan {
             unshare_flags: flags,
+            user_namespace: caps.user_namespace.then(IdMaps::of_caller),
             pid_namespace: caps.pid_namespace,
             ops,
         }
@@ -285,7 +366,11 @@ impl Plan {
         if libc::setsid() < 0 {
             return err();
         }
-        if self.unshare_flags != 0 && libc::unshare(self.unshare_flags) != 0 {
+        if let Some(ids) = &self.user_namespace {
+            if ids.enter(self.unshare_flags) != 0 {
+                return err();
+            }
+        } else if self.unshare_flags != 0 && libc::unshare(self.unshare_flags) != 0 {
             return err();
         }
         if self.pid_namespace {
@@ -396,9 +481,33 @@ fn bind_ro(ops: &mut Vec<Op>, src: &Path, target: &Path) {
         src: None,
         target: cstr(target),
         fstype: None,
-        flags: libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID,
+        flags: libc::MS_REMOUNT
+            | libc::MS_BIND
+            | libc::MS_RDONLY
+            | libc::MS_NOSUID
+            | kept_mount_flags(src),
         data: None,
     });
+}
+
+/// The flags of the mount holding `path` that a remount must keep: inside a user namespace
+/// the kernel refuses to clear nodev, noexec or the atime flags of a mount it inherited.
+fn kept_mount_flags(path: &Path) -> libc::c_ulong {
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a valid out-pointer.
+    if unsafe { libc::statvfs(cstr(path).as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    [
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ]
+    .into_iter()
+    .filter(|(st_flag, _)| st.f_flag & st_flag != 0)
+    .fold(0, |acc, (_, ms_flag)| acc | ms_flag)
 }
 
 fn tmpfs(ops: &mut Vec<Op>, target: &Path, data: String) {

@@ -138,7 +138,8 @@ def clean_scratch():
             for name in entries:
                 remove(os.path.join(top, name))
     os.mkdir(WORKDIR, 0o700)
-    os.chown(WORKDIR, UID, GID)
+    if UID:
+        os.chown(WORKDIR, UID, GID)
 
 
 def left_nothing():
@@ -307,7 +308,8 @@ if PRIVATE:
     EMPTY_SHM = statvfs_free("/dev/shm")
 try:
     os.mkdir(WORKDIR, 0o700)
-    os.chown(WORKDIR, UID, GID)
+    if UID:
+        os.chown(WORKDIR, UID, GID)
     serve()
 finally:
     if not PRIVATE:
