@@ -49,5 +49,6 @@ def run_tests(
     """
 
 def sandbox_capabilities() -> list[tuple[str, bool | str | None]]:
-    """The sandbox protections active here (pid/network/mount/ipc/uts namespaces, uid drop,
-    fork server) and ``note``: what the kernel refused and what remains, or None."""
+    """The sandbox protections active here (pid/network/mount/ipc/uts namespaces, uid drop as
+    root or a user namespace without root, seccomp, fork server) and ``note``: what the kernel
+    refused and what remains, or None."""
