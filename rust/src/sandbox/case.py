@@ -459,9 +459,13 @@ def trusted(value, depth=0):
 
 def make_remote(channel):
     def value_of(item):
-        if type(item) is not tuple or len(item) != 2 or type(item[1]) is not int and item[0] == "h":
+        if type(item) is not tuple or len(item) != 2:
             raise AssertionError("malformed value from the program")
-        return Remote(item[1]) if item[0] == "h" else item[1]
+        if item[0] == "v":
+            return item[1]
+        if item[0] != "h" or type(item[1]) is not int:
+            raise AssertionError("malformed value from the program")
+        return Remote(item[1])
 
     def argument(value):
         if type(value) is Remote:
