@@ -76,6 +76,18 @@ out["new_user_namespace"] = run(
     "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
     "print('ok' if libc.unshare(0x10000000) == -1 else 'unshared')\n"
 )
+out["forged_pass"] = run(
+    "import os, sys\ndef add(a, b):\n    return 0\nf = sys._getframe()\nwhile f:\n"
+    "    r = f.f_locals.get('report')\n    if callable(r):\n        r('PASSED', None)\n"
+    "        os._exit(0)\n    f = f.f_back\n",
+    {"asserts": "assert add(1, 2) == 3\n"},
+)
+out["evaluator_proc"] = run(
+    "import os\nOPENED = []\nfor name in ('mem', 'fd/3', 'environ'):\n    try:\n"
+    "        os.close(os.open(f'/proc/{os.getppid()}/{name}', os.O_RDONLY))\n"
+    "        OPENED.append(name)\n    except OSError:\n        pass\n",
+    {"asserts": "assert OPENED == []\n"},
+)
 time.sleep(0.5)
 # What runs under our uid now: this process, and the fork server with its host-side parent.
 left = []
@@ -166,6 +178,8 @@ def test_hostile_programs_are_contained_without_root(unprivileged_dir: Path) -> 
         "network": "correct",
         "write_outside": "correct",
         "new_user_namespace": "correct",
+        "forged_pass": "wrong_answer",
+        "evaluator_proc": "correct",
     }
     assert {k: out[k][0] for k in expected} == expected, out
     # Nothing of the cases is left: under our uid run only the battery itself and the fork
