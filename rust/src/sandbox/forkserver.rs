@@ -221,9 +221,6 @@ impl ForkServer {
             .stderr(Stdio::null());
         let ctl_fd = server_end.as_raw_fd();
         let filter = caps.seccomp;
-        if filter {
-            super::seccomp::prepare();
-        }
         // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
         // data prepared before the fork (the plan owns every string it needs).
         unsafe {

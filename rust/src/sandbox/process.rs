@@ -350,9 +350,6 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
     }
     let result_fd: RawFd = result_write.as_ref().map_or(-1, |fd| fd.as_raw_fd());
     let filter = matches!(job.env, Env::Minimal) && super::capabilities().seccomp;
-    if filter {
-        super::seccomp::prepare();
-    }
     // SAFETY: the closure runs in the forked child before exec. It only issues
     // async-signal-safe syscalls (setsid, setrlimit, dup2, fcntl, close_range) on data prepared
     // in the parent and copied into the closure; it neither allocates nor takes locks.

@@ -6,8 +6,8 @@
 //! name changes, file handles, stealing descriptors with `pidfd_getfd`. `clone3` answers
 //! `ENOSYS`, because its flags cannot be inspected, so libc falls back to `clone`.
 //!
-//! The filter is a plain classic-BPF program built once; installing it issues two syscalls
-//! and allocates nothing, so it is safe between fork and exec.
+//! The filter is a plain classic-BPF program built once, by the probe; installing it issues two
+//! syscalls and allocates nothing, so it is safe between fork and exec.
 
 use std::io;
 use std::sync::OnceLock;
@@ -241,16 +241,13 @@ fn build() -> Vec<Instruction> {
     asm.finish()
 }
 
-/// Builds the filter (call before forking, so that [`install`] allocates nothing).
-pub(super) fn prepare() {
-    program();
-}
-
 /// Installs the filter in the calling process (it is inherited by children and kept across
 /// `exec`). Sets no-new-privileges first, as the kernel requires of unprivileged callers.
 ///
 /// # Safety
-/// Plain syscalls on a static program; safe to call between fork and exec once [`prepare`] ran.
+/// Plain syscalls on a static program; safe to call between fork and exec once [`probe`]
+/// succeeded (it builds the program, so nothing is allocated here; `Capabilities::seccomp`
+/// is true only then).
 pub(super) unsafe fn install() -> io::Result<()> {
     let filter = program();
     let prog = Program {
@@ -275,7 +272,7 @@ pub(super) unsafe fn install() -> io::Result<()> {
 
 /// Whether the kernel takes the filter and it refuses what it should; tried in a child.
 pub(super) fn probe() -> bool {
-    prepare();
+    program();
     // SAFETY: the child only issues syscalls and ends with _exit.
     unsafe {
         let pid = libc::fork();
