@@ -287,7 +287,9 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
     assert n_fast + n_slow == 40
     assert n_slow >= 2 and n_fast > 2 * n_slow
 
-    # Equal servers share evenly.
+    # Equal servers both take a real share. Not an even one: the proxies run as threads of
+    # this process, and which of them the scheduler favours shifts the split (from 20/20 to
+    # 13/27 in repeated runs on the same server).
     with (
         FaultInjectingProxy(vllm_server.root, {}) as a,
         FaultInjectingProxy(vllm_server.root, {}) as b,
@@ -300,7 +302,7 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
         )
         samples = await run_generate(config, items)
         n_a, n_b = len(a.seen), len(b.seen)
-    assert len(samples) == 40 and n_a + n_b == 40 and min(n_a, n_b) >= 12
+    assert len(samples) == 40 and n_a + n_b == 40 and min(n_a, n_b) >= 8
 
 
 @vllm
