@@ -178,3 +178,111 @@ async def test_proxy_from_the_environment_selects_httpx(monkeypatch: pytest.Monk
         "2",
         "busy",
     )
+
+
+@pytest.mark.anyio
+async def test_interim_1xx_answers_are_skipped() -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
+        )
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+
+    client = FastClient({}, timeout=5)
+    with scripted(script) as url:
+        first = await client.request("POST", url, b"{}")
+        second = await client.request("POST", url, b"{}")
+    await client.aclose()
+    assert (first.status_code, first.content) == (200, b"final")
+    assert second.content == b"next" and client.opened == 1
+
+
+@pytest.mark.anyio
+async def test_a_request_that_went_out_is_not_sent_again() -> None:
+    """The server read the request on a reused connection, then the connection broke before
+    any answer: the server may be generating already, so the client reports the failure
+    instead of sending the request a second time."""
+    received: list[int] = []
+
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        received.append(number)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        read_request(conn)
+        received.append(number)
+        # Reset instead of answering (as a crashed worker would).
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    client = FastClient({}, timeout=5)
+    with scripted(script) as url:
+        await client.request("POST", url, b"{}")
+        with pytest.raises(HttpTransportError):
+            await client.request("POST", url, b"{}")
+        await anyio.sleep(0.1)
+    await client.aclose()
+    assert received == [1, 1] and client.opened == 1
+
+
+@pytest.mark.anyio
+async def test_response_bodies_are_capped() -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        if number == 1:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096)
+        elif number == 2:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(8):
+                conn.sendall(b"200\r\n" + b"y" * 512 + b"\r\n")
+            conn.sendall(b"0\r\n\r\n")
+        elif number == 3:
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + b"z" * 4096)
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"w" * 1000)
+
+    client = FastClient({}, timeout=5, max_body_bytes=1024)
+    with scripted(script) as url:
+        for _ in range(3):
+            with pytest.raises(HttpTransportError, match="exceeds 1024 bytes"):
+                await client.request("GET", url)
+        within = await client.request("GET", url)
+    await client.aclose()
+    assert within.content == b"w" * 1000
+
+    def big(conn: socket.socket, number: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096)
+
+    httpx_client = HttpxClient({}, timeout=5, connect_timeout=5, max_body_bytes=1024)
+    with scripted(big) as url:
+        with pytest.raises(HttpTransportError, match="exceeds 1024 bytes"):
+            await httpx_client.request("GET", url)
+    await httpx_client.aclose()
+
+
+@pytest.mark.anyio
+async def test_all_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALL_PROXY alone routes requests through the proxy (which here records the absolute-form
+    request line a proxy receives, and answers)."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    lines: list[bytes] = []
+
+    def proxy(conn: socket.socket, number: int) -> None:
+        lines.append(read_request(conn).split(b"\r\n", 1)[0])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied")
+
+    with scripted(proxy) as proxy_url:
+        monkeypatch.setenv("ALL_PROXY", proxy_url.rsplit("/v1", 1)[0])
+        target = "http://10.1.2.3:8000/v1/chat/completions"
+        client = open_client((target,), {}, timeout=5, connect_timeout=5)
+        assert isinstance(client, HttpxClient)
+        response = await client.request("POST", target, b"{}")
+        await client.aclose()
+    assert response.content == b"proxied"
+    assert lines == [b"POST http://10.1.2.3:8000/v1/chat/completions HTTP/1.1"]
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    assert isinstance(open_client((target,), {}, timeout=5, connect_timeout=5), FastClient)

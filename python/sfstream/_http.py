@@ -7,17 +7,22 @@ This client does only what the OpenAI-compatible APIs need: keep-alive connectio
 ``Content-Length`` and chunked bodies, TLS, a connect timeout and a whole-request timeout. It
 has no connection cap of its own: the caller's in-flight limit is the only limit (vLLM #7241).
 
-A request on a reused keep-alive connection that fails before any byte of the answer arrived
-is sent once more on a fresh connection: the server closed the idle connection (uvicorn does
-after 5 s) as the request went out. Connections idle longer than ``keepalive_expiry`` are not
-reused at all.
+A kept-alive connection is checked before it is reused: if the server has closed it (uvicorn
+does after 5 s idle) or sent anything unasked, it is dropped and the request goes out on a fresh
+connection. A request is never sent twice by this client once it went out whole: if the
+connection breaks after that, the server may already be generating, and the caller decides
+(the generate stage retries with backoff and counts it). Connections idle longer than
+``keepalive_expiry`` are not reused at all. Interim ``1xx`` answers are skipped. A response body
+larger than ``max_body_bytes`` fails the request instead of filling memory.
 
-When an ``HTTP(S)_PROXY`` environment variable applies to a URL, :class:`HttpxClient` (httpx,
-which speaks to proxies) takes its place; see :func:`open_client`.
+When a proxy from the environment (``HTTP_PROXY``, ``HTTPS_PROXY`` or ``ALL_PROXY``, minus
+``NO_PROXY``) applies to a URL, :class:`HttpxClient` (httpx, which speaks to proxies) takes its
+place; see :func:`open_client`.
 """
 
 from __future__ import annotations
 
+import select
 import ssl
 import time
 import urllib.request
@@ -43,6 +48,8 @@ __all__ = [
 ]
 
 MAX_HEADER_BYTES = 64 * 1024
+#: Default cap on one response body (a chat completion with many long choices is a few MiB).
+MAX_BODY_BYTES = 256 * 1024 * 1024
 
 
 class HttpError(Exception):
@@ -97,8 +104,22 @@ class _Connection:
     idle_since: float = field(default_factory=time.monotonic)
 
 
-class _Incomplete(Exception):
-    """The connection ended before the answer's first byte (safe to send again)."""
+class _Unsent(Exception):
+    """The request could not be sent on a reused connection (safe to send again)."""
+
+
+def _alive(conn: _Connection) -> bool:
+    """Whether an idle kept-alive connection can carry a request: not closed or reset by the
+    server and holding no unasked bytes (which would be read as the answer). Either of those
+    makes the socket readable."""
+    if conn.reader.buffer:
+        return False
+    sock = conn.stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+    return not poller.poll(0)
 
 
 class FastClient:
@@ -109,7 +130,9 @@ class FastClient:
         timeout: Seconds a whole request may take (connecting included).
         connect_timeout: Seconds opening a connection may take.
         keepalive_expiry: Idle connections older than this are closed, not reused.
-        ssl_context: For https (default: the system's trust store).
+        ssl_context: For https (default: the system's trust store, which honours
+            ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``).
+        max_body_bytes: A larger response body fails the request (HttpTransportError).
     """
 
     def __init__(
@@ -120,8 +143,10 @@ class FastClient:
         connect_timeout: float = 60.0,
         keepalive_expiry: float = 4.0,
         ssl_context: ssl.SSLContext | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
         self.connect_timeout = connect_timeout
         self.keepalive_expiry = keepalive_expiry
         self._ssl = ssl_context
@@ -171,7 +196,7 @@ class FastClient:
         now = time.monotonic()
         while pool:
             conn = pool.pop()
-            if now - conn.idle_since < self.keepalive_expiry:
+            if now - conn.idle_since < self.keepalive_expiry and _alive(conn):
                 return conn
             await anyio.aclose_forcefully(conn.stream)
         return None
@@ -204,14 +229,14 @@ class FastClient:
                 if conn is not None:
                     try:
                         return await self._exchange(key, conn, head + body)
-                    except _Incomplete:
-                        pass  # the server closed the idle connection: once more, fresh
+                    except _Unsent:
+                        pass  # the kept-alive connection died before the request went out
                 conn = await self._connect(key)
                 try:
                     return await self._exchange(key, conn, head + body)
-                except _Incomplete:
+                except _Unsent:
                     raise HttpTransportError(
-                        "the server closed the connection without answering"
+                        "the connection broke while sending the request"
                     ) from None
         except TimeoutError:
             raise HttpTimeout(
@@ -225,9 +250,12 @@ class FastClient:
         try:
             try:
                 await conn.stream.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                raise _Unsent() from None
+            while True:
                 head = await conn.reader.receive_until(b"\r\n\r\n", MAX_HEADER_BYTES)
-            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, OSError):
-                raise _Incomplete() from None
+                if not _interim(head):
+                    break
             response, reusable = await self._read(conn, head)
             return response
         except (
@@ -259,8 +287,10 @@ class FastClient:
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         if status in (204, 304) or 100 <= status < 200:
             return HttpResponse(status, headers, b"", reason), keep
+        cap = self.max_body_bytes
         if "chunked" in headers.get("transfer-encoding", "").lower():
             parts = []
+            total = 0
             while True:
                 size_line = await conn.reader.receive_until(b"\r\n", 1024)
                 size = int(size_line.split(b";", 1)[0], 16)
@@ -268,21 +298,31 @@ class FastClient:
                     while await conn.reader.receive_until(b"\r\n", MAX_HEADER_BYTES):
                         pass  # trailers
                     break
+                total += size
+                if total > cap:
+                    raise _too_large(cap)
                 parts.append(await conn.reader.receive_exactly(size))
                 await conn.reader.receive_exactly(2)
             return HttpResponse(status, headers, b"".join(parts), reason), keep
         length = headers.get("content-length")
         if length is not None:
             n = int(length)
+            if n > cap:
+                raise _too_large(cap)
             content = await conn.reader.receive_exactly(n) if n else b""
             return HttpResponse(status, headers, content, reason), keep
         # No length: the body runs until the server closes the connection.
         chunks = [conn.reader.buffer]
+        total = len(chunks[0])
         try:
-            while True:
-                chunks.append(await conn.stream.receive())
+            while total <= cap:
+                chunk = await conn.stream.receive()
+                total += len(chunk)
+                chunks.append(chunk)
         except (anyio.EndOfStream, anyio.BrokenResourceError):
             pass
+        if total > cap:
+            raise _too_large(cap)
         return HttpResponse(status, headers, b"".join(chunks), reason), False
 
     async def aclose(self) -> None:
@@ -293,18 +333,43 @@ class FastClient:
                 await anyio.aclose_forcefully(conn.stream)
 
 
+def _interim(head: bytes) -> bool:
+    """Whether a response head is an interim 1xx answer (100 Continue, 103 Early Hints), which
+    a final answer follows on the same connection. 101 (switching protocols) is final."""
+    _, _, rest = head.partition(b" ")
+    return rest[:1] == b"1" and rest[:3] != b"101"
+
+
+def _too_large(cap: int) -> HttpTransportError:
+    return HttpTransportError(f"the response body exceeds {cap} bytes")
+
+
 class HttpxClient:
     """The same interface over httpx, for servers behind an HTTP(S) proxy."""
 
-    def __init__(self, headers: Mapping[str, str], *, timeout: float, connect_timeout: float):
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        connect_timeout: float,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ):
         import httpx
 
         self._httpx = httpx
-        self._client = httpx.AsyncClient(
-            headers=dict(headers),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        )
+        self.max_body_bytes = max_body_bytes
+        try:
+            self._client = httpx.AsyncClient(
+                headers=dict(headers),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            )
+        except ImportError as e:  # a socks:// proxy without httpx's socks extra
+            raise HttpConnectError(
+                f"the proxy from the environment needs a package that is not installed ({e}); "
+                "install httpx[socks] for a SOCKS proxy"
+            ) from None
 
     async def request(
         self,
@@ -319,7 +384,20 @@ class HttpxClient:
             kwargs: dict[str, Any] = {"content": content}
             if time_limit is not None:
                 kwargs["timeout"] = time_limit
-            r = await self._client.request(method, url, **kwargs)
+            async with self._client.stream(method, url, **kwargs) as r:
+                chunks = []
+                total = 0
+                declared = r.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_body_bytes:
+                    raise _too_large(self.max_body_bytes)
+                # Read to the end (stopping early leaves httpx's stream generators open), but
+                # keep nothing past the cap.
+                async for chunk in r.aiter_bytes():
+                    total += len(chunk)
+                    if total <= self.max_body_bytes:
+                        chunks.append(chunk)
+            if total > self.max_body_bytes:
+                raise _too_large(self.max_body_bytes)
         except httpx.ConnectError as e:
             raise HttpConnectError(f"{type(e).__name__}: {e}") from None
         except httpx.TimeoutException as e:
@@ -327,7 +405,10 @@ class HttpxClient:
         except httpx.TransportError as e:
             raise HttpTransportError(f"{type(e).__name__}: {e}") from None
         return HttpResponse(
-            r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content, r.reason_phrase
+            r.status_code,
+            {k.lower(): v for k, v in r.headers.items()},
+            b"".join(chunks),
+            r.reason_phrase,
         )
 
     async def aclose(self) -> None:
@@ -337,7 +418,7 @@ class HttpxClient:
 def _proxied(url: str) -> bool:
     parts = urlsplit(url)
     proxies = urllib.request.getproxies()
-    if parts.scheme not in proxies:
+    if parts.scheme not in proxies and "all" not in proxies:
         return False
     return not urllib.request.proxy_bypass(parts.hostname or "")
 
