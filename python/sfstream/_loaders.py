@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from sfstream import _json
 from sfstream.errors import ConfigError
 
 __all__ = [
@@ -334,8 +333,8 @@ def _read_json(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return _json.loads(raw)
+    except _json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -348,8 +347,8 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield lineno, orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
+                    yield lineno, _json.loads(line)
+                except _json.JSONDecodeError as exc:
                     raise ConfigError(f"{path}: line {lineno}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None

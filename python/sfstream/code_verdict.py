@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from sfstream import _core
+from sfstream import _core, _json
 
 __all__ = ["CodeVerdict", "extract_program", "run_tests"]
 
@@ -92,7 +90,7 @@ def run_tests(
     """
     status, passed, total, detail, cases = _core.run_tests(
         code,
-        orjson.dumps(dict(tests)).decode(),
+        _json.dumps(dict(tests)).decode(),
         time_limit,
         memory_mb,
         output_limit,
