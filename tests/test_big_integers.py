@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sfstream import _json, format, verify
+from sfstream import _exactjson, format, verify
 from sfstream.ndjson import decode_line, dumps
 from sfstream.records import Problem, Sample
 from stage_helpers import aiter_of
@@ -47,19 +47,19 @@ WRONG = {
 
 def test_json_keeps_every_digit() -> None:
     text = b'{"a": [100000000000000000001, -100000000000000000001, 18446744073709551615]}'
-    assert _json.loads(text) == {"a": [BIG, -BIG, 2**64 - 1]}
-    assert _json.loads(text.decode()) == {"a": [BIG, -BIG, 2**64 - 1]}
-    assert _json.loads(b'{"digits": "1234567890123456789012"}') == {
+    assert _exactjson.loads(text) == {"a": [BIG, -BIG, 2**64 - 1]}
+    assert _exactjson.loads(text.decode()) == {"a": [BIG, -BIG, 2**64 - 1]}
+    assert _exactjson.loads(b'{"digits": "1234567890123456789012"}') == {
         "digits": "1234567890123456789012"
     }
-    assert _json.dumps({"a": [BIG, {"b": -BIG}], "s": "é"}) == (
+    assert _exactjson.dumps({"a": [BIG, {"b": -BIG}], "s": "é"}) == (
         '{"a":[100000000000000000001,{"b":-100000000000000000001}],"s":"é"}'.encode()
     )
-    assert _json.dumps({"n": 1}, newline=True) == b'{"n":1}\n'
-    with pytest.raises(_json.JSONDecodeError):
-        _json.loads(b"{nope 100000000000000000001}")
+    assert _exactjson.dumps({"n": 1}, newline=True) == b'{"n":1}\n'
+    with pytest.raises(_exactjson.JSONDecodeError):
+        _exactjson.loads(b"{nope 100000000000000000001}")
     with pytest.raises(TypeError):
-        _json.dumps({"x": object()})
+        _exactjson.dumps({"x": object()})
     record = decode_line(dumps(Problem.from_dict(PROBLEMS[0])).rstrip(b"\n"), 1 << 20)
     assert record is not None and record["tests"]["outputs"] == [BIG, -1]
 

@@ -89,13 +89,12 @@ async def test_error_in_one_stage_cancels_the_others() -> None:
         async with receive, send:
             raise ValueError("stage failed")
 
-    with pytest.raises(BaseExceptionGroup) as info:
+    # The error itself comes out, not the task groups' exception group around it.
+    with pytest.raises(ValueError, match="stage failed"):
         with anyio.fail_after(5):
             async with open_pipeline(numbers(10), [forever, broken]) as out:
                 async for _ in out:
                     pass
-    assert isinstance(first_error(info.value), ValueError)
-    assert str(first_error(info.value)) == "stage failed"
     assert cancelled.is_set()
 
 
@@ -104,11 +103,10 @@ async def test_error_in_source_propagates() -> None:
         yield 1
         raise RuntimeError("source broke")
 
-    with pytest.raises(BaseExceptionGroup) as info:
+    with pytest.raises(RuntimeError, match="source broke"):
         async with open_pipeline(bad_source(), [map_stage(double)]) as out:
             async for _ in out:
                 pass
-    assert str(first_error(info.value)) == "source broke"
 
 
 async def test_consumer_leaving_early_stops_every_stage() -> None:

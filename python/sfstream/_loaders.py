@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfstream import _json
+from sfstream import _exactjson
 from sfstream.errors import ConfigError
 
 __all__ = [
@@ -333,8 +333,8 @@ def _read_json(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return _json.loads(raw)
-    except _json.JSONDecodeError as exc:
+        return _exactjson.loads(raw)
+    except _exactjson.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -347,8 +347,8 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield lineno, _json.loads(line)
-                except _json.JSONDecodeError as exc:
+                    yield lineno, _exactjson.loads(line)
+                except _exactjson.JSONDecodeError as exc:
                     raise ConfigError(f"{path}: line {lineno}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None

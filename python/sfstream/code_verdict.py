@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfstream import _core, _json
+from sfstream import _core, _exactjson
 
 __all__ = ["CodeVerdict", "extract_program", "run_tests"]
 
@@ -90,7 +90,7 @@ def run_tests(
     """
     status, passed, total, detail, cases = _core.run_tests(
         code,
-        _json.dumps(dict(tests)).decode(),
+        _exactjson.dumps(dict(tests)).decode(),
         time_limit,
         memory_mb,
         output_limit,

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from sfstream import _json, _loaders
+from sfstream import _exactjson, _loaders
 from sfstream._loaders import DATASETS, RowError, SkipRow
 from sfstream.errors import ConfigError, RecordError
 from sfstream.records import Problem
@@ -165,8 +165,8 @@ def _sample_items(split: str | None) -> Iterator[_Item]:
                 continue
             where = f"bundled sample: line {lineno}"
             try:
-                row = _json.loads(line)
-            except _json.JSONDecodeError as exc:
+                row = _exactjson.loads(line)
+            except _exactjson.JSONDecodeError as exc:
                 raise ConfigError(f"{where}: not valid JSON ({exc})") from None
             if split is not None and isinstance(row, Mapping):
                 parts = str(row.get("id", "")).split("/")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from sfstream._config import configure
 from sfstream.errors import ConfigError, RecordError
 from sfstream.pipeline import StageFn, iterate_stage
 from sfstream.progress import StageProgress
@@ -175,7 +176,7 @@ def _better(a: Sample, b: Sample, keep: str) -> bool:
     return (la, a.sample_index) < (lb, b.sample_index)
 
 
-async def format(
+def format(
     samples: AsyncIterable[Sample], config: FormatConfig | None = None, **options: Any
 ) -> AsyncIterator[Example]:
     """Turns verified samples into training examples (correct ones only).
@@ -183,8 +184,12 @@ async def format(
     Args:
         samples: Verified samples from ``verify``.
         config: Options; keyword ``options`` (``style``, ``keep``) override its fields.
+
+    Returns:
+        An async generator of training examples.
+
+    Raises:
+        ConfigError: an unknown option or a bad value, when called (before any sample).
     """
-    if options:
-        config = FormatConfig(**{**(config.__dict__ if config else {}), **options})
-    async for item in iterate_stage(format_stage(config), samples):
-        yield item
+    config = configure(FormatConfig, config, options, "format")
+    return iterate_stage(format_stage(config), samples)

@@ -55,9 +55,10 @@ from typing import Any, Literal, Protocol
 import anyio
 import orjson
 
+from sfstream._config import configure
 from sfstream._endpoints import split_base_urls
-from sfstream.errors import ConfigError, RecordError, SfstreamError
-from sfstream.pipeline import StageFn, concurrent_stage, first_error, iterate_stage
+from sfstream.errors import ConfigError, RecordError
+from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
 from sfstream.templates import Template, load_templates
@@ -602,7 +603,7 @@ def _worker(
     return one
 
 
-async def generate(
+def generate(
     problems: AsyncIterable[Problem],
     config: GenerateConfig | None = None,
     **overrides: Any,
@@ -614,32 +615,18 @@ async def generate(
         config: The stage's options; None builds one from ``overrides`` and the environment.
         **overrides: Fields of :class:`GenerateConfig` that replace ``config``'s.
 
-    Yields:
-        One :class:`~sfstream.records.Sample` per completion (``n`` per problem), in order of
-        completion. Failed generations are samples with ``finish_reason == "error"``.
+    Returns:
+        An async generator of one :class:`~sfstream.records.Sample` per completion (``n`` per
+        problem), in order of completion. Failed generations are samples with
+        ``finish_reason == "error"``.
 
     Raises:
-        ConfigError: bad options.
+        ConfigError: bad options, when called (before any problem is read).
         GenerationError: the server cannot be reached, or refuses every request.
 
     Example:
         >>> async for s in generate(problems, backend="replay"):
         ...     print(s.id, s.sample_index, s.completion[:40])
     """
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(GenerateConfig)}
-    if unknown:
-        raise ConfigError(f"unknown generate option(s): {', '.join(sorted(unknown))}")
-    if config is None:
-        config = GenerateConfig(**overrides)
-    elif overrides:
-        config = dataclasses.replace(config, **overrides)
-    stage = generate_stage(config)
-    try:
-        async for sample in iterate_stage(stage, problems):
-            yield sample
-    except BaseExceptionGroup as group:
-        # The stage runs in task groups; callers should see our error, not the groups.
-        error = first_error(group)
-        if isinstance(error, SfstreamError):
-            raise error from None
-        raise
+    config = configure(GenerateConfig, config, overrides, "generate")
+    return iterate_stage(generate_stage(config), problems)

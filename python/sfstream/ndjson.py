@@ -19,7 +19,7 @@ from typing import IO, Any, Literal, TypeVar
 
 import anyio
 
-from sfstream import _json
+from sfstream import _exactjson
 from sfstream.errors import InputError, RecordError
 
 __all__ = [
@@ -122,8 +122,8 @@ def decode_line(raw: bytes | _Oversize, max_line_bytes: int) -> dict[str, Any] |
     except UnicodeDecodeError as e:
         raise ValueError(f"not valid UTF-8 (byte {e.start + 1} of the line)") from None
     try:
-        value = _json.loads(raw)
-    except _json.JSONDecodeError as e:
+        value = _exactjson.loads(raw)
+    except _exactjson.JSONDecodeError as e:
         # orjson counts lines and columns within the text it was given: one line here.
         reason = re.sub(r": line \d+ column \d+ \(char \d+\)$", "", str(e))
         raise ValueError(f"invalid JSON at byte {e.pos + 1}: {reason}") from None
@@ -277,7 +277,7 @@ async def read_records(
 def dumps(record: Any) -> bytes:
     """One NDJSON line (with its newline) for a record or a plain dict."""
     obj = record.to_dict() if hasattr(record, "to_dict") else record
-    return _json.dumps(obj, newline=True)
+    return _exactjson.dumps(obj, newline=True)
 
 
 class NdjsonWriter:

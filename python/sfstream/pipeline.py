@@ -4,7 +4,8 @@ A *stage function* is a coroutine ``stage(receive, send)`` that owns both stream
 records from ``receive`` until it is exhausted, sends its output to ``send``, and closes both.
 :func:`open_pipeline` runs a source and a chain of stage functions in one task group, joined by
 small buffers, so a slow stage slows its producer instead of growing memory, and an error in any
-stage cancels all the others and propagates out of the ``async with``.
+stage cancels all the others and propagates out of the ``async with`` as itself (the error that
+stopped the pipeline, not the task groups' ``ExceptionGroup`` around it).
 
 The public stages (``sfstream.generate`` and friends) are async generators built on the same
 stage functions by :func:`iterate_stage`. Iterate them to the end, or close them with
@@ -81,17 +82,25 @@ async def open_pipeline(
         ...         async for x in receive:
         ...             await send.send(2 * x)
     """
-    async with anyio.create_task_group() as tg:
-        send, receive = anyio.create_memory_object_stream[Any](buffer_size)
-        tg.start_soon(_feed, source, send)
-        for stage in stages:
-            next_send, next_receive = anyio.create_memory_object_stream[Any](buffer_size)
-            tg.start_soon(stage, receive, next_send)
-            receive = next_receive
-        async with receive:
-            yield receive
-            # The consumer stopped before the end: nothing more is wanted from any stage.
-            tg.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tg:
+            send, receive = anyio.create_memory_object_stream[Any](buffer_size)
+            tg.start_soon(_feed, source, send)
+            for stage in stages:
+                next_send, next_receive = anyio.create_memory_object_stream[Any](buffer_size)
+                tg.start_soon(stage, receive, next_send)
+                receive = next_receive
+            async with receive:
+                yield receive
+                # The consumer stopped before the end: nothing more is wanted from any stage.
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The one place where the task groups' wrapping comes off: callers of every stage and
+        # of the whole pipeline see the error that stopped it, not a group around it.
+        error = first_error(group)
+        if error is group or _is_cancellation(error):
+            raise
+        raise error from None
 
 
 async def iterate_stage(

@@ -15,7 +15,9 @@ from typing import Any
 
 import anyio
 
+from sfstream._config import check_positive, configure
 from sfstream.code_verdict import extract_program, no_code_verdict, run_tests
+from sfstream.errors import ConfigError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
@@ -41,6 +43,14 @@ class VerifyConfig:
     memory_mb: int = 1024
     math_timeout: float = DEFAULT_SYMBOLIC_TIMEOUT
     stop_on_first_failure: bool = True
+
+    def __post_init__(self) -> None:
+        check_positive("verify", "workers", self.workers, allow_zero=True)
+        if not isinstance(self.workers, int):
+            raise ConfigError(f"verify: workers must be an integer, got {self.workers!r}")
+        check_positive("verify", "time_limit", self.time_limit)
+        check_positive("verify", "memory_mb", self.memory_mb)
+        check_positive("verify", "math_timeout", self.math_timeout)
 
     def worker_count(self) -> int:
         """Workers to run: ``workers``, or the number of CPUs when it is 0."""
@@ -119,7 +129,7 @@ def verify_stage(
     return concurrent_stage(one, workers)
 
 
-async def verify(
+def verify(
     samples: AsyncIterable[Sample], config: VerifyConfig | None = None, **options: Any
 ) -> AsyncIterator[Sample]:
     """Attaches a verdict to every sample.
@@ -128,13 +138,15 @@ async def verify(
         samples: Samples from ``generate``.
         config: Options; keyword ``options`` override its fields.
 
-    Yields:
-        Each sample with its ``verdict`` (in completion order, not input order).
+    Returns:
+        An async generator of each sample with its ``verdict`` (in completion order, not input
+        order).
+
+    Raises:
+        ConfigError: an unknown option or a bad value, when called (before any sample).
 
     Example:
         >>> # async for s in sfstream.verify(sfstream.generate(problems)): ...
     """
-    if options:
-        config = VerifyConfig(**{**(config.__dict__ if config else {}), **options})
-    async for item in iterate_stage(verify_stage(config), samples):
-        yield item
+    config = configure(VerifyConfig, config, options, "verify")
+    return iterate_stage(verify_stage(config), samples)
