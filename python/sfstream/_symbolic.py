@@ -256,7 +256,9 @@ class _Worker:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", os.path.abspath(__file__)],
+            # -P: the package's own folder is not put on sys.path, so none of its modules can
+            # shadow a standard-library module in the worker.
+            [sys.executable, "-u", "-P", os.path.abspath(__file__)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
