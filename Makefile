@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo      install sfstream in $(VENV) and run it offline on the bundled sample"
 	@echo "make test      install the test dependencies and run every test (Rust and Python)"
+	@echo "make test-fast every test that does not need the vLLM environment"
 	@echo "make bench     run the benchmarks (sfstream against its peers, as ratios)"
 	@echo "make lint      ruff, mypy, rustfmt and clippy"
 	@echo "make format    format Python and Rust code"
@@ -44,6 +45,11 @@ test-python:
 
 .PHONY: test
 test: install-dev vllm-env test-rust test-python
+
+# Everything that runs without the vLLM environment (no torch download, no server start).
+.PHONY: test-fast
+test-fast: install-dev test-rust
+	$(PY) -m pytest -m "not vllm" $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: install-dev vllm-env
