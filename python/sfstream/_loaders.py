@@ -1029,9 +1029,7 @@ def _map_code_contests_hf(row: Row, index: int, split: str) -> ProblemDict | Non
         "domain": "code",
         "source": "code_contests",
         "problem": row["description"],
-        "tests": _judged(
-            {"inputs": inputs, "outputs": outputs, "fn_name": None}, "code_contests"
-        ),
+        "tests": _judged({"inputs": inputs, "outputs": outputs, "fn_name": None}, "code_contests"),
         "starter_code": None,
         "solution": None,
         "meta": _clean_meta(
