@@ -160,6 +160,24 @@ JUDGE_SPECS: list[tuple[dict[str, Any], bool]] = [
 ]
 
 
+@pytest.mark.parametrize(
+    "checker",
+    ["def check(i, e, o)\n", "def judge(i, e, o):\n    return True\n", "check = 1 +\n"],
+)
+def test_broken_checkers_are_refused(checker: str) -> None:
+    # The records layer parses the checker (never runs it); the core refuses the same checker
+    # when it first runs it in the sandbox.
+    from sfstream.errors import RecordError
+    from sfstream.records import Problem
+
+    tests = {"inputs": ["1\n"], "outputs": ["1\n"], "checker": checker}
+    record = {"id": "t/1", "domain": "code", "source": "t", "problem": "p", "tests": tests}
+    with pytest.raises(RecordError, match=r"tests\.checker"):
+        Problem.from_dict(record)
+    with pytest.raises(_core.InvalidInputError, match="checker"):
+        run("print(1)\n", tests)
+
+
 @pytest.mark.parametrize(("tests", "valid"), JUDGE_SPECS)
 def test_records_and_core_validate_specs_alike(tests: dict[str, Any], valid: bool) -> None:
     from sfstream.errors import RecordError

@@ -12,6 +12,7 @@ trip through any stage with everything its producer put in it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,34 @@ def _answer_text(value: Any) -> str:
     return str(_check("answer", value, (str,), "a string or a number"))
 
 
+def _defines_check(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "check":
+            return True
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "check" for t in node.targets
+        ):
+            return True
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            (a.asname or a.name) == "check" for a in node.names
+        ):
+            return True
+    return False
+
+
+def _validate_checker(source: str) -> None:
+    # Parsed, never run: the checker runs only in the sandbox. The core finds the same faults
+    # when its first case runs the checker.
+    try:
+        tree = ast.parse(source, "<checker>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise RecordError(f"field 'tests.checker' does not compile: {exc}") from None
+    if not _defines_check(tree):
+        raise RecordError(
+            "field 'tests.checker' defines no module-level check(input, expected, output)"
+        )
+
+
 def _validate_judging(tests: Mapping[str, Any], asserts: bool) -> None:
     # The same rules as the Rust core's spec parser (sfstream._core.validate_tests).
     judge = tests.get("judge")
@@ -101,6 +130,8 @@ def _validate_judging(tests: Mapping[str, Any], asserts: bool) -> None:
             "field 'tests.checker' must be Python source defining "
             f"check(input, expected, output), or null; got {_type_name(checker)}"
         )
+    if checker is not None:
+        _validate_checker(checker)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int | float):
             raise RecordError(
