@@ -4,8 +4,8 @@
 //!
 //! * **stdin/stdout** (APPS, `fn_name` null or absent): `{"inputs": [str], "outputs": [str]}`.
 //!   Each case runs the program as `__main__` with the input on stdin; stdout is compared by
-//!   [`compare::compare_output`] under the spec's judge mode. List-of-lines inputs/outputs are joined with newlines (an
-//!   APPS quirk). A `return` at module level ends the program, as in the APPS and
+//!   [`compare::compare_output`] under the spec's judge mode. List-of-lines inputs/outputs
+//!   are joined with newlines (an APPS quirk). A `return` at module level ends the program, as in the APPS and
 //!   LiveCodeBench harnesses, which run a stdin program as a function body.
 //! * **call-based** (APPS/LiveCodeBench, `fn_name` set): each input is a list of positional
 //!   arguments; an embedded driver runs the program, finds `fn_name` at module level or as a
