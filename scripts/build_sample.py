@@ -494,7 +494,7 @@ al.) MIT; APPS MIT.
 - selected: all five problems (0001, 0111, 2287 stdin/stdout; 2404, 4184 call-based).
   `solution` is the first entry of `solutions.json`; `tests` is `input_output.json` unchanged
   (outputs of call-based problems are wrapped in a one-element list in 4184 and not in 2404,
-  exactly as upstream).
+  exactly as upstream), plus `"judge": "{APPS_JUDGE}"`, APPS's judge mode.
 
 ### LiveCodeBench -- {len(lcb)} problems ({lcb_stdin} stdin, {len(lcb) - lcb_stdin} functional)
 - dataset: LiveCodeBench v5 window (2024-08 to 2025-01), public tests only
@@ -510,6 +510,7 @@ al.) MIT; APPS MIT.
   functional tests take `fn_name`
   from the `class Solution` method in `starter_code`, each input is the list of arguments
   parsed from the newline-separated JSON literals and each output the parsed JSON value.
+  The tests name LiveCodeBench's judge mode, `"judge": "{LCB_JUDGE}"`.
   Ids are `livecodebench/test/<LiveCodeBench question_id>`.
 
 ## Completions ({len(completions)})
