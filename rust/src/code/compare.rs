@@ -17,10 +17,11 @@
 //!   unwrapped from a one-element list (APPS stores many call-based outputs as `[value]`).
 //!
 //! Numeric tokens (digits with an optional sign, decimal point and exponent; never `inf` or
-//! `nan`) match when their decimal values are equal (`1.0` and `1`, `1e9` and `1000000000`),
-//! or, where the *expected* token has a decimal point or an exponent, when they agree within
-//! [`FLOAT_TOLERANCE`] (absolute or relative). An expected integer therefore needs the exact
-//! value.
+//! `nan`), where at least one of the two has a decimal point or an exponent, match when their
+//! decimal values are equal (`1.0` and `1`, `1e9` and `1000000000`), or, where the *expected*
+//! token has a point or an exponent, when they agree within [`FLOAT_TOLERANCE`] (absolute or
+//! relative). Two integers match only as text (`007` is not `7`), and an expected token with a
+//! leading zero (`0110`) is a string of digits: a binary string is never compared by value.
 //!
 //! Returned values (call-based tests) compare structurally in every mode: Python `==`
 //! semantics for the cases that matter (tuples were serialised as lists, `True == 1`,
@@ -205,8 +206,12 @@ fn tokens_equal(got: &str, expected: &str, numeric: bool) -> bool {
 }
 
 /// Two numeric tokens with the same decimal value, or within the tolerance where the expected
-/// token is written as a float.
+/// token is written as a float. Two integer tokens only match as text (`007` is not `7`, `-0`
+/// is not `0`), and an expected token with a leading zero (`0110`) is a string of digits.
 fn numbers_match(got: &str, expected: &str) -> bool {
+    if !(is_float_literal(got) || is_float_literal(expected)) || has_leading_zero(expected) {
+        return false;
+    }
     let (Some(g), Some(e)) = (Decimal::parse(got), Decimal::parse(expected)) else {
         return false;
     };
@@ -281,6 +286,13 @@ fn is_numeric_literal(tok: &str) -> bool {
         !x.is_empty() && all_digits(x)
     });
     mantissa_ok && exponent_ok
+}
+
+/// An integer part written with a superfluous leading zero (`0110`, `-01.5`; not `0` or `0.5`).
+fn has_leading_zero(tok: &str) -> bool {
+    let body = tok.strip_prefix(['-', '+']).unwrap_or(tok);
+    let int_part = body.split(['.', 'e', 'E']).next().unwrap_or("");
+    int_part.len() > 1 && int_part.starts_with('0')
 }
 
 /// A numeric literal with a decimal point or an exponent.
@@ -438,8 +450,15 @@ mod tests {
             "1000000000\n",
             [false, false, true, false, true, true],
         ),
-        ("-0\n", "0\n", [false, false, true, false, true, true]),
-        ("007\n", "7\n", [false, false, true, false, true, true]),
+        ("-0\n", "0\n", [false; 6]), // integers match as text
+        ("+5\n", "5\n", [false; 6]),
+        ("007\n", "7\n", [false; 6]),
+        ("110\n", "0110\n", [false; 6]), // a string of digits
+        ("110.0\n", "0110\n", [false; 6]),
+        ("7.0\n", "007\n", [false; 6]),
+        ("-0.0\n", "0\n", [false, false, true, false, true, true]),
+        ("0.50\n", "0.5\n", [false, false, true, false, true, true]),
+        ("5\n", "5.000\n", [false, false, true, false, true, true]),
         ("8\n", "7\n", [false; 6]),
         ("1.0000001\n", "1\n", [false; 6]), // an expected integer is exact
         (
