@@ -136,6 +136,17 @@ def test_contest_sources_compare_token_sequences(
     assert _status(shorter, _tests(p)) == "wrong_answer"
 
 
+def test_binary_strings_are_not_numbers(shared_data: Path) -> None:
+    # Codeforces 171 answers with binary strings (01110, 0010): a number with the same value
+    # but without the leading zeros is a different answer.
+    p = _problem(shared_data, "codeforces", "codeforces/test/171")
+    assert p.tests is not None and "0010" in p.tests["outputs"][0].split()
+    assert _status(_reshaped(p, lambda o: o), _tests(p)) == "correct"
+    stripped = _reshaped(p, lambda o: " ".join(t.lstrip("0") or "0" for t in o.split()))
+    for judge in ("tokens+float", "lines+float", "apps"):
+        assert _status(stripped, _tests(p, judge=judge)) == "wrong_answer", judge
+
+
 def test_codeforces_case_of_words_matters_without_a_checker(shared_data: Path) -> None:
     # The statement accepts YES/NO in any case, which only a checker can know.
     p = _problem(shared_data, "codeforces", "codeforces/test/1")
