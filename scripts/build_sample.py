@@ -42,6 +42,9 @@ APPS_MAX_COMPLETIONS = 4
 LCB_PER_CELL_PASS = 2  # per (testtype, difficulty): first N problems o1-mini passed ...
 LCB_PER_CELL_FAIL = 1  # ... and first M it failed (topped up from the other kind if short)
 MAX_TESTS_BYTES = 50_000
+# Each source's judge mode, as collect writes it (sfstream._loaders.SOURCE_JUDGES).
+APPS_JUDGE = "apps"
+LCB_JUDGE = "lines+float"
 MAX_COMPLETION_BYTES = 200_000
 
 # --- inputs (path relative to data dir, sha256 from SOURCES.md) ---------------------------
@@ -277,6 +280,7 @@ def build_apps(data_dir: Path) -> tuple[list[dict], list[dict]]:
             "inputs": io["inputs"],
             "outputs": io["outputs"],
             "fn_name": io.get("fn_name"),
+            "judge": APPS_JUDGE,
         }
         if _nbytes(tests) > MAX_TESTS_BYTES:
             continue
@@ -317,6 +321,7 @@ def _lcb_tests(prob: dict) -> dict[str, Any]:
             "inputs": [t["input"] for t in prob["tests"]],
             "outputs": [t["output"] for t in prob["tests"]],
             "fn_name": None,
+            "judge": LCB_JUDGE,
         }
     if kinds == {"functional"}:
         names = _FN_NAME.findall(prob["starter_code"])
@@ -326,6 +331,7 @@ def _lcb_tests(prob: dict) -> dict[str, Any]:
             "inputs": [[json.loads(a) for a in t["input"].split("\n")] for t in prob["tests"]],
             "outputs": [json.loads(t["output"]) for t in prob["tests"]],
             "fn_name": names[0],
+            "judge": LCB_JUDGE,
         }
     raise BuildError(f"livecodebench: mixed test types {sorted(kinds)}")
 
@@ -488,7 +494,7 @@ al.) MIT; APPS MIT.
 - selected: all five problems (0001, 0111, 2287 stdin/stdout; 2404, 4184 call-based).
   `solution` is the first entry of `solutions.json`; `tests` is `input_output.json` unchanged
   (outputs of call-based problems are wrapped in a one-element list in 4184 and not in 2404,
-  exactly as upstream).
+  exactly as upstream), plus `"judge": "{APPS_JUDGE}"`, APPS's judge mode.
 
 ### LiveCodeBench -- {len(lcb)} problems ({lcb_stdin} stdin, {len(lcb) - lcb_stdin} functional)
 - dataset: LiveCodeBench v5 window (2024-08 to 2025-01), public tests only
@@ -504,6 +510,7 @@ al.) MIT; APPS MIT.
   functional tests take `fn_name`
   from the `class Solution` method in `starter_code`, each input is the list of arguments
   parsed from the newline-separated JSON literals and each output the parsed JSON value.
+  The tests name LiveCodeBench's judge mode, `"judge": "{LCB_JUDGE}"`.
   Ids are `livecodebench/test/<LiveCodeBench question_id>`.
 
 ## Completions ({len(completions)})

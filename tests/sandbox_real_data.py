@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sfstream._loaders import SOURCE_JUDGES
+
 Case = tuple[str, str, dict[str, Any], bool]  # (id, program, tests, expected correct)
 
 
@@ -46,9 +48,15 @@ def reflexion_mbpp(data: Path) -> Iterator[Case]:
         yield r["name"], r["solution"], tests, bool(r["is_solved"])
 
 
+def apps_tests(problem: Path) -> dict[str, Any]:
+    """An APPS problem's tests with APPS's judge mode, as collect writes them."""
+    tests = json.loads((problem / "input_output.json").read_text())
+    return {**tests, "judge": SOURCE_JUDGES["apps"]}
+
+
 def apps_references(data: Path) -> Iterator[Case]:
     for problem in sorted((data / "apps" / "train").iterdir()):
-        tests = json.loads((problem / "input_output.json").read_text())
+        tests = apps_tests(problem)
         for i, code in enumerate(json.loads((problem / "solutions.json").read_text())):
             yield f"apps/{problem.name}/{i}", code, tests, True
 
@@ -57,23 +65,30 @@ def apps_generated(data: Path) -> Iterator[Case]:
     """CodeRL's model-generated APPS programs with their results under the APPS harness
     (True = passed; False, -1, -2 = wrong answer, runtime error, compile error)."""
     for problem in sorted((data / "apps" / "train").iterdir()):
-        tests = json.loads((problem / "input_output.json").read_text())
+        tests = apps_tests(problem)
         for i, gen in enumerate(json.loads((problem / "gen_solutions.json").read_text())):
             yield f"apps/{problem.name}/gen{i}", gen["code"], tests, gen["result"] is True
 
 
 def livecodebench_tests(problem: dict[str, Any]) -> dict[str, Any]:
-    """LiveCodeBench tests in the APPS shape (functional tests become call-based)."""
+    """LiveCodeBench tests in the APPS shape (functional tests become call-based), with
+    LiveCodeBench's judge mode."""
     raw = problem["tests"]
     cases = json.loads(raw) if isinstance(raw, str) else raw
+    judge = SOURCE_JUDGES["livecodebench"]
     if cases[0].get("testtype") == "functional":
         names = re.findall(r"def\s+(\w+)\s*\(", problem["starter_code"])
         return {
             "fn_name": names[-1],
             "inputs": [[json.loads(a) for a in c["input"].split("\n") if a] for c in cases],
             "outputs": [json.loads(c["output"]) for c in cases],
+            "judge": judge,
         }
-    return {"inputs": [c["input"] for c in cases], "outputs": [c["output"] for c in cases]}
+    return {
+        "inputs": [c["input"] for c in cases],
+        "outputs": [c["output"] for c in cases],
+        "judge": judge,
+    }
 
 
 def livecodebench_failing_test(metadata: str, functional: bool) -> tuple[Any, Any] | None:

@@ -178,6 +178,7 @@ def test_apps(shared_data: Path) -> None:
         "inputs": ["3\n2 2 3\n4 3 7\n10 1 9\n"],
         "outputs": ["1\n6\n-1\n"],
         "fn_name": None,
+        "judge": "apps",
     }
     assert stdin.starter_code is None
     assert stdin.solution and "print" in stdin.solution

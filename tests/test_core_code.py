@@ -94,7 +94,13 @@ def test_invalid_tests_raise() -> None:
 
 
 def test_call_based_and_asserts_styles() -> None:
-    tests = {"fn_name": "add", "inputs": [[1, 2], [[1], [2]]], "outputs": [[3], [[1, 2]]]}
+    # APPS-shaped: expected values stored as [value], which the apps judge unwraps.
+    tests = {
+        "fn_name": "add",
+        "inputs": [[1, 2], [[1], [2]]],
+        "outputs": [[3], [[1, 2]]],
+        "judge": "apps",
+    }
     assert run("def add(a, b):\n    return a + b\n", tests)[0] == "correct"
     solution_cls = "class Solution:\n    def add(self, a: List[int], b):\n        return a + b\n"
     assert run(solution_cls, tests)[0] == "correct"
@@ -103,6 +109,89 @@ def test_call_based_and_asserts_styles() -> None:
     assert run("def add(a, b):\n    return a + b\n", asserts)[0] == "correct"
     early_exit = "import sys\ndef add(a, b):\n    return 0\nsys.exit(0)\n"
     assert run(early_exit, asserts)[0] == "runtime_error"
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [("def f():\n    return 5\n", [5]), ("def f():\n    return ['a']\n", [["a"]])],
+)
+def test_call_based_without_a_judge_is_strict(program: str, expected: Any) -> None:
+    # A returned 5 is not [5], ['a'] is not [['a']]: only the apps judge unwraps.
+    tests: dict[str, Any] = {"fn_name": "f", "inputs": [[]], "outputs": [expected]}
+    status, _, _, detail, _ = run(program, tests)
+    assert status == "wrong_answer" and detail is not None and "expected" in detail
+    assert run(program, {**tests, "judge": "lines"})[0] == "wrong_answer"
+    assert run(program, {**tests, "judge": "apps"})[0] == "correct"
+
+
+JUDGE_SPECS: list[tuple[dict[str, Any], bool]] = [
+    ({"inputs": ["1"], "outputs": ["1"]}, True),
+    ({"inputs": ["1"], "outputs": ["1"], "judge": None, "checker": None}, True),
+    *(({"inputs": ["1"], "outputs": ["1"], "judge": j}, True) for j in _core.JUDGE_MODES),
+    ({"inputs": [[1]], "outputs": [1], "fn_name": "f", "judge": "apps"}, True),
+    ({"inputs": ["1"], "outputs": ["1"], "judge": "token"}, False),
+    ({"inputs": ["1"], "outputs": ["1"], "judge": "Lines"}, False),
+    ({"inputs": ["1"], "outputs": ["1"], "judge": ["lines"]}, False),
+    ({"inputs": ["1"], "outputs": ["1"], "checker": "def check(i, e, o): return True"}, True),
+    ({"inputs": ["1"], "outputs": ["1"], "checker": 1}, False),
+    ({"inputs": ["1"], "outputs": ["1"], "checker": ""}, False),
+    (
+        {
+            "inputs": ["1"],
+            "outputs": ["1"],
+            "checker": "def check(i, e, o): return True",
+            "checker_time_limit": 2,
+        },
+        True,
+    ),
+    (
+        {
+            "inputs": ["1"],
+            "outputs": ["1"],
+            "checker": "def check(i, e, o): return True",
+            "checker_time_limit": -1,
+        },
+        False,
+    ),
+    ({"inputs": ["1"], "outputs": ["1"], "checker_time_limit": 2}, False),
+    ({"asserts": "assert True"}, True),
+    ({"asserts": "assert True", "judge": "lines"}, False),
+    ({"asserts": "assert True", "checker": "def check(i, e, o): return True"}, False),
+]
+
+
+@pytest.mark.parametrize(
+    "checker",
+    ["def check(i, e, o)\n", "def judge(i, e, o):\n    return True\n", "check = 1 +\n"],
+)
+def test_broken_checkers_are_refused(checker: str) -> None:
+    # The records layer parses the checker (never runs it); the core refuses the same checker
+    # when it first runs it in the sandbox.
+    from sfstream.errors import RecordError
+    from sfstream.records import Problem
+
+    tests = {"inputs": ["1\n"], "outputs": ["1\n"], "checker": checker}
+    record = {"id": "t/1", "domain": "code", "source": "t", "problem": "p", "tests": tests}
+    with pytest.raises(RecordError, match=r"tests\.checker"):
+        Problem.from_dict(record)
+    with pytest.raises(_core.InvalidInputError, match="checker"):
+        run("print(1)\n", tests)
+
+
+@pytest.mark.parametrize(("tests", "valid"), JUDGE_SPECS)
+def test_records_and_core_validate_specs_alike(tests: dict[str, Any], valid: bool) -> None:
+    from sfstream.errors import RecordError
+    from sfstream.records import Problem
+
+    record = {"id": "t/1", "domain": "code", "source": "t", "problem": "p", "tests": tests}
+    if valid:
+        Problem.from_dict(record)
+        _core.validate_tests(json.dumps(tests))
+    else:
+        with pytest.raises(RecordError):
+            Problem.from_dict(record)
+        with pytest.raises(_core.InvalidInputError):
+            _core.validate_tests(json.dumps(tests))
 
 
 def test_explicit_python_path() -> None:

@@ -117,6 +117,16 @@ def test_code_counts(problems: list[dict]) -> None:
     assert {p["tests"]["fn_name"] is None for p in lcb} == {True, False}
 
 
+def test_code_problems_carry_their_source_judge(problems: list[dict]) -> None:
+    # The bundled sample names the same judge mode as collect writes for each source.
+    from sfstream._loaders import SOURCE_JUDGES
+
+    code = [p for p in problems if p["domain"] == "code"]
+    assert code
+    for p in code:
+        assert p["tests"]["judge"] == SOURCE_JUDGES[p["source"]], p["id"]
+
+
 def test_completions_follow_format(completions: list[dict], problems: list[dict]) -> None:
     ids = {p["id"] for p in problems}
     keys = set()

@@ -1,6 +1,12 @@
 """The native core of sfstream (Rust). Every function releases the GIL while it works."""
 
 __version__: str
+#: The judge modes a test spec may name in ``judge``.
+JUDGE_MODES: tuple[str, ...]
+#: The mode of a spec that names none.
+DEFAULT_JUDGE: str
+#: The checker's time limit (seconds) when the spec sets no ``checker_time_limit``.
+DEFAULT_CHECKER_TIME_LIMIT: float
 
 class SfstreamError(Exception):
     """Base of every sfstream exception."""
@@ -28,6 +34,13 @@ def check_math(
 def extract_program(text: str) -> str | None:
     """The program in a completion: the "Here's my final solution:" block, else the last
     fenced Python block."""
+
+def validate_tests(tests_json: str) -> None:
+    """Checks a test specification (JSON) the way ``run_tests`` does before running anything.
+
+    Raises:
+        InvalidInputError: the spec is malformed (shape, unknown judge mode, checker type).
+    """
 
 def run_tests(
     program: str,

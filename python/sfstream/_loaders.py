@@ -290,6 +290,23 @@ def _apps_tests(value: Any) -> dict[str, Any] | None:
     }
 
 
+#: Each collected source's judge mode (``tests.judge``), taken from its official harness; see
+#: the README's table. HumanEval and MBPP run asserts and compare no output.
+SOURCE_JUDGES: dict[str, str] = {
+    "apps": "apps",
+    "code_contests": "tokens+float",
+    "codeforces": "tokens+float",
+    "livecodebench": "lines+float",
+}
+
+
+def _judged(tests: dict[str, Any], source: str) -> dict[str, Any]:
+    """``tests`` with the source's judge mode, unless the data names one already."""
+    if tests.get("judge") is None:
+        tests["judge"] = SOURCE_JUDGES[source]
+    return tests
+
+
 def _humaneval_tests(test: str, entry_point: str) -> dict[str, Any]:
     return {"asserts": f"{test}\ncheck({entry_point})\n", "entry_point": entry_point}
 
@@ -927,7 +944,7 @@ def _load_apps(data_dir: Path, split: str) -> Iterator[ProblemDict | None] | Non
                 "domain": "code",
                 "source": "apps",
                 "problem": _read_text(question),
-                "tests": tests,
+                "tests": _judged(tests, "apps"),
                 "starter_code": _str_or_none(_read_text(starter)) if starter.is_file() else None,
                 "solution": solutions[0] if isinstance(solutions, list) and solutions else None,
                 "meta": _clean_meta(
@@ -955,7 +972,7 @@ def _map_apps_hf(row: Row, index: int, split: str) -> ProblemDict | None:
         "domain": "code",
         "source": "apps",
         "problem": row["question"],
-        "tests": tests,
+        "tests": _judged(tests, "apps"),
         "starter_code": _str_or_none(row.get("starter_code")),
         "solution": solutions[0] if isinstance(solutions, list) and solutions else None,
         "meta": _clean_meta(
@@ -978,7 +995,7 @@ def _map_code_contests(row: Row, index: int, split: str) -> ProblemDict | None:
         "domain": "code",
         "source": "code_contests",
         "problem": row["problem"],
-        "tests": tests,
+        "tests": _judged(tests, "code_contests"),
         "starter_code": None,
         "solution": None,
         "meta": {},
@@ -1011,7 +1028,7 @@ def _map_code_contests_hf(row: Row, index: int, split: str) -> ProblemDict | Non
         "domain": "code",
         "source": "code_contests",
         "problem": row["description"],
-        "tests": {"inputs": inputs, "outputs": outputs, "fn_name": None},
+        "tests": _judged({"inputs": inputs, "outputs": outputs, "fn_name": None}, "code_contests"),
         "starter_code": None,
         "solution": None,
         "meta": _clean_meta(
@@ -1034,7 +1051,7 @@ def _map_codeforces(row: Row, index: int, split: str) -> ProblemDict | None:
         "domain": "code",
         "source": "codeforces",
         "problem": row["problem"],
-        "tests": tests,
+        "tests": _judged(tests, "codeforces"),
         "starter_code": None,
         "solution": None,
         "meta": {},
@@ -1076,7 +1093,7 @@ def _lcb_record(
         "domain": "code",
         "source": "livecodebench",
         "problem": problem,
-        "tests": tests,
+        "tests": _judged(tests, "livecodebench"),
         "starter_code": starter,
         "solution": None,
         "meta": _clean_meta(meta),

@@ -74,14 +74,16 @@ def run_tests(
 
     Args:
         code: The Python program.
-        tests: APPS-style ``{"inputs", "outputs", "fn_name"}``, or ``{"asserts": ...}``.
+        tests: APPS-style ``{"inputs", "outputs", "fn_name"}`` with an optional ``judge``
+            mode and ``checker`` (see the README), or ``{"asserts": ...}``.
         time_limit: Wall-clock seconds per test case (CPU time is limited likewise).
         memory_mb: Address-space limit per test case.
         output_limit: Bytes of stdout/stderr allowed per test case.
         stop_on_first_failure: Stop at the first failing test case.
 
     Raises:
-        InvalidInputError: ``tests`` is malformed.
+        InvalidInputError: ``tests`` is malformed (also an unknown judge mode, or a checker
+            that does not compile or defines no ``check``).
         SandboxError: the sandbox could not run a process at all.
 
     Example:

@@ -12,11 +12,13 @@ trip through any stage with everything its producer put in it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
+from sfstream._core import JUDGE_MODES
 from sfstream.errors import RecordError
 
 __all__ = [
@@ -80,6 +82,75 @@ def _answer_text(value: Any) -> str:
     return str(_check("answer", value, (str,), "a string or a number"))
 
 
+def _defines_check(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "check":
+            return True
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "check" for t in node.targets
+        ):
+            return True
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            (a.asname or a.name) == "check" for a in node.names
+        ):
+            return True
+    return False
+
+
+def _validate_checker(source: str) -> None:
+    # Parsed, never run: the checker runs only in the sandbox. The core finds the same faults
+    # when its first case runs the checker.
+    try:
+        tree = ast.parse(source, "<checker>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise RecordError(f"field 'tests.checker' does not compile: {exc}") from None
+    if not _defines_check(tree):
+        raise RecordError(
+            "field 'tests.checker' defines no module-level check(input, expected, output)"
+        )
+
+
+def _validate_judging(tests: Mapping[str, Any], asserts: bool) -> None:
+    # The same rules as the Rust core's spec parser (sfstream._core.validate_tests).
+    judge = tests.get("judge")
+    checker = tests.get("checker")
+    limit = tests.get("checker_time_limit")
+    if judge is not None:
+        if not isinstance(judge, str):
+            raise RecordError(
+                f"field 'tests.judge' must be a string or null, got {_type_name(judge)}"
+            )
+        if judge not in JUDGE_MODES:
+            raise RecordError(
+                f"field 'tests.judge' names an unknown judge {judge!r} "
+                f"(known: {', '.join(JUDGE_MODES)})"
+            )
+    if checker is not None and (not isinstance(checker, str) or not checker.strip()):
+        raise RecordError(
+            "field 'tests.checker' must be Python source defining "
+            f"check(input, expected, output), or null; got {_type_name(checker)}"
+        )
+    if checker is not None:
+        _validate_checker(checker)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int | float):
+            raise RecordError(
+                "field 'tests.checker_time_limit' must be a number or null, "
+                f"got {_type_name(limit)}"
+            )
+        if not 0 < limit <= 86_400:
+            raise RecordError(
+                f"field 'tests.checker_time_limit' must be in (0, 86400] seconds, got {limit}"
+            )
+        if checker is None:
+            raise RecordError("field 'tests.checker_time_limit' is set without a checker")
+    if asserts and (judge is not None or checker is not None):
+        raise RecordError(
+            "fields 'tests.judge' and 'tests.checker' apply to inputs/outputs tests, "
+            "not to 'asserts'"
+        )
+
+
 def _validate_tests(tests: Any) -> dict[str, Any]:
     _check("tests", tests, (dict,), "an object")
     if "inputs" in tests or "outputs" in tests:
@@ -98,6 +169,7 @@ def _validate_tests(tests: Any) -> dict[str, Any]:
         _check("tests.asserts", tests["asserts"], (str,), "a string")
     else:
         raise RecordError("field 'tests' must hold 'inputs'/'outputs' or 'asserts'")
+    _validate_judging(tests, asserts="inputs" not in tests and "outputs" not in tests)
     return dict(tests)
 
 
@@ -111,7 +183,8 @@ class Problem:
         source: Dataset name (``math500``, ``aime24``, ``apps``, ...).
         problem: The statement.
         answer: Gold final answer (math).
-        tests: Test cases in APPS semantics (code).
+        tests: Test cases in APPS semantics (code), with an optional ``judge`` mode (one of
+            ``sfstream._core.JUDGE_MODES``) and an optional ``checker`` (see the README).
         starter_code: Function or class stub the solution must complete (code).
         solution: A reference solution, when known.
         meta: Free-form metadata (subject, level, difficulty, year, ...).

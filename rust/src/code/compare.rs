@@ -1,33 +1,143 @@
-//! Comparing a program's output with the expected output.
+//! Comparing a program's output with the expected output, under a named judge mode.
 //!
-//! Deliberately strict (never set-, prefix- or case-based, the leniencies that make other
-//! harnesses accept wrong answers):
+//! The mode is named in the tests' `judge` key (see [`Judge`]); a spec without one is judged
+//! by [`Judge::Lines`]. No mode is set-, prefix- or case-based, the leniencies that make other
+//! harnesses accept wrong answers.
 //!
-//! * stdout: lines compared exactly after removing trailing whitespace on each line and trailing
-//!   blank lines; where a line differs, it is split on single whitespace characters and tokens
-//!   compared one by one, with a numeric tolerance only where the *expected* token is a
-//!   floating-point literal (`1.5`, `2e-3`). Integers and words must match exactly.
-//! * return values: structural JSON equality with Python `==` semantics for the cases that
-//!   matter (tuples were serialised as lists, `True == 1`, `2 == 2.0`), integers exact at any
-//!   size, floats within 1e-6 (absolute or relative).
+//! * `exact`: the output equals the expected text byte for byte.
+//! * `lines`: both texts are cut into lines after removing the whitespace around the whole
+//!   text; each line is compared as its sequence of whitespace-separated tokens, so the
+//!   spacing inside a line and a `\r` before a line end do not matter but line breaks do.
+//!   Tokens compare as strings.
+//! * `lines+float`: as `lines`, with numeric tokens compared by value (see below).
+//! * `tokens`: the whole output as one sequence of whitespace-separated tokens (line breaks are
+//!   whitespace); tokens compare as strings.
+//! * `tokens+float`: as `tokens`, with numeric tokens compared by value.
+//! * `apps`: output as `lines+float`; a returned value may also equal the expected value
+//!   unwrapped from a one-element list (APPS stores many call-based outputs as `[value]`).
+//!
+//! Numeric tokens (digits with an optional sign, decimal point and exponent; never `inf` or
+//! `nan`), where at least one of the two has a decimal point or an exponent, match when their
+//! decimal values are equal (`1.0` and `1`, `1e9` and `1000000000`), or, where the *expected*
+//! token has a point or an exponent, when they agree within [`FLOAT_TOLERANCE`] (absolute or
+//! relative). Two integers match only as text (`007` is not `7`), and an expected token with a
+//! leading zero (`0110`) is a string of digits: a binary string is never compared by value.
+//!
+//! Returned values (call-based tests) compare structurally in every mode: Python `==`
+//! semantics for the cases that matter (tuples were serialised as lists, `True == 1`,
+//! `2 == 2.0`), integers exact at any size, floats within [`FLOAT_TOLERANCE`].
 
 use super::json::Json;
 
 /// Absolute and relative tolerance for floating-point values.
 pub const FLOAT_TOLERANCE: f64 = 1e-6;
 
-/// Compares stdout with the expected output. `Err` carries a short description of the first
-/// difference.
-pub fn compare_stdout(got: &str, expected: &str) -> Result<(), String> {
-    let got_lines = normalized_lines(got);
-    let exp_lines = normalized_lines(expected);
+/// How a program's output is compared with the expected output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Judge {
+    Exact,
+    Lines,
+    LinesFloat,
+    Tokens,
+    TokensFloat,
+    Apps,
+}
+
+impl Judge {
+    /// Every mode, in the order the documentation lists them.
+    pub const ALL: [Judge; 6] = [
+        Judge::Exact,
+        Judge::Lines,
+        Judge::LinesFloat,
+        Judge::Tokens,
+        Judge::TokensFloat,
+        Judge::Apps,
+    ];
+
+    /// The mode of a spec that names none: line by line, tokens as strings.
+    pub const DEFAULT: Judge = Judge::Lines;
+
+    /// The mode's name in the tests' `judge` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Judge::Exact => "exact",
+            Judge::Lines => "lines",
+            Judge::LinesFloat => "lines+float",
+            Judge::Tokens => "tokens",
+            Judge::TokensFloat => "tokens+float",
+            Judge::Apps => "apps",
+        }
+    }
+
+    /// The mode called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Judge> {
+        Judge::ALL.into_iter().find(|j| j.name() == name)
+    }
+
+    /// Whether a returned value may also match the expected value unwrapped from a
+    /// one-element list (APPS's rule).
+    pub fn unwraps_singletons(self) -> bool {
+        self == Judge::Apps
+    }
+
+    fn numeric(self) -> bool {
+        matches!(self, Judge::LinesFloat | Judge::TokensFloat | Judge::Apps)
+    }
+}
+
+/// Compares a program's stdout with the expected output under `judge`. `Err` carries a short
+/// description of the first difference.
+pub fn compare_output(judge: Judge, got: &str, expected: &str) -> Result<(), String> {
+    match judge {
+        Judge::Exact => compare_exact(got, expected),
+        Judge::Lines | Judge::LinesFloat | Judge::Apps => {
+            compare_lines(got, expected, judge.numeric())
+        }
+        Judge::Tokens | Judge::TokensFloat => compare_tokens(got, expected, judge.numeric()),
+    }
+}
+
+fn compare_exact(got: &str, expected: &str) -> Result<(), String> {
+    if got == expected {
+        return Ok(());
+    }
+    let at = got
+        .char_indices()
+        .zip(expected.chars())
+        .find(|((_, g), e)| g != e)
+        .map_or(got.len().min(expected.len()), |((i, _), _)| i);
+    let line = got[..at.min(got.len())].matches('\n').count() + 1;
+    let rest = |s: &str| excerpt(s.get(at..).unwrap_or(""));
+    Err(format!(
+        "differs at character {} (line {line}): expected {}, got {}",
+        got[..at].chars().count() + 1,
+        rest(expected),
+        rest(got)
+    ))
+}
+
+/// The lines of `text` (whitespace around the whole text removed), each as its tokens.
+fn token_lines(text: &str) -> Vec<Vec<&str>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.split('\n')
+        .map(|l| l.split_whitespace().collect())
+        .collect()
+}
+
+fn compare_lines(got: &str, expected: &str, numeric: bool) -> Result<(), String> {
+    let got_lines = token_lines(got);
+    let exp_lines = token_lines(expected);
     for (i, (g, e)) in got_lines.iter().zip(&exp_lines).enumerate() {
-        if g != e && !tokens_match(g, e) {
+        let same = g.len() == e.len() && g.iter().zip(e).all(|(g, e)| tokens_equal(g, e, numeric));
+        if !same {
             return Err(format!(
                 "line {}: expected {}, got {}",
                 i + 1,
-                excerpt(e),
-                excerpt(g)
+                excerpt(&e.join(" ")),
+                excerpt(&g.join(" "))
             ));
         }
     }
@@ -39,7 +149,7 @@ pub fn compare_stdout(got: &str, expected: &str) -> Result<(), String> {
                 got_lines.len(),
                 exp_lines.len(),
                 n + 1,
-                excerpt(exp_lines[n])
+                excerpt(&exp_lines[n].join(" "))
             )
         } else {
             format!(
@@ -47,34 +157,113 @@ pub fn compare_stdout(got: &str, expected: &str) -> Result<(), String> {
                 got_lines.len(),
                 exp_lines.len(),
                 n + 1,
-                excerpt(got_lines[n])
+                excerpt(&got_lines[n].join(" "))
             )
         });
     }
     Ok(())
 }
 
-fn normalized_lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
+fn compare_tokens(got: &str, expected: &str, numeric: bool) -> Result<(), String> {
+    let mut g = got.split_whitespace();
+    let mut e = expected.split_whitespace();
+    let mut index = 0usize;
+    loop {
+        index += 1;
+        match (g.next(), e.next()) {
+            (None, None) => return Ok(()),
+            (Some(gt), Some(et)) => {
+                if !tokens_equal(gt, et, numeric) {
+                    return Err(format!(
+                        "token {index}: expected {}, got {}",
+                        excerpt(et),
+                        excerpt(gt)
+                    ));
+                }
+            }
+            (None, Some(et)) => {
+                return Err(format!(
+                    "output has {} tokens, expected {}; missing token {index}: {}",
+                    index - 1,
+                    index + e.count(),
+                    excerpt(et)
+                ))
+            }
+            (Some(gt), None) => {
+                return Err(format!(
+                    "output has {} tokens, expected {}; extra token {index}: {}",
+                    index + g.count(),
+                    index - 1,
+                    excerpt(gt)
+                ))
+            }
+        }
     }
-    lines
 }
 
-fn tokens_match(got: &str, expected: &str) -> bool {
-    let g: Vec<&str> = got.split(char::is_whitespace).collect();
-    let e: Vec<&str> = expected.split(char::is_whitespace).collect();
-    g.len() == e.len()
-        && g.iter().zip(&e).all(|(g, e)| {
-            g == e
-                || (is_float_literal(e)
-                    && is_numeric_literal(g)
-                    && match (g.parse::<f64>(), e.parse::<f64>()) {
-                        (Ok(x), Ok(y)) => floats_close(x, y),
-                        _ => false,
-                    })
+fn tokens_equal(got: &str, expected: &str, numeric: bool) -> bool {
+    got == expected || (numeric && numbers_match(got, expected))
+}
+
+/// Two numeric tokens with the same decimal value, or within the tolerance where the expected
+/// token is written as a float. Two integer tokens only match as text (`007` is not `7`, `-0`
+/// is not `0`), and an expected token with a leading zero (`0110`) is a string of digits.
+fn numbers_match(got: &str, expected: &str) -> bool {
+    if !(is_float_literal(got) || is_float_literal(expected)) || has_leading_zero(expected) {
+        return false;
+    }
+    let (Some(g), Some(e)) = (Decimal::parse(got), Decimal::parse(expected)) else {
+        return false;
+    };
+    if g == e {
+        return true;
+    }
+    is_float_literal(expected)
+        && match (got.parse::<f64>(), expected.parse::<f64>()) {
+            (Ok(x), Ok(y)) => floats_close(x, y),
+            _ => false,
+        }
+}
+
+/// The exact value of a numeric literal: `digits × 10^exponent`, digits without leading or
+/// trailing zeros (zero is `+, "", 0`).
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: String,
+    exponent: i64,
+}
+
+impl Decimal {
+    fn parse(tok: &str) -> Option<Decimal> {
+        if !is_numeric_literal(tok) {
+            return None;
+        }
+        let negative = tok.starts_with('-');
+        let body = tok.strip_prefix(['-', '+']).unwrap_or(tok);
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+            None => (body, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all: String = format!("{int_part}{frac_part}");
+        let frac_len = i64::try_from(frac_part.len()).ok()?;
+        let lead = all.trim_start_matches('0');
+        let digits = lead.trim_end_matches('0');
+        if digits.is_empty() {
+            return Some(Decimal {
+                negative: false,
+                digits: String::new(),
+                exponent: 0,
+            });
+        }
+        let trailing = i64::try_from(lead.len() - digits.len()).ok()?;
+        Some(Decimal {
+            negative,
+            digits: digits.to_string(),
+            exponent: exponent.checked_sub(frac_len)?.checked_add(trailing)?,
         })
+    }
 }
 
 /// A decimal number written with digits, optional sign, point and exponent (no `inf`/`nan`).
@@ -99,6 +288,13 @@ fn is_numeric_literal(tok: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// An integer part written with a superfluous leading zero (`0110`, `-01.5`; not `0` or `0.5`).
+fn has_leading_zero(tok: &str) -> bool {
+    let body = tok.strip_prefix(['-', '+']).unwrap_or(tok);
+    let int_part = body.split(['.', 'e', 'E']).next().unwrap_or("");
+    int_part.len() > 1 && int_part.starts_with('0')
+}
+
 /// A numeric literal with a decimal point or an exponent.
 fn is_float_literal(tok: &str) -> bool {
     is_numeric_literal(tok) && tok.contains(['.', 'e', 'E'])
@@ -116,15 +312,17 @@ pub fn floats_close(x: f64, y: f64) -> bool {
     diff <= FLOAT_TOLERANCE || diff <= FLOAT_TOLERANCE * x.abs().max(y.abs())
 }
 
-/// Compares a returned value with the expected one, also accepting the expected value unwrapped
-/// from a one-element list (APPS stores many call-based outputs as `[value]`).
-pub fn compare_value(got: &Json, expected: &Json) -> Result<(), String> {
+/// Compares a returned value with the expected one under `judge`: structurally, and for
+/// [`Judge::Apps`] also against the expected value unwrapped from a one-element list.
+pub fn compare_value(judge: Judge, got: &Json, expected: &Json) -> Result<(), String> {
     if values_equal(got, expected) {
         return Ok(());
     }
-    if let Json::Arr(items) = expected {
-        if items.len() == 1 && values_equal(got, &items[0]) {
-            return Ok(());
+    if judge.unwraps_singletons() {
+        if let Json::Arr(items) = expected {
+            if items.len() == 1 && values_equal(got, &items[0]) {
+                return Ok(());
+            }
         }
     }
     Err(format!(
@@ -212,98 +410,225 @@ mod tests {
     use super::super::json::parse;
     use super::*;
 
+    /// `(got, expected, [exact, lines, lines+float, tokens, tokens+float, apps])`.
+    const TABLE: &[(&str, &str, [bool; 6])] = &[
+        ("1\n6\n-1\n", "1\n6\n-1\n", [true; 6]),
+        (
+            "1\n6\n-1",
+            "1\n6\n-1\n",
+            [false, true, true, true, true, true],
+        ),
+        (
+            "1  \n6\t\n-1\n\n\n",
+            "1\n6\n-1\n",
+            [false, true, true, true, true, true],
+        ),
+        (
+            "1\r\n6\r\n",
+            "1\n6\n",
+            [false, true, true, true, true, true],
+        ),
+        ("Yes\n", "yes\n", [false; 6]),       // case always matters
+        ("1\n6\n", "1\n6\n-1\n", [false; 6]), // a prefix is not enough
+        ("1\n6\n-1\n7\n", "1\n6\n-1\n", [false; 6]), // extra output is wrong
+        ("NO\nYES\nYES\n", "YES\nNO\nYES\n", [false; 6]), // same multiset, wrong order
+        ("Christmas Eve\n", "Christmas Eve Eve Eve\n", [false; 6]),
+        (" 5\n", "5\n", [false, true, true, true, true, true]), // leading spaces
+        ("1  2\n", "1 2\n", [false, true, true, true, true, true]), // inner spacing
+        ("1\n2\n", "1 2\n", [false, false, false, true, true, false]), // line breaks
+        (
+            "1 2\n\n3\n",
+            "1 2\n3\n",
+            [false, false, false, true, true, false],
+        ), // inner blank line
+        ("\n\n5\n", "5\n", [false, true, true, true, true, true]), // blank lines around
+        ("", "\n", [false, true, true, true, true, true]),
+        ("", "0\n", [false; 6]),
+        ("1.0\n", "1\n", [false, false, true, false, true, true]), // equal decimal values
+        (
+            "1e9\n",
+            "1000000000\n",
+            [false, false, true, false, true, true],
+        ),
+        ("-0\n", "0\n", [false; 6]), // integers match as text
+        ("+5\n", "5\n", [false; 6]),
+        ("007\n", "7\n", [false; 6]),
+        ("110\n", "0110\n", [false; 6]), // a string of digits
+        ("110.0\n", "0110\n", [false; 6]),
+        ("7.0\n", "007\n", [false; 6]),
+        ("-0.0\n", "0\n", [false, false, true, false, true, true]),
+        ("0.50\n", "0.5\n", [false, false, true, false, true, true]),
+        ("5\n", "5.000\n", [false, false, true, false, true, true]),
+        ("8\n", "7\n", [false; 6]),
+        ("1.0000001\n", "1\n", [false; 6]), // an expected integer is exact
+        (
+            "0.5000001\n",
+            "0.5\n",
+            [false, false, true, false, true, true],
+        ), // tolerance
+        ("0.50001\n", "0.5\n", [false; 6]),
+        ("3\n", "3.0\n", [false, false, true, false, true, true]),
+        (
+            "2.0000000001 7\n",
+            "2.0 7\n",
+            [false, false, true, false, true, true],
+        ),
+        ("2.0 8\n", "2.0 7\n", [false; 6]),
+        (
+            "1e9\n",
+            "1000000000.0\n",
+            [false, false, true, false, true, true],
+        ),
+        (
+            "1000000.5\n",
+            "1000000.0\n",
+            [false, false, true, false, true, true],
+        ), // 5e-7
+        ("1000002.0\n", "1000000.0\n", [false; 6]),
+        (
+            "100000000.01\n",
+            "100000000.00\n",
+            [false, false, true, false, true, true],
+        ),
+        ("nan\n", "0.5\n", [false; 6]),
+        ("inf\n", "1e400\n", [false; 6]),
+        ("0x10\n", "16\n", [false; 6]), // not a decimal literal
+        (
+            "123456789012345678901234567890\n",
+            "123456789012345678901234567891\n",
+            [false; 6],
+        ),
+        ("abc", "abc", [true; 6]),
+        ("abc\n", "abc", [false, true, true, true, true, true]),
+    ];
+
     #[test]
-    fn stdout_table() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("1\n6\n-1\n", "1\n6\n-1\n", true),
-            ("1\n6\n-1", "1\n6\n-1\n", true),
-            ("1  \n6\t\n-1\n\n\n", "1\n6\n-1\n", true),
-            ("1\r\n6\r\n", "1\n6\n", true),
-            ("Yes\n", "yes\n", false),
-            ("1\n6\n", "1\n6\n-1\n", false), // prefix is not enough
-            ("1\n6\n-1\n7\n", "1\n6\n-1\n", false), // extra lines are wrong
-            ("NO\nYES\nYES\n", "YES\nNO\nYES\n", false), // same multiset, wrong order
-            ("Christmas Eve\n", "Christmas Eve Eve Eve\n", false),
-            (" 5\n", "5\n", false),     // leading whitespace matters
-            ("1 2\n", "1  2\n", false), // inner spacing matters
-            ("", "\n", true),
-            ("", "0\n", false),
-            ("0.5000001\n", "0.5\n", true), // float tolerance
-            ("0.50001\n", "0.5\n", false),
-            ("1.0\n", "1\n", false), // expected integer: exact
-            ("3\n", "3.0\n", true),  // expected float: numeric
-            ("2.0000000001 7\n", "2.0 7\n", true),
-            ("2.0 8\n", "2.0 7\n", false),
-            ("1e9\n", "1000000000.0\n", true),
-            ("1000000.5\n", "1000000.0\n", true), // relative 5e-7
-            ("1000002.0\n", "1000000.0\n", false),
-            ("100000000.01\n", "100000000.00\n", true), // relative 1e-6
-            ("nan\n", "0.5\n", false),
-            ("inf\n", "1e400\n", false),
+    fn output_table() {
+        for (got, expected, want) in TABLE {
+            for (judge, ok) in Judge::ALL.into_iter().zip(want) {
+                assert_eq!(
+                    compare_output(judge, got, expected).is_ok(),
+                    *ok,
+                    "{}: got {got:?} expected {expected:?}",
+                    judge.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for judge in Judge::ALL {
+            assert_eq!(Judge::from_name(judge.name()), Some(judge));
+        }
+        assert_eq!(Judge::from_name("token"), None);
+        assert_eq!(Judge::from_name("LINES"), None);
+        assert_eq!(Judge::DEFAULT, Judge::Lines);
+    }
+
+    #[test]
+    fn decimal_values() {
+        let same = [
+            ("1", "1.000"),
+            ("1.5e3", "1500"),
+            ("0.001", "1e-3"),
+            ("+2", "2"),
+            ("-0.0", "0"),
+            ("120", "1.2e2"),
         ];
-        for (got, expected, ok) in cases {
-            assert_eq!(
-                compare_stdout(got, expected).is_ok(),
-                *ok,
-                "got {got:?} expected {expected:?}"
-            );
+        for (a, b) in same {
+            assert_eq!(Decimal::parse(a), Decimal::parse(b), "{a} {b}");
+            assert!(Decimal::parse(a).is_some());
+        }
+        for (a, b) in [("1", "-1"), ("12", "120"), ("1e5", "1e6"), ("0.1", "0.01")] {
+            assert_ne!(Decimal::parse(a), Decimal::parse(b), "{a} {b}");
+        }
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1e",
+            "e5",
+            "1.2.3",
+            "inf",
+            "nan",
+            "1_000",
+            "1e99999999999999999999",
+        ] {
+            assert_eq!(Decimal::parse(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn value_table() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("9", "9", true),
-            ("9", "[9]", true), // APPS wraps outputs in a list
-            ("[9]", "[9]", true),
-            ("[[1,2]]", "[[1,2]]", true),
-            ("[1,2]", "[[1,2]]", true),
-            ("[1,2]", "[1,2,3]", false),
-            ("[1,2,3]", "[1,2]", false),
-            ("[9,9]", "[9]", false),
-            ("true", "[true]", true),
-            ("1", "true", true), // Python: 1 == True
-            ("2", "true", false),
-            ("false", "[false]", true),
-            ("null", "null", true),
-            ("null", "[null]", true),
-            ("0", "null", false),
-            ("\"abc\"", "\"abc\"", true),
-            ("\"abc\"", "\"ABC\"", false),
-            ("2.0", "2", true),
-            ("0.30000000000000004", "0.3", true),
-            ("0.31", "0.3", false),
+        // (got, expected, strict, apps)
+        let cases: &[(&str, &str, bool, bool)] = &[
+            ("9", "9", true, true),
+            ("9", "[9]", false, true), // APPS wraps outputs in a list
+            ("5", "[5]", false, true),
+            ("[\"a\"]", "[[\"a\"]]", false, true),
+            ("[9]", "[9]", true, true),
+            ("[[1,2]]", "[[1,2]]", true, true),
+            ("[1,2]", "[[1,2]]", false, true),
+            ("[1,2]", "[1,2,3]", false, false),
+            ("[1,2,3]", "[1,2]", false, false),
+            ("[9,9]", "[9]", false, false),
+            ("true", "[true]", false, true),
+            ("1", "true", true, true), // Python: 1 == True
+            ("2", "true", false, false),
+            ("null", "null", true, true),
+            ("null", "[null]", false, true),
+            ("0", "null", false, false),
+            ("\"abc\"", "\"abc\"", true, true),
+            ("\"abc\"", "\"ABC\"", false, false),
+            ("2.0", "2", true, true),
+            ("0.30000000000000004", "0.3", true, true),
+            ("0.31", "0.3", false, false),
             (
                 "123456789012345678901234567890",
                 "123456789012345678901234567891",
+                false,
                 false,
             ),
             (
                 "123456789012345678901234567890",
                 "123456789012345678901234567890",
                 true,
+                true,
             ),
-            ("-0", "0", true),
-            ("{\"a\":1,\"b\":[1,2]}", "{\"b\":[1,2],\"a\":1}", true),
-            ("{\"a\":1}", "{\"a\":1,\"b\":2}", false),
-            ("NaN", "NaN", true),
-            ("Infinity", "1e308", false),
+            ("-0", "0", true, true),
+            ("{\"a\":1,\"b\":[1,2]}", "{\"b\":[1,2],\"a\":1}", true, true),
+            ("{\"a\":1}", "{\"a\":1,\"b\":2}", false, false),
+            ("NaN", "NaN", true, true),
+            ("Infinity", "1e308", false, false),
         ];
-        for (got, expected, ok) in cases {
+        for (got, expected, strict, apps) in cases {
             let g = parse(got).unwrap();
             let e = parse(expected).unwrap();
-            assert_eq!(
-                compare_value(&g, &e).is_ok(),
-                *ok,
-                "got {got} expected {expected}"
-            );
+            for judge in Judge::ALL {
+                let want = if judge == Judge::Apps { *apps } else { *strict };
+                assert_eq!(
+                    compare_value(judge, &g, &e).is_ok(),
+                    want,
+                    "{}: got {got} expected {expected}",
+                    judge.name()
+                );
+            }
         }
     }
 
     #[test]
     fn messages_are_short() {
         let long = "x".repeat(10_000);
-        let err = compare_stdout(&long, "y").unwrap_err();
-        assert!(err.len() < 300, "{err}");
+        for judge in Judge::ALL {
+            let err = compare_output(judge, &long, "y").unwrap_err();
+            assert!(err.len() < 300, "{err}");
+            let err = compare_output(judge, "y", &long).unwrap_err();
+            assert!(err.len() < 300, "{err}");
+        }
+        let err = compare_output(Judge::Exact, "abc\nxyz", "abc\nxy").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let err = compare_output(Judge::Tokens, "1 2 3", "1 2 4").unwrap_err();
+        assert!(err.contains("token 3"), "{err}");
     }
 }

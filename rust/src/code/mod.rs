@@ -4,14 +4,23 @@
 //!
 //! * **stdin/stdout** (APPS, `fn_name` null or absent): `{"inputs": [str], "outputs": [str]}`.
 //!   Each case runs the program as `__main__` with the input on stdin; stdout is compared by
-//!   [`compare::compare_stdout`]. List-of-lines inputs/outputs are joined with newlines (an
-//!   APPS quirk). A `return` at module level ends the program, as in the APPS and
+//!   [`compare::compare_output`] under the spec's judge mode. List-of-lines inputs/outputs
+//!   are joined with newlines (an APPS quirk). A `return` at module level ends the program, as in the APPS and
 //!   LiveCodeBench harnesses, which run a stdin program as a function body.
 //! * **call-based** (APPS/LiveCodeBench, `fn_name` set): each input is a list of positional
 //!   arguments; an embedded driver runs the program, finds `fn_name` at module level or as a
 //!   method of `Solution()`, calls it and writes the return value (plain types only, as a
 //!   Python literal, see [`pyrepr`]) to fd 3 behind a random per-run sentinel. Rust compares it
 //!   with the expected value ([`compare::compare_value`]).
+//! * Both take an optional `"judge"` (a [`compare::Judge`] name; absent or null means
+//!   `lines`, and returned values compare strictly) and an optional `"checker"`: Python source
+//!   defining `check(input, expected, output) -> bool`, which then decides every case instead
+//!   of the comparison. The checker runs in the sandbox like the program, as a call-based case
+//!   of its own with its own time limit (`"checker_time_limit"`, seconds, default
+//!   [`DEFAULT_CHECKER_TIME_LIMIT_S`]); it gets the case's input (the stdin text, or the list of
+//!   arguments), the expected output and the program's stdout text or return value. A checker
+//!   that does not return a bool, raises or runs out of time fails the case (`wrong_answer`,
+//!   the detail says what the checker did).
 //! * **asserts** (HumanEval/MBPP): `{"asserts": str, "entry_point": str | null}`. The test
 //!   code runs in an evaluator process that sees the program's module-level names as proxies;
 //!   the program runs in a process of its own (forked before the tests and the sentinel are
@@ -44,7 +53,11 @@ pub use extract::extract_program;
 use crate::sandbox::forkserver::{self, Lease};
 use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdict};
 use crate::Error;
+use compare::Judge;
 use json::Json;
+
+/// The checker's time limit when the tests do not set `"checker_time_limit"`, in seconds.
+pub const DEFAULT_CHECKER_TIME_LIMIT_S: f64 = 10.0;
 
 /// The driver for call-based and assert-style tests in a fresh interpreter, run with `python -c`.
 const DRIVER: &str = concat!(
@@ -163,6 +176,25 @@ enum Tests {
     },
 }
 
+/// A special judge: Python source defining `check(input, expected, output) -> bool`.
+struct Checker {
+    source: String,
+    time_limit_s: f64,
+}
+
+/// A parsed and validated test specification.
+struct Spec {
+    tests: Tests,
+    judge: Judge,
+    checker: Option<Checker>,
+}
+
+/// Validates a test specification (the JSON `tests` object) without running anything: the
+/// same checks [`run_tests`] makes before it starts a process.
+pub fn validate_tests(tests_json: &str) -> crate::Result<()> {
+    parse_tests(tests_json).map(|_| ())
+}
+
 impl Tests {
     fn len(&self) -> usize {
         match self {
@@ -187,8 +219,22 @@ impl Tests {
 /// assert_eq!(check.status.as_str(), "correct");
 /// ```
 pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::Result<CodeCheck> {
-    let tests = parse_tests(tests_json)?;
+    let Spec {
+        tests,
+        judge,
+        checker,
+    } = parse_tests(tests_json)?;
     let limits = limits_for(opts)?;
+    let checker = match &checker {
+        Some(c) => Some((
+            c.source.as_str(),
+            limits_for(&RunOptions {
+                time_limit_s: c.time_limit_s,
+                ..opts.clone()
+            })?,
+        )),
+        None => None,
+    };
     let total = tests.len();
     if program.trim().is_empty() {
         return Ok(CodeCheck {
@@ -219,10 +265,13 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         cases: Vec::new(),
     };
     for index in 0..total {
+        let checker = checker.as_ref().map(|(source, limits)| (*source, limits));
         let case = match &tests {
-            Tests::Stdio(cases) => runner.stdio_case(&cases[index].0, &cases[index].1)?,
+            Tests::Stdio(cases) => {
+                runner.stdio_case(&cases[index].0, &cases[index].1, judge, checker)?
+            }
             Tests::Call { fn_name, cases } => {
-                runner.call_case(fn_name, &cases[index].0, &cases[index].1)?
+                runner.call_case(fn_name, &cases[index].0, &cases[index].1, judge, checker)?
             }
             Tests::Asserts {
                 asserts,
@@ -275,12 +324,66 @@ fn limits_for(opts: &RunOptions) -> crate::Result<Limits> {
     })
 }
 
-fn parse_tests(text: &str) -> crate::Result<Tests> {
+fn parse_tests(text: &str) -> crate::Result<Spec> {
     let bad = |msg: String| Error::InvalidInput(format!("tests: {msg}"));
     let v = json::parse(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
     if !matches!(v, Json::Obj(_)) {
         return Err(bad("expected a JSON object".into()));
     }
+    let judge = match v.get("judge") {
+        None | Some(Json::Null) => None,
+        Some(Json::Str(name)) => Some(Judge::from_name(name).ok_or_else(|| {
+            bad(format!(
+                "unknown judge {name:?} (known: {})",
+                Judge::ALL.map(Judge::name).join(", ")
+            ))
+        })?),
+        Some(_) => return Err(bad("\"judge\" must be a string or null".into())),
+    };
+    let checker = match v.get("checker") {
+        None | Some(Json::Null) => None,
+        Some(Json::Str(source)) if !source.trim().is_empty() => Some(source.clone()),
+        Some(_) => {
+            return Err(bad(
+                "\"checker\" must be Python source defining check(input, expected, output), \
+                 or null"
+                    .into(),
+            ))
+        }
+    };
+    let checker_time_limit = match v.get("checker_time_limit") {
+        None | Some(Json::Null) => None,
+        Some(Json::Num(n)) => match n.parse::<f64>() {
+            Ok(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Some(t),
+            _ => {
+                return Err(bad(format!(
+                    "\"checker_time_limit\" must be in (0, 86400] seconds, got {n}"
+                )))
+            }
+        },
+        Some(_) => return Err(bad("\"checker_time_limit\" must be a number or null".into())),
+    };
+    if checker.is_none() && checker_time_limit.is_some() {
+        return Err(bad("\"checker_time_limit\" without a \"checker\"".into()));
+    }
+    let tests = tests_of(&v, &bad)?;
+    if matches!(tests, Tests::Asserts { .. }) && (judge.is_some() || checker.is_some()) {
+        return Err(bad(
+            "\"judge\" and \"checker\" apply to \"inputs\"/\"outputs\" tests, not to \"asserts\""
+                .into(),
+        ));
+    }
+    Ok(Spec {
+        tests,
+        judge: judge.unwrap_or(Judge::DEFAULT),
+        checker: checker.map(|source| Checker {
+            source,
+            time_limit_s: checker_time_limit.unwrap_or(DEFAULT_CHECKER_TIME_LIMIT_S),
+        }),
+    })
+}
+
+fn tests_of(v: &Json, bad: &impl Fn(String) -> Error) -> crate::Result<Tests> {
     if let Some(asserts) = v.get("asserts") {
         let Json::Str(asserts) = asserts else {
             return Err(bad("\"asserts\" must be a string".into()));
@@ -395,18 +498,39 @@ impl Runner<'_> {
         job
     }
 
-    fn stdio_case(&mut self, input: &str, expected: &str) -> crate::Result<CaseResult> {
+    fn stdio_case(
+        &mut self,
+        input: &str,
+        expected: &str,
+        judge: Judge,
+        checker: Option<(&str, &Limits)>,
+    ) -> crate::Result<CaseResult> {
         let fields = [("mode", Json::Str("stdio".into()))];
         let (outcome, message) = self.run_case(&fields, Feed::Stdio(input))?;
-        self.judge(
-            &outcome,
-            message,
-            driver_message,
-            || match compare::compare_stdout(&String::from_utf8_lossy(&outcome.stdout), expected) {
-                Ok(()) => (CodeStatus::Correct, None),
-                Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
-            },
-        )
+        let mut exited_cleanly = false;
+        let mut case = self.judge(&outcome, message, driver_message, || {
+            exited_cleanly = true;
+            (CodeStatus::Correct, None)
+        })?;
+        if exited_cleanly {
+            let got = String::from_utf8_lossy(&outcome.stdout);
+            (case.status, case.detail) = match checker {
+                Some((source, limits)) => self.checked(
+                    source,
+                    limits,
+                    [
+                        Json::Str(input.into()),
+                        Json::Str(expected.into()),
+                        Json::Str(got.into_owned()),
+                    ],
+                )?,
+                None => match compare::compare_output(judge, &got, expected) {
+                    Ok(()) => (CodeStatus::Correct, None),
+                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
+                },
+            };
+        }
+        Ok(case)
     }
 
     fn call_case(
@@ -414,19 +538,17 @@ impl Runner<'_> {
         fn_name: &str,
         args: &Json,
         expected: &Json,
+        judge: Judge,
+        checker: Option<(&str, &Limits)>,
     ) -> crate::Result<CaseResult> {
-        let fields = [
-            ("mode", Json::Str("call".into())),
-            ("fn_name", Json::Str(fn_name.into())),
-            ("args", args.clone()),
-        ];
-        let (outcome, message) = self.run_case(&fields, Feed::Nothing)?;
+        let (outcome, message) = self.call(fn_name, args)?;
+        let mut returned = None;
         let on_message = |kind: &str, payload: &str| match kind {
             "RESULT" => Ok(match pyrepr::parse_repr(payload) {
-                Ok(got) => match compare::compare_value(&got, expected) {
-                    Ok(()) => (CodeStatus::Correct, None),
-                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
-                },
+                Ok(got) => {
+                    returned = Some(got);
+                    (CodeStatus::Correct, None)
+                }
                 Err(e) => (
                     CodeStatus::WrongAnswer,
                     Some(format!("unreadable return value: {e}")),
@@ -434,11 +556,102 @@ impl Runner<'_> {
             }),
             _ => driver_message(kind, payload),
         };
-        self.judge(&outcome, message, on_message, || {
+        let mut case = self.judge(&outcome, message, on_message, || {
             (
                 CodeStatus::RuntimeError,
                 Some("exited before returning a result".into()),
             )
+        })?;
+        if let Some(got) = returned {
+            (case.status, case.detail) = match checker {
+                Some((source, limits)) => {
+                    self.checked(source, limits, [args.clone(), expected.clone(), got])?
+                }
+                None => match compare::compare_value(judge, &got, expected) {
+                    Ok(()) => (CodeStatus::Correct, None),
+                    Err(diff) => (CodeStatus::WrongAnswer, Some(diff)),
+                },
+            };
+        }
+        Ok(case)
+    }
+
+    /// Runs `fn_name(*args)` of the program as a call-based case.
+    fn call(
+        &mut self,
+        fn_name: &str,
+        args: &Json,
+    ) -> crate::Result<(sandbox::Outcome, Option<(String, String)>)> {
+        let fields = [
+            ("mode", Json::Str("call".into())),
+            ("fn_name", Json::Str(fn_name.into())),
+            ("args", args.clone()),
+        ];
+        self.run_case(&fields, Feed::Nothing)
+    }
+
+    /// The checker's verdict on one case: `check(input, expected, output)` run in the sandbox
+    /// under the checker's own limits (on this runner's fork server, if it has one).
+    fn checked(
+        &mut self,
+        source: &str,
+        limits: &Limits,
+        [input, expected, output]: [Json; 3],
+    ) -> crate::Result<(CodeStatus, Option<String>)> {
+        let mut sub = Runner {
+            interp: self.interp,
+            limits,
+            program: source,
+            lease: self.lease.take(),
+        };
+        let run = sub.call("check", &Json::Arr(vec![input, expected, output]));
+        self.lease = sub.lease.take();
+        let (outcome, message) = run?;
+        let failed = |what: String| (CodeStatus::WrongAnswer, Some(format!("checker {what}")));
+        Ok(match (outcome.verdict(), message) {
+            (Verdict::Exited(_), Some((kind, payload))) => match kind.as_str() {
+                "RESULT" => match pyrepr::parse_repr(&payload) {
+                    Ok(Json::Bool(true)) => (CodeStatus::Correct, None),
+                    Ok(Json::Bool(false)) => failed("rejected the output".into()),
+                    Ok(other) => failed(format!(
+                        "returned {}, not a bool",
+                        shorten(&other.to_json(), 80)
+                    )),
+                    Err(e) => failed(format!("returned an unreadable value: {e}")),
+                },
+                "SYNTAX" => {
+                    return Err(Error::InvalidInput(format!(
+                        "tests: the checker does not compile: {}",
+                        driver_text(&payload)
+                    )))
+                }
+                "NOFN" => {
+                    return Err(Error::InvalidInput(
+                        "tests: the checker defines no function check(input, expected, output)"
+                            .into(),
+                    ))
+                }
+                "BADTYPE" => failed(format!(
+                    "returned an unsupported value: {}",
+                    driver_text(&payload)
+                )),
+                other => failed(format!("sent an unexpected message {other}")),
+            },
+            (Verdict::Exited(0), None) => failed("exited without a verdict".into()),
+            (Verdict::Exited(code), None) => {
+                let (_, detail) = python_failure(&outcome.stderr, code);
+                failed(format!(
+                    "failed: {}",
+                    detail.unwrap_or_else(|| format!("exit status {code}"))
+                ))
+            }
+            (other, _) => {
+                let (_, detail) = limit_verdict(other, &outcome, limits);
+                failed(format!(
+                    "did not finish: {}",
+                    detail.unwrap_or_else(|| "killed".into())
+                ))
+            }
         })
     }
 

@@ -189,7 +189,9 @@ fn malformed_tests_are_errors() {
     ));
 }
 
-const CALL_TESTS: &str = r#"{"fn_name": "add", "inputs": [[1, 2], [[1, 2], [3]], [0.1, 0.2]], "outputs": [[3], [[1, 2, 3]], 0.3]}"#;
+/// APPS-shaped call-based tests: the expected values are stored as `[value]`, which only the
+/// `apps` judge unwraps.
+const CALL_TESTS: &str = r#"{"fn_name": "add", "inputs": [[1, 2], [[1, 2], [3]], [0.1, 0.2]], "outputs": [[3], [[1, 2, 3]], 0.3], "judge": "apps"}"#;
 
 #[test]
 fn call_based_module_function() {
@@ -223,8 +225,7 @@ fn call_based_solution_class() {
 
 #[test]
 fn call_based_big_ints_and_rigged_eq() {
-    let tests =
-        r#"{"fn_name": "f", "inputs": [[]], "outputs": [[123456789012345678901234567890]]}"#;
+    let tests = r#"{"fn_name": "f", "inputs": [[]], "outputs": [123456789012345678901234567890]}"#;
     assert_eq!(
         check("def f(): return 123456789012345678901234567890", tests).status,
         CodeStatus::Correct
@@ -339,7 +340,7 @@ fn call_based_value_round_trip() {
     let c = check("def f():\n    return {1, 2}\n", keys);
     assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
     assert!(c.detail.unwrap().contains("set"));
-    let nan = r#"{"fn_name": "f", "inputs": [[NaN, Infinity]], "outputs": [[[NaN, Infinity]]]}"#;
+    let nan = r#"{"fn_name": "f", "inputs": [[NaN, Infinity]], "outputs": [[NaN, Infinity]]}"#;
     assert_eq!(
         check("def f(a, b):\n    return [a, b]\n", nan).status,
         CodeStatus::Correct
@@ -417,4 +418,211 @@ fn fresh_interpreter_path_agrees_with_the_fork_server() {
         assert_eq!(fresh.status, want, "{program:?}: {fresh:?}");
         assert_eq!(served.passed, fresh.passed, "{program:?}");
     }
+}
+
+#[test]
+fn call_based_is_strict_without_the_apps_judge() {
+    // A spec without a judge compares returned values strictly: 5 is not [5], ['a'] is not
+    // [['a']]. Only the apps judge (APPS's own rule) also accepts the unwrapped value.
+    let five = r#"{"fn_name": "f", "inputs": [[]], "outputs": [[5]]}"#;
+    let nested = r#"{"fn_name": "f", "inputs": [[]], "outputs": [[["a"]]]}"#;
+    for (program, tests) in [
+        ("def f(): return 5", five),
+        ("def f(): return ['a']", nested),
+    ] {
+        let c = check(program, tests);
+        assert_eq!(c.status, CodeStatus::WrongAnswer, "{program}: {c:?}");
+        assert!(c.detail.unwrap().contains("expected"));
+        for judge in ["lines", "tokens+float", "exact"] {
+            let t = tests.replace('}', &format!(r#", "judge": "{judge}"}}"#));
+            assert_eq!(check(program, &t).status, CodeStatus::WrongAnswer, "{t}");
+        }
+        let apps = tests.replace('}', r#", "judge": "apps"}"#);
+        assert_eq!(check(program, &apps).status, CodeStatus::Correct, "{apps}");
+    }
+    // The wrapped value itself passes in every mode.
+    assert_eq!(
+        check("def f(): return [5]", five).status,
+        CodeStatus::Correct
+    );
+}
+
+#[test]
+fn stdio_judge_modes() {
+    let spec = |judge: &str| {
+        format!(r#"{{"inputs": ["2\n"], "outputs": ["1 2\n3.0\n"], "judge": "{judge}"}}"#)
+    };
+    // (program, [exact, lines, lines+float, tokens, tokens+float, apps]); no judge = lines.
+    let table: &[(&str, [bool; 6])] = &[
+        ("print('1 2'); print('3.0')", [true; 6]),
+        (
+            "print(' 1  2'); print('3.0 ')",
+            [false, true, true, true, true, true],
+        ),
+        (
+            "print(1); print(2); print('3.0')",
+            [false, false, false, true, true, false],
+        ),
+        (
+            "print('1 2'); print(3)",
+            [false, false, true, false, true, true],
+        ),
+        (
+            "print('1 2'); print(3.0000001)",
+            [false, false, true, false, true, true],
+        ),
+        ("print('1 2'); print(3.01)", [false; 6]),
+        ("print('2 1'); print('3.0')", [false; 6]),
+    ];
+    for (program, want) in table {
+        for (judge, ok) in compare::Judge::ALL.into_iter().zip(want) {
+            let c = check(program, &spec(judge.name()));
+            assert_eq!(c.correct(), *ok, "{program} under {}: {c:?}", judge.name());
+        }
+        let default = check(program, r#"{"inputs": ["2\n"], "outputs": ["1 2\n3.0\n"]}"#);
+        assert_eq!(default.correct(), want[1], "{program} without a judge");
+    }
+}
+
+#[test]
+fn judge_and_checker_are_validated() {
+    let bad = [
+        r#"{"inputs": ["1"], "outputs": ["1"], "judge": "token"}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "judge": "LINES"}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "judge": 3}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker": 5}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker": "  "}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker_time_limit": 2}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker": "def check(i, e, o): return True", "checker_time_limit": 0}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker": "def check(i, e, o): return True", "checker_time_limit": "2"}"#,
+        r#"{"asserts": "assert True", "judge": "lines"}"#,
+        r#"{"asserts": "assert True", "checker": "def check(i, e, o): return True"}"#,
+    ];
+    for spec in bad {
+        let err = validate_tests(spec).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{spec}");
+        let Err(Error::InvalidInput(msg)) = run_tests("print(1)", spec, &opts(1.0)) else {
+            panic!("{spec} was accepted");
+        };
+        assert!(msg.starts_with("tests: "), "{msg}");
+    }
+    let Err(Error::InvalidInput(msg)) = validate_tests(bad[0]) else {
+        unreachable!()
+    };
+    assert!(
+        msg.contains("unknown judge \"token\"") && msg.contains("tokens+float"),
+        "{msg}"
+    );
+    for good in [
+        r#"{"inputs": ["1"], "outputs": ["1"], "judge": null, "checker": null}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "judge": "tokens+float"}"#,
+        r#"{"inputs": [[1]], "outputs": [1], "fn_name": "f", "judge": "apps"}"#,
+        r#"{"inputs": ["1"], "outputs": ["1"], "checker": "def check(i, e, o): return True", "checker_time_limit": 2.5}"#,
+        r#"{"asserts": "assert True", "judge": null}"#,
+    ] {
+        validate_tests(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}
+
+/// A checker for "print any divisor of n greater than 1": the expected output is one of many.
+const DIVISOR_CHECKER: &str = "def check(input, expected, output):\n    n = int(input)\n    d = int(output.split()[0])\n    return 1 < d <= n and n % d == 0\n";
+
+fn divisor_tests(checker: &str, extra: &str) -> String {
+    let mut t =
+        String::from(r#"{"inputs": ["12\n", "7\n"], "outputs": ["2\n", "7\n"], "checker": "#);
+    json::write_str(checker, &mut t);
+    t.push_str(extra);
+    t.push('}');
+    t
+}
+
+#[test]
+fn checker_decides_stdio_cases() {
+    let tests = divisor_tests(DIVISOR_CHECKER, "");
+    // Any valid answer passes, though it differs from the expected output...
+    let largest = "n = int(input())\nprint(n)\n";
+    let c = check(largest, &tests);
+    assert_eq!((c.status, c.passed), (CodeStatus::Correct, 2), "{c:?}");
+    // ...and an invalid one fails.
+    let c = check("print(1)\n", &tests);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+    assert!(c.detail.unwrap().contains("checker rejected the output"));
+    // The program's own failures are reported before the checker is asked.
+    let c = check("raise ValueError('boom')\n", &tests);
+    assert_eq!(c.status, CodeStatus::RuntimeError, "{c:?}");
+    // Output the checker cannot parse makes it raise: a failed case that says so, not a pass.
+    let c = check("print('many')\n", &tests);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+    let detail = c.detail.unwrap();
+    assert!(
+        detail.contains("checker failed") && detail.contains("ValueError"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn checker_failures_are_verdict_details() {
+    let program = "print(int(input()))\n";
+    let cases = [
+        (
+            "def check(i, e, o):\n    return 1\n",
+            "",
+            "returned 1, not a bool",
+        ),
+        ("def check(i, e, o):\n    return None\n", "", "not a bool"),
+        (
+            "def check(i, e, o):\n    raise KeyError('x')\n",
+            "",
+            "checker failed: KeyError",
+        ),
+        (
+            "def check(i, e, o):\n    while True: pass\n",
+            r#", "checker_time_limit": 0.5"#,
+            "checker did not finish",
+        ),
+        (
+            "import os\ndef check(i, e, o):\n    os._exit(0)\n",
+            "",
+            "checker exited without a verdict",
+        ),
+    ];
+    for (checker, extra, want) in cases {
+        let c = check(program, &divisor_tests(checker, extra));
+        assert_eq!(c.status, CodeStatus::WrongAnswer, "{checker}: {c:?}");
+        let detail = c.detail.unwrap();
+        assert!(detail.contains(want), "{checker}: {detail}");
+    }
+    // A checker that does not compile, or has no check function, is a malformed spec.
+    for checker in ["def check(i, e, o)\n", "def judge(i, e, o): return True\n"] {
+        let r = run_tests(program, &divisor_tests(checker, ""), &opts(4.0));
+        assert!(matches!(r, Err(Error::InvalidInput(_))), "{checker}: {r:?}");
+    }
+}
+
+#[test]
+fn checker_decides_call_based_cases() {
+    // "Return any index of a maximum": the checker gets the arguments, the expected value and
+    // the returned value as plain data.
+    let checker = "def check(args, expected, got):\n    (xs,) = args\n    return isinstance(got, int) and 0 <= got < len(xs) and xs[got] == max(xs)\n";
+    let mut tests = String::from(
+        r#"{"fn_name": "argmax", "inputs": [[[3, 1, 3]], [[0, 5]]], "outputs": [0, 1], "checker": "#,
+    );
+    json::write_str(checker, &mut tests);
+    tests.push('}');
+    let last = "def argmax(xs):\n    return max(range(len(xs)), key=lambda i: (xs[i], i))\n";
+    let c = check(last, &tests);
+    assert_eq!((c.status, c.passed), (CodeStatus::Correct, 2), "{c:?}");
+    let c = check("def argmax(xs):\n    return 1\n", &tests);
+    assert_eq!(c.status, CodeStatus::WrongAnswer, "{c:?}");
+    assert!(c.detail.unwrap().contains("checker rejected"));
+    // The fresh-interpreter path runs the checker too.
+    let fresh = RunOptions {
+        fork_server: false,
+        python: fallback_python(),
+        ..opts(10.0)
+    };
+    assert_eq!(
+        run_tests(last, &tests, &fresh).unwrap().status,
+        CodeStatus::Correct
+    );
 }

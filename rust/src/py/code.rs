@@ -15,6 +15,14 @@ pub fn py_extract_program(py: Python<'_>, text: String) -> PyResult<Option<Strin
     detached(py, move || Ok(code::extract_program(&text)))
 }
 
+/// Validates a test specification (JSON text) without running anything: the checks `run_tests`
+/// makes first (shape, judge mode, checker). Raises `InvalidInputError` with the reason.
+#[pyfunction]
+#[pyo3(name = "validate_tests")]
+pub fn py_validate_tests(py: Python<'_>, tests_json: String) -> PyResult<()> {
+    detached(py, move || code::validate_tests(&tests_json))
+}
+
 /// Runs `program` against `tests_json` in sandboxed subprocesses, with the GIL released.
 ///
 /// Returns `(status, passed, total, detail, [(case_status, case_detail), ...])`. Raises

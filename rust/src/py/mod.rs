@@ -34,7 +34,9 @@ where
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::code::{py_extract_program, py_run_tests, py_sandbox_capabilities};
+    use super::code::{
+        py_extract_program, py_run_tests, py_sandbox_capabilities, py_validate_tests,
+    };
     #[pymodule_export]
     use super::math::{py_check_math, py_extract_answer, py_normalize_answer};
     #[pymodule_export]
@@ -43,6 +45,16 @@ mod _core {
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods;
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        let judges: Vec<&str> = crate::code::compare::Judge::ALL
+            .into_iter()
+            .map(crate::code::compare::Judge::name)
+            .collect();
+        m.add("JUDGE_MODES", pyo3::types::PyTuple::new(m.py(), judges)?)?;
+        m.add("DEFAULT_JUDGE", crate::code::compare::Judge::DEFAULT.name())?;
+        m.add(
+            "DEFAULT_CHECKER_TIME_LIMIT",
+            crate::code::DEFAULT_CHECKER_TIME_LIMIT_S,
+        )
     }
 }
