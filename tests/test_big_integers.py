@@ -149,3 +149,13 @@ def test_shell_pipe_keeps_big_integers(tmp_path: Path) -> None:
         assert b"100000000000000000001" in verified_path.read_bytes()
         examples = proc.stdout.splitlines()
         assert len(examples) == (2 if status == "correct" else 0)
+
+
+def test_a_float_never_stands_in_for_a_big_integer() -> None:
+    from sfstream import run_tests
+
+    spec = {"inputs": [[1]], "outputs": [BIG], "fn_name": "f"}
+    assert run_tests("def f(x):\n    return 10**20 + x\n", spec).status == "correct"
+    # float(10**20 + 1) is 1e20: Python's == says it is not 10**20 + 1, and so does the judge.
+    assert run_tests("def f(x):\n    return float(10**20 + x)\n", spec).status == "wrong_answer"
+    assert run_tests("def f(x):\n    return 2.0\n", {**spec, "outputs": [2]}).status == "correct"

@@ -25,7 +25,8 @@
 //!
 //! Returned values (call-based tests) compare structurally in every mode: Python `==`
 //! semantics for the cases that matter (tuples were serialised as lists, `True == 1`,
-//! `2 == 2.0`), integers exact at any size, floats within [`FLOAT_TOLERANCE`].
+//! `2 == 2.0`), integers exact at any size (a float against an integer too: `1e20` is not
+//! `10**20 + 1`), two floats within [`FLOAT_TOLERANCE`].
 
 use super::json::Json;
 
@@ -371,14 +372,29 @@ fn is_integer_text(s: &str) -> bool {
     !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Integers compare exactly at any size; anything involving a float compares with tolerance.
+/// Integers compare exactly at any size, and so does a float against an integer (as Python's
+/// `==`: `2.0 == 2`, but `1e20` is not `10**20 + 1`); two floats compare with tolerance.
 fn numbers_equal(x: &str, y: &str) -> bool {
-    if is_integer_text(x) && is_integer_text(y) {
-        return canonical_integer(x) == canonical_integer(y);
+    match (is_integer_text(x), is_integer_text(y)) {
+        (true, true) => canonical_integer(x) == canonical_integer(y),
+        (false, true) => float_equals_integer(x, y),
+        (true, false) => float_equals_integer(y, x),
+        (false, false) => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(a), Ok(b)) => floats_close(a, b),
+            _ => x == y,
+        },
     }
-    match (x.parse::<f64>(), y.parse::<f64>()) {
-        (Ok(a), Ok(b)) => floats_close(a, b),
-        _ => x == y,
+}
+
+/// Whether the float written `float` has exactly the integer value written `int`.
+fn float_equals_integer(float: &str, int: &str) -> bool {
+    match float.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.fract() == 0.0 => {
+            // Every integral f64 prints exactly with no fractional digits.
+            let exact = format!("{v:.0}");
+            canonical_integer(&exact) == canonical_integer(int)
+        }
+        _ => false,
     }
 }
 
@@ -409,6 +425,20 @@ pub fn excerpt(s: &str) -> String {
 mod tests {
     use super::super::json::parse;
     use super::*;
+
+    #[test]
+    fn a_float_against_an_integer_is_exact() {
+        let v = |t: &str| parse(t).unwrap();
+        assert!(values_equal(&v("2.0"), &v("2")));
+        assert!(values_equal(&v("1e20"), &v("100000000000000000000")));
+        assert!(!values_equal(&v("1e20"), &v("100000000000000000001")));
+        assert!(!values_equal(&v("100000000000000000001"), &v("1e20")));
+        assert!(!values_equal(&v("2.9999999"), &v("3")));
+        assert!(!values_equal(&v("-0.5"), &v("0")));
+        assert!(values_equal(&v("-0.0"), &v("0")));
+        assert!(values_equal(&v("0.30000000000000004"), &v("0.3")));
+        assert!(!values_equal(&v("Infinity"), &v("1")));
+    }
 
     /// `(got, expected, [exact, lines, lines+float, tokens, tokens+float, apps])`.
     const TABLE: &[(&str, &str, [bool; 6])] = &[
