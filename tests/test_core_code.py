@@ -160,38 +160,82 @@ JUDGE_SPECS: list[tuple[dict[str, Any], bool]] = [
 ]
 
 
+def _verdict_of(tests: dict[str, Any], program: str = "print(1)\n") -> Any:
+    from sfstream.records import Sample
+    from sfstream.verify import verify_sample
+
+    sample = Sample.from_dict(
+        {
+            "id": "t/1",
+            "domain": "code",
+            "source": "t",
+            "problem": "p",
+            "tests": tests,
+            "sample_index": 0,
+            "model": "m",
+            "completion": f"```python\n{program}```",
+            "reasoning": None,
+            "finish_reason": "stop",
+            "usage": {},
+        }
+    )
+    return verify_sample(sample)
+
+
 @pytest.mark.parametrize(
     "checker",
     ["def check(i, e, o)\n", "def judge(i, e, o):\n    return True\n", "check = 1 +\n"],
 )
 def test_broken_checkers_are_refused(checker: str) -> None:
-    # The records layer parses the checker (never runs it); the core refuses the same checker
-    # when it first runs it in the sandbox.
-    from sfstream.errors import RecordError
+    # The record is read (only its shape is checked there); the core refuses the checker when
+    # it first runs it in the sandbox, which the verify stage turns into a verdict.
     from sfstream.records import Problem
 
     tests = {"inputs": ["1\n"], "outputs": ["1\n"], "checker": checker}
     record = {"id": "t/1", "domain": "code", "source": "t", "problem": "p", "tests": tests}
-    with pytest.raises(RecordError, match=r"tests\.checker"):
-        Problem.from_dict(record)
+    assert Problem.from_dict(record).tests == tests
     with pytest.raises(_core.InvalidInputError, match="checker"):
         run("print(1)\n", tests)
+    verdict = _verdict_of(tests)
+    assert (verdict.status, verdict.correct) == ("invalid_tests", False)
+    assert "checker" in verdict.detail
 
 
 @pytest.mark.parametrize(("tests", "valid"), JUDGE_SPECS)
-def test_records_and_core_validate_specs_alike(tests: dict[str, Any], valid: bool) -> None:
-    from sfstream.errors import RecordError
-    from sfstream.records import Problem
+def test_one_rule_set_for_a_valid_spec(tests: dict[str, Any], valid: bool) -> None:
+    """Records check only the shape; the core is the one judge of a spec, and a malformed
+    spec is the verdict invalid_tests, never an exception."""
+    from sfstream.records import Problem, spec_error
 
     record = {"id": "t/1", "domain": "code", "source": "t", "problem": "p", "tests": tests}
+    Problem.from_dict(record)
+    verdict = _verdict_of(tests)
     if valid:
-        Problem.from_dict(record)
         _core.validate_tests(json.dumps(tests))
+        assert spec_error(tests) is None
+        assert verdict.status != "invalid_tests"
     else:
-        with pytest.raises(RecordError):
-            Problem.from_dict(record)
-        with pytest.raises(_core.InvalidInputError):
+        with pytest.raises(_core.InvalidInputError) as info:
             _core.validate_tests(json.dumps(tests))
+        assert spec_error(tests) == str(info.value)
+        assert verdict.status == "invalid_tests" and str(info.value) in verdict.detail
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [
+        {"inputs": [], "outputs": [], "fn_name": None},
+        {"inputs": [[1]], "outputs": [1], "fn_name": ""},
+        {"asserts": "assert f(1) == 1", "entry_point": 5},
+        {"inputs": ["1"], "outputs": ["1", "2"]},
+        {"neither": True},
+    ],
+)
+def test_specs_the_records_layer_used_to_accept_are_verdicts(tests: dict[str, Any]) -> None:
+    verdict = _verdict_of(tests)
+    assert verdict.status == "invalid_tests" and verdict.detail
+    no_code = _verdict_of(tests, program="")
+    assert no_code.status == "invalid_tests"
 
 
 def test_explicit_python_path() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -180,3 +182,46 @@ async def test_library_stages_keep_first_and_shortest() -> None:
     for e in shortest:
         pid = e.id.split("#")[0]
         assert len(e.messages[2]["content"]) == min(len(s.completion.strip()) for s in by_id[pid])
+
+
+def test_malformed_tests_are_verdicts_through_the_cli(tmp_path: Path) -> None:
+    """A sample whose problem has a malformed spec is judged invalid_tests; the others are
+    judged as usual and the command succeeds."""
+    import subprocess
+    import sys
+
+    def sample(ident: str, tests: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": ident,
+            "domain": "code",
+            "source": "local",
+            "problem": "echo",
+            "tests": tests,
+            "sample_index": 0,
+            "model": "m",
+            "completion": "```python\nprint(input())\n```",
+            "reasoning": None,
+            "finish_reason": "stop",
+            "usage": {},
+        }
+
+    rows = [
+        sample("bad/empty", {"inputs": [], "outputs": []}),
+        sample("bad/judge", {"inputs": ["1\n"], "outputs": ["1\n"], "judge": "fuzzy"}),
+        sample("good/1", {"inputs": ["1\n"], "outputs": ["1\n"]}),
+    ]
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sfstream", "verify", "-i", str(path)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    verdicts = {r["id"]: r["verdict"] for r in map(json.loads, proc.stdout.decode().splitlines())}
+    assert verdicts["good/1"]["status"] == "correct"
+    assert verdicts["bad/empty"]["status"] == "invalid_tests"
+    assert "no test cases" in verdicts["bad/empty"]["detail"]
+    assert verdicts["bad/judge"]["status"] == "invalid_tests"
+    assert "unknown judge" in verdicts["bad/judge"]["detail"]

@@ -39,7 +39,7 @@ import anyio.to_thread
 from sfstream import _exactjson, _loaders
 from sfstream._loaders import DATASETS, RowError, SkipRow
 from sfstream.errors import ConfigError, RecordError
-from sfstream.records import Problem
+from sfstream.records import Problem, spec_error
 
 __all__ = [
     "CHUNK_SIZE",
@@ -301,6 +301,8 @@ def _generate(resolved: list[_Source], limit: int | None, seed: int | None) -> I
     for src in resolved:
         dupes = 0
 
+        invalid = 0
+
         def fresh(stream: Iterable[Problem]) -> Iterator[Problem]:
             nonlocal dupes
             for p in stream:
@@ -310,10 +312,24 @@ def _generate(resolved: list[_Source], limit: int | None, seed: int | None) -> I
                 seen.add(p.id)
                 yield p
 
-        yield from _select(fresh(_problems(src)), limit, seed)
+        for problem in _select(fresh(_problems(src)), limit, seed):
+            if problem.domain == "code":
+                error = spec_error(problem.tests)
+                if error is not None:
+                    invalid += 1
+                    if invalid <= 3:
+                        log.warning("%s: %s: malformed tests: %s", src.label, problem.id, error)
+            yield problem
         if dupes:
             log.warning(
                 "%s: dropped %d problem(s) whose id was already collected", src.label, dupes
+            )
+        if invalid:
+            log.warning(
+                "%s: %d problem(s) with malformed tests; their samples will be judged "
+                "invalid_tests",
+                src.label,
+                invalid,
             )
 
 

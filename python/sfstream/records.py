@@ -12,13 +12,13 @@ trip through any stage with everything its producer put in it.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
-from sfstream._core import JUDGE_MODES
+from sfstream import _exactjson
+from sfstream._core import InvalidInputError, validate_tests
 from sfstream.errors import RecordError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Sample",
     "Verdict",
     "record_from_dict",
+    "spec_error",
 ]
 
 Domain = Literal["math", "code"]
@@ -82,95 +83,23 @@ def _answer_text(value: Any) -> str:
     return str(_check("answer", value, (str,), "a string or a number"))
 
 
-def _defines_check(tree: ast.Module) -> bool:
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "check":
-            return True
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "check" for t in node.targets
-        ):
-            return True
-        if isinstance(node, ast.Import | ast.ImportFrom) and any(
-            (a.asname or a.name) == "check" for a in node.names
-        ):
-            return True
-    return False
-
-
-def _validate_checker(source: str) -> None:
-    # Parsed, never run: the checker runs only in the sandbox. The core finds the same faults
-    # when its first case runs the checker.
-    try:
-        tree = ast.parse(source, "<checker>")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        raise RecordError(f"field 'tests.checker' does not compile: {exc}") from None
-    if not _defines_check(tree):
-        raise RecordError(
-            "field 'tests.checker' defines no module-level check(input, expected, output)"
-        )
-
-
-def _validate_judging(tests: Mapping[str, Any], asserts: bool) -> None:
-    # The same rules as the Rust core's spec parser (sfstream._core.validate_tests).
-    judge = tests.get("judge")
-    checker = tests.get("checker")
-    limit = tests.get("checker_time_limit")
-    if judge is not None:
-        if not isinstance(judge, str):
-            raise RecordError(
-                f"field 'tests.judge' must be a string or null, got {_type_name(judge)}"
-            )
-        if judge not in JUDGE_MODES:
-            raise RecordError(
-                f"field 'tests.judge' names an unknown judge {judge!r} "
-                f"(known: {', '.join(JUDGE_MODES)})"
-            )
-    if checker is not None and (not isinstance(checker, str) or not checker.strip()):
-        raise RecordError(
-            "field 'tests.checker' must be Python source defining "
-            f"check(input, expected, output), or null; got {_type_name(checker)}"
-        )
-    if checker is not None:
-        _validate_checker(checker)
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int | float):
-            raise RecordError(
-                "field 'tests.checker_time_limit' must be a number or null, "
-                f"got {_type_name(limit)}"
-            )
-        if not 0 < limit <= 86_400:
-            raise RecordError(
-                f"field 'tests.checker_time_limit' must be in (0, 86400] seconds, got {limit}"
-            )
-        if checker is None:
-            raise RecordError("field 'tests.checker_time_limit' is set without a checker")
-    if asserts and (judge is not None or checker is not None):
-        raise RecordError(
-            "fields 'tests.judge' and 'tests.checker' apply to inputs/outputs tests, "
-            "not to 'asserts'"
-        )
-
-
 def _validate_tests(tests: Any) -> dict[str, Any]:
-    _check("tests", tests, (dict,), "an object")
-    if "inputs" in tests or "outputs" in tests:
-        inputs = tests.get("inputs")
-        outputs = tests.get("outputs")
-        if not isinstance(inputs, list) or not isinstance(outputs, list):
-            raise RecordError("field 'tests' must hold 'inputs' and 'outputs' arrays")
-        if len(inputs) != len(outputs):
-            raise RecordError(f"field 'tests' has {len(inputs)} inputs but {len(outputs)} outputs")
-        fn_name = tests.get("fn_name")
-        if fn_name is not None and not isinstance(fn_name, str):
-            raise RecordError(
-                f"field 'tests.fn_name' must be a string or null, got {_type_name(fn_name)}"
-            )
-    elif "asserts" in tests:
-        _check("tests.asserts", tests["asserts"], (str,), "a string")
-    else:
-        raise RecordError("field 'tests' must hold 'inputs'/'outputs' or 'asserts'")
-    _validate_judging(tests, asserts="inputs" not in tests and "outputs" not in tests)
-    return dict(tests)
+    # Only the shape of the record is checked here. What the tests hold (inputs and outputs,
+    # asserts, judge, checker) is validated by the Rust core, the one rule set: a malformed
+    # spec becomes the verdict ``invalid_tests`` of every sample, never an exception.
+    return dict(_check("tests", tests, (dict,), "an object"))
+
+
+def spec_error(tests: Mapping[str, Any] | None) -> str | None:
+    """Why the core refuses ``tests``, or None when it accepts them (the checker's source is
+    compiled only when it first runs)."""
+    if tests is None:
+        return "a code problem has no tests"
+    try:
+        validate_tests(_exactjson.dumps(dict(tests)).decode())
+    except InvalidInputError as e:
+        return str(e)
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +113,9 @@ class Problem:
         problem: The statement.
         answer: Gold final answer (math).
         tests: Test cases in APPS semantics (code), with an optional ``judge`` mode (one of
-            ``sfstream._core.JUDGE_MODES``) and an optional ``checker`` (see the README).
+            ``sfstream._core.JUDGE_MODES``) and an optional ``checker`` (see docs/records.md).
+            Only its shape is checked when the record is read; what it holds is validated by
+            the core, and a malformed spec is the verdict ``invalid_tests``.
         starter_code: Function or class stub the solution must complete (code).
         solution: A reference solution, when known.
         meta: Free-form metadata (subject, level, difficulty, year, ...).

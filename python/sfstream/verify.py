@@ -3,7 +3,8 @@
 Math samples are checked by :func:`~sfstream.math_verdict.check_math`, code samples by
 :func:`~sfstream.code_verdict.run_tests`; both block, so they run in worker threads under one
 capacity limiter, ``workers`` at a time. A sample whose generation failed gets the verdict
-``error``; nothing is dropped.
+``error``, and a code sample whose problem's tests are malformed gets ``invalid_tests`` with
+the reason; nothing is dropped and nothing is raised for either.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import anyio
 
 from sfstream._config import check_positive, configure
 from sfstream.code_verdict import extract_program, no_code_verdict, run_tests
-from sfstream.errors import ConfigError
+from sfstream.errors import ConfigError, InvalidInputError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
-from sfstream.records import Sample, Verdict
+from sfstream.records import Sample, Verdict, spec_error
 
 __all__ = ["VerifyConfig", "verify", "verify_sample", "verify_stage"]
 
@@ -75,15 +76,29 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
         return Verdict(correct=m.correct, status=m.status, extracted=m.extracted, detail=m.detail)
     tests = sample.tests or {}
     program = extract_program(sample.completion)
-    if program is None:
-        c = no_code_verdict(tests)
-    else:
-        c = run_tests(
-            program,
-            tests,
-            time_limit=config.time_limit,
-            memory_mb=config.memory_mb,
-            stop_on_first_failure=config.stop_on_first_failure,
+    try:
+        if program is None:
+            error = spec_error(sample.tests)
+            if error is not None:
+                raise InvalidInputError(error)
+            c = no_code_verdict(tests)
+        else:
+            # The core reads the spec before it runs anything, and refuses a malformed one.
+            c = run_tests(
+                program,
+                tests,
+                time_limit=config.time_limit,
+                memory_mb=config.memory_mb,
+                stop_on_first_failure=config.stop_on_first_failure,
+            )
+    except InvalidInputError as e:
+        return Verdict(
+            correct=False,
+            status="invalid_tests",
+            extracted=program,
+            passed=0,
+            total=0,
+            detail=f"the problem's tests are malformed: {e}",
         )
     if sample.finish_reason == "length" and not c.correct:
         return Verdict(
