@@ -56,15 +56,22 @@ def answer_type(gold: str) -> str:
         return "integer"
     if DECIMAL.fullmatch(g):
         return "decimal"
-    if "\\infty" in g or "\\cup" in g or re.match(r"^[\[(].*[\])]$", g) and (
-        g[0] != g[-1].translate(str.maketrans(")]", "([")) or "\\infty" in g
+    if (
+        "\\infty" in g
+        or "\\cup" in g
+        or re.match(r"^[\[(].*[\])]$", g)
+        and (g[0] != g[-1].translate(str.maketrans(")]", "([")) or "\\infty" in g)
     ):
         return "interval"
     if re.match(r"^\\?\{.*\\?\}$", g) and ("," in g or ";" in g):
         return "set"
     if re.match(r"^\\left\s*\(|^\(", g) and "," in g:
         return "tuple"
-    if "\\text{ and }" in g or re.search(r"\band\b", g) or re.fullmatch(r"[^()\[\]{}]*,[^()\[\]]*", g):
+    if (
+        "\\text{ and }" in g
+        or re.search(r"\band\b", g)
+        or re.fullmatch(r"[^()\[\]{}]*,[^()\[\]]*", g)
+    ):
         return "multi_part"
     if re.fullmatch(r"-?\\d?frac\{\d+\}\{\d+\}|-?\d+/\d+|-?\\frac\d\d", g):
         return "fraction"
@@ -116,8 +123,10 @@ def candidates(data: Path) -> list[dict[str, Any]]:
                 )
     # Reference solutions of MATH train against the answer another project extracted for the
     # same problem (rLLM's copy): two independent writings of one answer, rare types first.
-    answers = {r["problem"]: r["answer"] for r in json.loads(
-        (data / "math" / "rllm_train_math.json").read_text(encoding="utf-8"))}
+    answers = {
+        r["problem"]: r["answer"]
+        for r in json.loads((data / "math" / "rllm_train_math.json").read_text(encoding="utf-8"))
+    }
     per_type: Counter[str] = Counter()
     files = sorted((data / "math" / "train").glob("*/*.json"))
     rng.shuffle(files)

@@ -1,6 +1,6 @@
 """The native code checker (`sfstream._core.extract_program` / `run_tests`) on real data.
 
-Real subprocesses, real HumanEval problems from ``shared/data`` (skipped when absent).
+Real subprocesses, real HumanEval problems from the public datasets (skipped when absent).
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import gzip
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import public_data_dir
 from sfstream import _core
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = public_data_dir()
 HUMANEVAL = DATA / "humaneval" / "HumanEval.jsonl.gz"
 
 needs_humaneval = pytest.mark.skipif(not HUMANEVAL.is_file(), reason="HumanEval not present")

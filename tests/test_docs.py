@@ -36,3 +36,45 @@ def test_readme_setup_commands_are_make_targets() -> None:
         assert re.search(rf"^{target}:", makefile, re.M), target
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+def _tracked_files() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    return [ROOT / name for name in out.split("\0") if name]
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    """The repository stands alone: no machine paths, no documents that live elsewhere. The one
+    exception is the default folder of the public datasets, named in tests/conftest.py."""
+    pattern = re.compile(r"SPEC\.md|/work/|/root/|\.\./shared|shared/data|SOURCES\.md")
+    offenders = []
+    for path in _tracked_files():
+        if path.suffix in {".gz", ".so"} or path.name in {"Cargo.lock"}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()[:80]}")
+    allowed = {"tests/conftest.py", "tests/test_docs.py"}
+    assert [o for o in offenders if o.split(":", 1)[0] not in allowed] == []
+
+
+def test_every_status_is_documented() -> None:
+    from sfstream import _core
+
+    doc = (ROOT / "docs" / "records.md").read_text(encoding="utf-8")
+    table = doc.split("## Statuses", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
+    emitted = {"correct", "wrong_answer", "no_answer", "truncated", "timeout", "error"}
+    emitted |= {"invalid_tests"}
+    emitted |= set(_core.CODE_STATUSES) if hasattr(_core, "CODE_STATUSES") else set()
+    rust = (ROOT / "rust" / "src" / "code" / "mod.rs").read_text(encoding="utf-8")
+    emitted |= set(re.findall(r'CodeStatus::\w+ => "([a-z_]+)"', rust))
+    assert emitted <= documented, emitted - documented
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/records.md" in readme

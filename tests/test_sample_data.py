@@ -9,10 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import public_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "python" / "sfstream" / "data"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = public_data_dir()
 FILES = ("problems.jsonl", "completions.jsonl", "ATTRIBUTION.md")
 
 MATH500_SUBJECTS = {

@@ -1,7 +1,7 @@
 """Readers and row mappers behind :mod:`sfstream.collect`.
 
 Everything here is synchronous and yields plain ``dict`` objects shaped like Problem records
-(SPEC.md); :mod:`sfstream.collect` validates them with :meth:`Problem.from_dict`, applies
+(docs/records.md); :mod:`sfstream.collect` validates them with :meth:`Problem.from_dict`, applies
 ``limit``/``seed`` and runs the whole thing in a worker thread.
 
 Three kinds of input are handled:

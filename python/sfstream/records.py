@@ -1,4 +1,4 @@
-"""The records that flow through the pipeline (see SPEC.md).
+"""The records that flow through the pipeline (docs/records.md describes them).
 
 A record is a frozen dataclass; on the wire it is one JSON object per NDJSON line. Fields that
 sfstream does not know are kept in ``extra`` and written back unchanged, so a record survives a

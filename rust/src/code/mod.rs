@@ -1,6 +1,6 @@
 //! Code verdicts: extracting a program from a completion and running it against test cases.
 //!
-//! Three test styles, all in one `tests` JSON object (see SPEC.md):
+//! Three test styles, all in one `tests` JSON object (see docs/records.md):
 //!
 //! * **stdin/stdout** (APPS, `fn_name` null or absent): `{"inputs": [str], "outputs": [str]}`.
 //!   Each case runs the program as `__main__` with the input on stdin; stdout is compared by
