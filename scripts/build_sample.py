@@ -454,7 +454,8 @@ datasets published in the repositories named below (each with its commit and lic
 Every text below -- problem statements, reference solutions, tests and model completions -- is
 copied verbatim from the files named here; the only changes are re-keying into sfstream's record
 format, parsing LiveCodeBench's functional tests from JSON text into values, and wrapping the
-APPS programs in the code-answer template described below. Selection is deterministic; see the script.
+APPS programs in the code-answer template described below. Selection is deterministic; see the
+script.
 
 Third-party texts: AIME problem statements (and the AoPS solutions shipped with them) are
 © Mathematical Association of America (and the AoPS authors); the LiveCodeBench statements belong
