@@ -223,7 +223,12 @@ struct BoxSpan {
 
 /// The argument of the box command ending at `after`: `Ok(Some(span))`, `Ok(None)` for an
 /// empty box, `Err(())` when it is unterminated.
-fn box_at(text: &str, matches: &[usize], start: usize, after: usize) -> Result<Option<BoxSpan>, ()> {
+fn box_at(
+    text: &str,
+    matches: &[usize],
+    start: usize,
+    after: usize,
+) -> Result<Option<BoxSpan>, ()> {
     let bytes = text.as_bytes();
     let mut j = after;
     while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
@@ -390,9 +395,7 @@ fn answer_line(text: &str) -> Option<usize> {
     let start = trimmed.rfind('\n').map_or(0, |p| p + 1);
     let line = &trimmed[start..];
     let lead = line.len() - line.trim_start().len();
-    line.trim_start()
-        .starts_with("A:")
-        .then_some(start + lead)
+    line.trim_start().starts_with("A:").then_some(start + lead)
 }
 
 /// Cuts the answer out of the text following an answer phrase.
@@ -480,8 +483,16 @@ fn prose_value(a: &str) -> &str {
 
 /// Words that open a concluding sentence.
 const CONCLUDERS: [&str; 10] = [
-    "so", "thus", "therefore", "hence", "altogether", "overall", "finally", "in total",
-    "in conclusion", "this gives",
+    "so",
+    "thus",
+    "therefore",
+    "hence",
+    "altogether",
+    "overall",
+    "finally",
+    "in total",
+    "in conclusion",
+    "this gives",
 ];
 
 /// The value a completion's last sentence states, when it states exactly one at its end (the
@@ -501,7 +512,9 @@ fn concluding_value(text: &str) -> Option<String> {
     let (vs, ve, value) = last_value(sentence)?;
     // At most three plain words (a unit, a noun) after the value.
     let tail = &sentence[ve..];
-    if tail.bytes().any(|b| b.is_ascii_digit() || b == b'$' || b == b'\\')
+    if tail
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'$' || b == b'\\')
         || tail.split_whitespace().count() > 3
     {
         return None;
@@ -665,7 +678,11 @@ fn last_math_span_range(text: &str) -> Option<(usize, usize, String)> {
             continue;
         }
         if bytes[i] == b'$' {
-            let width = if bytes.get(i + 1) == Some(&b'$') { 2 } else { 1 };
+            let width = if bytes.get(i + 1) == Some(&b'$') {
+                2
+            } else {
+                1
+            };
             match open {
                 Some((o, w)) if w == width => {
                     last = Some((o, o + w, i, i + width));
@@ -761,8 +778,12 @@ fn enclosing_command(text: &str, start: usize, end: usize) -> Option<(usize, Str
         .find(char::is_whitespace)
         .map_or(text.len(), |p| end + p);
     let token = text[from..to].trim_end_matches(['.', ',', ';', ')']);
-    (token.contains('\\') && token.len() <= 200)
-        .then(|| (from + token.len(), token.trim_start_matches(['(', '$']).to_string()))
+    (token.contains('\\') && token.len() <= 200).then(|| {
+        (
+            from + token.len(),
+            token.trim_start_matches(['(', '$']).to_string(),
+        )
+    })
 }
 
 /// Byte index where the sentence starting `s` ends: a period followed by whitespace, or the
@@ -904,9 +925,15 @@ mod tests {
     fn later_phrase_beats_box() {
         let cases: &[(&str, Option<&str>)] = &[
             ("\\boxed{5}\nThe answer is 6.", Some("6")),
-            ("\\boxed{5}\nFinal Answer: The final answer is $7$.", Some("7")),
+            (
+                "\\boxed{5}\nFinal Answer: The final answer is $7$.",
+                Some("7"),
+            ),
             ("\\boxed{5}\nThis answer is reasonable.", Some("5")),
-            ("The final answer is $\\boxed{5}$. I hope it is correct.", Some("5")),
+            (
+                "The final answer is $\\boxed{5}$. I hope it is correct.",
+                Some("5"),
+            ),
             ("Answer: 3\n\\boxed{4}", Some("4")),
         ];
         for (text, want) in cases {
@@ -921,9 +948,15 @@ mod tests {
             ("$y = \\boxed{-2}$ or $y = \\boxed{5}$", Some("-2, 5")),
             ("$\\boxed{1}$, $\\boxed{2}$, $\\boxed{3}$", Some("1, 2, 3")),
             ("\\boxed{3} wait, that is wrong: \\boxed{4}", Some("4")),
-            ("the angle is $\\boxed{30}$. The other two angles are equal, so $\\boxed{75}$", Some("75")),
+            (
+                "the angle is $\\boxed{30}$. The other two angles are equal, so $\\boxed{75}$",
+                Some("75"),
+            ),
             ("$\\boxed{5}$ and $\\boxed{5}$", Some("5")),
-            ("\\boxed{(-5, 7)} and \\boxed{(-5, 1)}. (Either point works.)", Some("(-5, 7), (-5, 1)")),
+            (
+                "\\boxed{(-5, 7)} and \\boxed{(-5, 1)}. (Either point works.)",
+                Some("(-5, 7), (-5, 1)"),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "{text:?}");
@@ -934,7 +967,10 @@ mod tests {
     fn answer_phrases_with_prose() {
         let cases: &[(&str, Option<&str>)] = &[
             ("Final Answer: The smallest $k$ is 12.", Some("12")),
-            ("Answer: The number of ways is $\\binom{5}{2}$.", Some("\\binom{5}{2}")),
+            (
+                "Answer: The number of ways is $\\binom{5}{2}$.",
+                Some("\\binom{5}{2}"),
+            ),
             ("So 6+7=<<6+7=13>>13 letters.\nA: 13", Some("13")),
             ("A: 13\nsomething else", None),
             ("The answer is 1, 2, and 3.", Some("1, 2, and 3")),
@@ -947,11 +983,17 @@ mod tests {
     #[test]
     fn concluding_sentence_policy() {
         let cases: &[(&str, Option<&str>)] = &[
-            ("We count them.\n\nAltogether, there are 36 outcomes.", Some("36")),
+            (
+                "We count them.\n\nAltogether, there are 36 outcomes.",
+                Some("36"),
+            ),
             ("Adding up, so the sum is 19", Some("19")),
             ("The roots are $t = -1$ and $t = 6$.", Some("t = -1, t = 6")),
             ("Thus $a + b = 19$.", Some("a + b = 19")),
-            ("Let me know if you'd like me to work through the 3 steps.", None),
+            (
+                "Let me know if you'd like me to work through the 3 steps.",
+                None,
+            ),
             ("We need the value of $x$ when $y = 3$.", None),
             ("The total is $x = 7$ and then 3", None),
             ("Is the answer 5?", None),
@@ -960,7 +1002,11 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "{text:?}");
-            assert_eq!(extract_answer_opts(text, true, true), None, "strict: {text:?}");
+            assert_eq!(
+                extract_answer_opts(text, true, true),
+                None,
+                "strict: {text:?}"
+            );
         }
     }
 
