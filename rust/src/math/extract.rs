@@ -543,8 +543,9 @@ fn concluding_value(text: &str) -> Option<String> {
         // Between the verb and the value: a few words, no other number.
         Some(end) => {
             let between = &before[end..];
-            !between.bytes().any(|b| b.is_ascii_digit() || b == b'$')
-                && between.split_whitespace().count() <= 3
+            !between.bytes().any(|b| {
+                b.is_ascii_digit() || matches!(b, b'$' | b'+' | b'-' | b'*' | b'/' | b'^' | b'=')
+            }) && between.split_whitespace().count() <= 3
         }
         None => false,
     };
@@ -999,6 +1000,7 @@ mod tests {
             ("Is the answer 5?", None),
             ("So we get 12 apples and 5 pears", None),
             ("Wait, but in this", None),
+            ("the sum of the pairs is:\n\n|A| + |B| = e + 2", None),
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "{text:?}");
