@@ -571,10 +571,8 @@ fn sentence_starts(s: &str) -> Vec<usize> {
     for i in 0..bytes.len() {
         match bytes[i] {
             b'$' if i == 0 || bytes[i - 1] != b'\\' => in_math = !in_math,
-            b'.' | b'!' | b'?' if !in_math => {
-                if bytes.get(i + 1) == Some(&b' ') {
-                    out.push(i + 2);
-                }
+            b'.' | b'!' | b'?' if !in_math && bytes.get(i + 1) == Some(&b' ') => {
+                out.push(i + 2);
             }
             _ => {}
         }

@@ -458,7 +458,11 @@ mod tests {
             ("\\boxed{x ≤ 5}", "(-\\infty, 5]", Correct),
             // 7. Answer phrases with prose.
             ("Final Answer: The smallest $k$ is 12.", "12", Correct),
-            ("\\boxed{11}\nFinal Answer: The final answer is 12.", "12", Correct),
+            (
+                "\\boxed{11}\nFinal Answer: The final answer is 12.",
+                "12",
+                Correct,
+            ),
             // 8. No marker.
             ("Altogether, there are 36 outcomes.", "36", Correct),
             ("We add them, so the sum is 19", "19", Correct),
@@ -502,21 +506,39 @@ mod tests {
         };
         let text = "Altogether, there are 36 outcomes.";
         assert_eq!(check_math_opts(text, "36", &strict).status, NoAnswer);
-        assert_eq!(check_math_opts("\\boxed{36}", "36", &strict).status, Correct);
+        assert_eq!(
+            check_math_opts("\\boxed{36}", "36", &strict).status,
+            Correct
+        );
         let loose = MathOptions {
             rel_tol: 1e-3,
             ..MathOptions::default()
         };
         assert_eq!(check_math("\\boxed{3.1416}", "3.1415").status, WrongAnswer);
-        assert_eq!(check_math_opts("\\boxed{3.1416}", "3.1415", &loose).status, Correct);
-        assert_eq!(check_math_opts("\\boxed{3.2}", "3.1415", &loose).status, WrongAnswer);
-        assert_eq!(check_math_opts("\\boxed{\\pi}", "3.1416", &loose).status, Correct);
-        assert_eq!(check_math_opts("\\boxed{(1, 2.0001)}", "(1,2)", &loose).status, Correct);
+        assert_eq!(
+            check_math_opts("\\boxed{3.1416}", "3.1415", &loose).status,
+            Correct
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{3.2}", "3.1415", &loose).status,
+            WrongAnswer
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{\\pi}", "3.1416", &loose).status,
+            Correct
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{(1, 2.0001)}", "(1,2)", &loose).status,
+            Correct
+        );
         let nan = MathOptions {
             rel_tol: f64::NAN,
             ..MathOptions::default()
         };
-        assert_eq!(check_math_opts("\\boxed{3.1416}", "3.1415", &nan).status, WrongAnswer);
+        assert_eq!(
+            check_math_opts("\\boxed{3.1416}", "3.1415", &nan).status,
+            WrongAnswer
+        );
     }
 
     #[test]

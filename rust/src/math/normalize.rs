@@ -211,7 +211,7 @@ fn relations(s: &str) -> String {
 }
 
 /// Splits `s` at `sep` outside brackets (`()[]{}` and `\{ \}`).
-fn split_top<'a>(s: &'a str, sep: u8) -> Vec<&'a str> {
+fn split_top(s: &str, sep: u8) -> Vec<&str> {
     let bytes = s.as_bytes();
     let mut parts = Vec::new();
     let mut depth = 0i32;

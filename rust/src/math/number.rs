@@ -60,7 +60,7 @@ impl Rational {
     }
 
     /// The nearest floating-point value (for tolerances and rounding only).
-    pub fn to_f64(&self) -> f64 {
+    pub fn to_f64(self) -> f64 {
         self.num as f64 / self.den as f64
     }
 
