@@ -197,10 +197,16 @@ fn list_words(s: &str) -> String {
     out
 }
 
-/// ASCII relation spellings as LaTeX: `>=`, `<=`, `!=`, `=>`/`=<` are not read as `=`.
+/// ASCII relation spellings as LaTeX: `>=`, `<=`, `!=` are not read as `=`; `x \approx 600`
+/// names a value like `x = 600`.
 fn relations(s: &str) -> String {
+    let s = if s.contains("\\approx") {
+        s.replace("\\approx", "=")
+    } else {
+        s.to_string()
+    };
     if !s.contains(['<', '>', '!']) {
-        return s.to_string();
+        return s;
     }
     s.replace(">=", "\\geq ")
         .replace("<=", "\\leq ")
@@ -1134,6 +1140,7 @@ mod tests {
             ("x ≤ 2", "(-\\infty,2]"),
             ("x ≠ 2", "x\\neq2"),
             ("x != 2", "x\\neq2"),
+            ("x \\approx 600", "600"),
             ("0<g(t)<2", "(0,2)"),
             // Labels and chains.
             ("(a,b)=(5,1)", "(5,1)"),
