@@ -37,6 +37,14 @@ from sfstream.verify import VerifyConfig, verify_sample
         ("\\boxed{\\{2,5\\} \\setminus \\{5\\}}", "\\{2\\}", "correct"),
         ("\\boxed{\\cos^2 x - \\sin^2 x}", "\\cos 2x", "correct"),
         ("\\boxed{\\cos^2 x + \\sin^2 x}", "\\cos 2x", "wrong_answer"),
+        # Constants sympy cannot simplify agree to 80 digits relative to their size.
+        (
+            "\\boxed{\\cos \\frac{2\\pi}{15} \\cos \\frac{4\\pi}{15} \\cos \\frac{8\\pi}{15}"
+            " \\cos \\frac{16\\pi}{15}}",
+            "\\frac{1}{16}",
+            "correct",
+        ),
+        ("\\boxed{\\frac{1}{4}[\\cos^2(\\frac{2\\pi}{5}) - 1]}", "\\frac{1}{16}", "wrong_answer"),
         # 5. Labels.
         ("\\boxed{(a,b)=(5,1)}", "(5,1)", "correct"),
         ("\\boxed{0<g(t)<2}", "(0,2)", "correct"),

@@ -50,6 +50,9 @@ _SIMPLE = [
     (r"\\(sin|cos|tan|cot|sec|csc)\s*([0-9]+[A-Za-z]|[A-Za-z])(?![A-Za-z(])", r" \1(\2) "),
     (r"\\(sin|cos|tan|cot|sec|csc|exp)\b", r" \1"),
     (r"\\sqrt\[([^\]]+)\]\{", r"root_\1{"),
+    # Square brackets used as grouping (intervals and tuples never reach this point).
+    (r"\[", "("),
+    (r"\]", ")"),
 ]
 
 
@@ -267,6 +270,23 @@ def _compare(a: str, b: str, rel_tol: float = 0.0) -> Outcome:
     return _compare_values(a, b, rel_tol)
 
 
+#: Digits and relative agreement at which two constants sympy cannot simplify are equal.
+CONSTANT_DIGITS = 100
+CONSTANT_AGREE = 1e-80
+
+
+def _close(ea: Any, eb: Any, tol: Any, digits: int) -> bool:
+    """``|a - b| <= tol * max(|a|, |b|)``, evaluated in sympy floats (no underflow), and never
+    for two zeros or non-finite values."""
+    import sympy
+
+    va, vb = sympy.N(ea, digits), sympy.N(eb, digits)
+    if not (va.is_finite and vb.is_finite):
+        return False
+    scale = sympy.Max(abs(va), abs(vb))
+    return bool(scale > 0 and abs(va - vb) <= tol * scale)
+
+
 def _compare_values(a: str, b: str, rel_tol: float) -> Outcome:
     import sympy
 
@@ -279,20 +299,26 @@ def _compare_values(a: str, b: str, rel_tol: float) -> Outcome:
             probed = _probe(ea, eb)
             if probed is not None:
                 return probed
-        if rel_tol > 0 and not ea.free_symbols and not eb.free_symbols:
-            va, vb = complex(sympy.N(ea, 30)), complex(sympy.N(eb, 30))
-            if abs(va - vb) <= rel_tol * max(abs(va), abs(vb)):
-                return "equal"
+        constants = not ea.free_symbols and not eb.free_symbols
+        if rel_tol > 0 and constants and _close(ea, eb, sympy.Float(rel_tol), 30):
+            return "equal"
         diff = sympy.simplify(ea - eb)
         if diff == 0:
             return "equal"
         if diff.is_number and diff.free_symbols == set():
             if diff.is_Rational:
                 return "different"
-            # Exact zero only, in sympy's arbitrary-exponent floats (a Python float would
-            # underflow 1/2004! - 1/2006! to zero): no tolerance equates tiny magnitudes.
+            # Exact zero, in sympy's arbitrary-exponent floats (a Python float would
+            # underflow 1/2004! - 1/2006! to zero): no absolute tolerance equates tiny
+            # magnitudes. When simplify cannot prove an identity between constants
+            # (products of cosines equal to 1/16), agreement to CONSTANT_AGREE relative to
+            # their size at CONSTANT_DIGITS digits does.
             value = sympy.N(diff, 30)
-            return "equal" if value == 0 or value.is_zero else "different"
+            if value == 0 or value.is_zero:
+                return "equal"
+            if constants and _close(ea, eb, sympy.Float(CONSTANT_AGREE), CONSTANT_DIGITS):
+                return "equal"
+            return "different"
         return "equal" if ea.equals(eb) is True else "different"
     except Exception:
         return "error"
