@@ -189,9 +189,10 @@ fn lenient_equal(pred: &str, gold: &str, rel_tol: f64) -> Option<&'static str> {
     if !gold.contains(',') {
         let parts = compare::split_list(pred);
         if parts.len() >= 2
-            && parts
-                .iter()
-                .all(|p| compare_with(p, gold, rel_tol) == Verdict::Equal)
+            && parts.iter().all(|p| {
+                let p = normalize_answer(p);
+                p == gold || compare_with(&p, gold, rel_tol) == Verdict::Equal
+            })
         {
             return Some("every written form equals the gold");
         }
@@ -428,6 +429,8 @@ mod tests {
             ("The roots are $t = -1$ and $t = 7$.", "6, -1", WrongAnswer),
             ("\\boxed{5}", "\\boxed{4}, \\boxed{5}", WrongAnswer),
             ("\\boxed{0.5} or \\boxed{\\frac{1}{2}}", "\\frac12", Correct),
+            ("$\\boxed{28}$, or $\\boxed{28_9}$", "28_9", Correct),
+            ("$\\boxed{28}$, or $\\boxed{29_9}$", "28_9", WrongAnswer),
             // 3. Chains.
             ("\\boxed{3^3 = 27}", "27", Correct),
             ("Thus $y = \\frac{12}{3} = 4$.", "4", Correct),
@@ -482,6 +485,8 @@ mod tests {
             ("\\boxed{\\{-7, 7\\}}", "\\pm 7", Correct),
             ("\\boxed{{-7, 7}}", "\\pm 7", Correct),
             ("\\boxed{{-7, 8}}", "\\pm 7", WrongAnswer),
+            ("\\boxed{3√13}", "3\\sqrt{13}", Correct),
+            ("\\boxed{3√14}", "3\\sqrt{13}", WrongAnswer),
             // 10. Rounded decimal golds.
             ("\\boxed{\\sqrt{13}}", "3.606", Correct),
             ("\\boxed{\\sqrt{14}}", "3.606", WrongAnswer),

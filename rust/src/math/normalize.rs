@@ -603,7 +603,19 @@ fn commands_pass(s: &str) -> String {
                     '\u{00b7}' | '\u{22c5}' => out.push_str("\\cdot "),
                     '\u{00d7}' => out.push_str("\\times "),
                     '\u{03c0}' => out.push_str("\\pi "),
-                    '\u{221a}' => out.push_str("\\sqrt"),
+                    '\u{221a}' => {
+                        // `√13` is the root of the whole number, `√x` of one symbol.
+                        let rest = &s[i + ch.len_utf8()..];
+                        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                        if digits > 1 {
+                            out.push_str("\\sqrt{");
+                            out.push_str(&rest[..digits]);
+                            out.push('}');
+                            i += ch.len_utf8() + digits;
+                            continue;
+                        }
+                        out.push_str("\\sqrt");
+                    }
                     '\u{2264}' => out.push_str("\\leq "),
                     '\u{2265}' => out.push_str("\\geq "),
                     '\u{2260}' => out.push_str("\\neq "),
@@ -1141,6 +1153,9 @@ mod tests {
             ("x ≠ 2", "x\\neq2"),
             ("x != 2", "x\\neq2"),
             ("x \\approx 600", "600"),
+            ("3√13", "3\\sqrt{13}"),
+            ("√5", "\\sqrt{5}"),
+            ("√(x+1)", "\\sqrt(x+1)"),
             ("0<g(t)<2", "(0,2)"),
             // Labels and chains.
             ("(a,b)=(5,1)", "(5,1)"),
