@@ -29,10 +29,12 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 #: Figures reached per half: the least accuracy on the unambiguous pairs and the largest share
 #: of the wrong pairs accepted (false accepts).
 FLOORS = {
-    "dev": {"accuracy": 0.998, "false_accept_share": 0.0},
-    "heldout": {"accuracy": 0.99, "false_accept_share": 0.01},
+    "dev": {"accuracy": 0.998, "false_accept_share": 0.004},
+    "heldout": {"accuracy": 0.998, "false_accept_share": 0.0},
 }
 HALVES = ("dev", "heldout")
+#: Pairs whose answer type the labelling corrected (math_eval.md lists them).
+RETYPED = 24
 LABELS = {"correct", "wrong", "ambiguous"}
 WHO = {"label", "sfstream", "math_verify", "recorded", "debatable"}
 
@@ -109,14 +111,18 @@ def test_candidates_are_reproduced_from_the_data(shared_data: Path) -> None:
     drawn = {c["id"]: c for c in build_math_eval.candidates(shared_data)}
     rows = load_jsonl(EVAL)
     assert set(drawn) == {r["id"] for r in rows}
+    retyped = 0
     for r in rows:
         c = drawn[r["id"]]
-        assert (r["completion"], r["split"], r["answer_type"]) == (
+        assert (r["completion"], r["gold"], r["split"]) == (
             c["completion"],
+            c["gold"],
             c["split"],
-            c["answer_type"],
         ), r["id"]
-        assert r["gold"] == c["gold"] or r["id"] in explained(), r["id"]
+        retyped += r["answer_type"] != c["answer_type"]
+    # The script types a pair from the gold's surface; reading corrected a few of those types
+    # (listed in math_eval.md).
+    assert retyped == RETYPED
 
 
 def sfstream_verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
