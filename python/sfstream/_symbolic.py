@@ -273,6 +273,8 @@ def _compare(a: str, b: str, rel_tol: float = 0.0) -> Outcome:
 #: Digits and relative agreement at which two constants sympy cannot simplify are equal.
 CONSTANT_DIGITS = 100
 CONSTANT_AGREE = 1e-80
+#: Relative gap beyond which two constants are different without simplifying.
+CONSTANT_APART = 1e-40
 
 
 def _close(ea: Any, eb: Any, tol: Any, digits: int) -> bool:
@@ -285,6 +287,19 @@ def _close(ea: Any, eb: Any, tol: Any, digits: int) -> bool:
         return False
     scale = sympy.Max(abs(va), abs(vb))
     return bool(scale > 0 and abs(va - vb) <= tol * scale)
+
+
+def _apart(ea: Any, eb: Any) -> bool:
+    """Whether two constants differ by more than ``CONSTANT_APART`` relative to their size at
+    ``CONSTANT_DIGITS`` digits (so never by rounding)."""
+    import sympy
+
+    va, vb = sympy.N(ea, CONSTANT_DIGITS), sympy.N(eb, CONSTANT_DIGITS)
+    if not (va.is_number and vb.is_number and va.is_finite and vb.is_finite):
+        return False
+    gap = abs(va - vb)
+    scale = sympy.Max(abs(va), abs(vb))
+    return bool(gap.is_comparable and gap > sympy.Float(CONSTANT_APART) * scale)
 
 
 def _compare_values(a: str, b: str, rel_tol: float) -> Outcome:
@@ -302,6 +317,13 @@ def _compare_values(a: str, b: str, rel_tol: float) -> Outcome:
         constants = not ea.free_symbols and not eb.free_symbols
         if rel_tol > 0 and constants and _close(ea, eb, sympy.Float(rel_tol), 30):
             return "equal"
+        if constants:
+            # Two constants: their values at CONSTANT_DIGITS digits decide, before simplify
+            # (which can take long on nested radicals and trigonometric products).
+            if _close(ea, eb, sympy.Float(CONSTANT_AGREE), CONSTANT_DIGITS):
+                return "equal"
+            if _apart(ea, eb):
+                return "different"
         diff = sympy.simplify(ea - eb)
         if diff == 0:
             return "equal"

@@ -6,6 +6,7 @@
 
 use super::algebra;
 use super::number::{parse_number, Rational};
+use super::numeric;
 
 /// The outcome of comparing two answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,11 +186,21 @@ fn compare_at(a: &str, b: &str, depth: usize, ctx: &mut Ctx) -> Verdict {
             if different_words(x, y) {
                 Verdict::Different
             } else {
-                algebraic(x, y)
+                numeric_fallback(tolerant(algebraic(x, y), a, b, ctx), x, y)
             }
         }
-        (Atom(x), Num(_)) => tolerant(algebraic(x, b), a, b, ctx),
-        (Num(_), Atom(y)) => tolerant(algebraic(a, y), a, b, ctx),
+        (Atom(x), Num(_)) => {
+            if is_phrase(x) {
+                return Verdict::Different;
+            }
+            numeric_fallback(tolerant(algebraic(x, b), a, b, ctx), x, b)
+        }
+        (Num(_), Atom(y)) => {
+            if is_phrase(y) {
+                return Verdict::Different;
+            }
+            numeric_fallback(tolerant(algebraic(a, y), a, b, ctx), a, y)
+        }
         (Atom(_), _) | (_, Atom(_)) => Verdict::Unknown,
         // A bare list next to a tuple may be a sloppy tuple.
         (Unordered(Kind::List, _), Seq { .. }) | (Seq { .. }, Unordered(Kind::List, _)) => {
@@ -348,6 +359,22 @@ fn algebraic(a: &str, b: &str) -> Verdict {
         Some(false) => Verdict::Different,
         None => Verdict::Unknown,
     }
+}
+
+/// An undecided comparison of two constants whose values are clearly apart is "different"
+/// (see [`numeric::clearly_different`]).
+fn numeric_fallback(v: Verdict, a: &str, b: &str) -> Verdict {
+    if v == Verdict::Unknown && numeric::clearly_different(a, b) {
+        Verdict::Different
+    } else {
+        v
+    }
+}
+
+/// Words of text (`cannotbedetermined`, `nomaximumvalue`): letters only, with a run of at least
+/// three, so no product of variables; such an answer never equals a number.
+fn is_phrase(s: &str) -> bool {
+    s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Two plain words (letters only) that no algebra can make equal: read as products of
@@ -841,6 +868,11 @@ mod tests {
             ("\\lceil1.4\\rceil", "1", Different),
             ("\\binom{5}{2}", "10", Equal),
             ("|1-\\sqrt{2}|", "\\sqrt{2}-1", Equal),
+            ("\\sqrt{\\frac{17+\\sqrt{273}}{2}}", "4", Different),
+            ("\\sqrt{5+2\\sqrt{6}}", "\\sqrt{2}+\\sqrt{3}", Unknown),
+            ("\\frac{32}{3^{2/3}}", "2", Different),
+            ("cannotbedetermined", "850", Different),
+            ("xyz", "6", Different),
             ("\\frac{1}{2006!}", "\\frac{1}{2004!}", Different),
             ("\\frac{1}{2006!}", "\\frac{1}{2006!}", Equal),
             ("2006!", "\\frac{1}{2006!}", Different),

@@ -10,6 +10,7 @@ mod compare;
 mod extract;
 mod normalize;
 mod number;
+mod numeric;
 
 pub use extract::{extract_answer, extract_answer_opts, extract_answer_with, extract_choice};
 pub use normalize::normalize_answer;
