@@ -449,6 +449,26 @@ fn clean_phrase_answer(rest: &str) -> Option<String> {
 /// True when an answer phrase's text is a value rather than a word of prose (so "This answer
 /// is reasonable." after a box does not replace it).
 fn valueish(a: &str) -> bool {
+    let bytes = a.as_bytes();
+    // A plain word after the value (`12 apples`) makes the phrase prose: the box stays.
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            continue;
+        }
+        let run = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if run >= 3 {
+            return false;
+        }
+        i += run.max(1);
+    }
     a.bytes().any(|b| b.is_ascii_digit() || b == b'\\') || a.trim().chars().count() <= 3
 }
 
@@ -929,6 +949,11 @@ mod tests {
                 Some("7"),
             ),
             ("\\boxed{5}\nThis answer is reasonable.", Some("5")),
+            ("\\boxed{12}. So the answer is 12 apples.", Some("12")),
+            (
+                "\\boxed{12}. The final answer is $\\frac{1}{2}$.",
+                Some("\\frac{1}{2}"),
+            ),
             (
                 "The final answer is $\\boxed{5}$. I hope it is correct.",
                 Some("5"),
