@@ -44,7 +44,7 @@ const SPACE_COMMANDS: [&str; 2] = ["quad", "qquad"];
 
 /// Unit words removed after a number. Compared case-insensitively; single letters are left out
 /// on purpose (they are usually variables).
-const UNITS: [&str; 93] = [
+const UNITS: [&str; 94] = [
     "cm",
     "centimeter",
     "centimeters",
@@ -134,6 +134,7 @@ const UNITS: [&str; 93] = [
     "ways",
     "points",
     "percent",
+    "percentage",
     "pct",
     "grade",
     "mm^2",
@@ -325,6 +326,28 @@ fn strip_labels_in(s: &str) -> String {
     let parts = split_top(s, b',');
     if parts.len() < 2 || !parts.iter().any(|p| p.contains('=')) {
         return strip_assignment(s);
+    }
+    // `x=2, y=3`: distinct one-letter names, every part named, read as the ordered tuple of
+    // the values by name, `(2,3)`.
+    let mut named: Vec<(&str, &str)> = Vec::new();
+    for p in &parts {
+        let Some((name, value)) = p.split_once('=') else {
+            break;
+        };
+        let name = name.trim();
+        if name.len() != 1 || !name.as_bytes()[0].is_ascii_alphabetic() || value.contains('=') {
+            break;
+        }
+        named.push((name, value));
+    }
+    if named.len() == parts.len() {
+        named.sort_unstable_by_key(|(n, _)| *n);
+        if named.windows(2).all(|w| w[0].0 != w[1].0)
+            && named.iter().all(|(_, v)| !has_bare_letters(v))
+        {
+            let values: Vec<&str> = named.iter().map(|(_, v)| *v).collect();
+            return format!("({})", values.join(","));
+        }
     }
     let values: Vec<&str> = parts.iter().map(|p| label_value(p).unwrap_or(p)).collect();
     values.join(",")
@@ -1160,6 +1183,10 @@ mod tests {
             // Labels and chains.
             ("(a,b)=(5,1)", "(5,1)"),
             ("PQ=6, RS=2", "6,2"),
+            ("x=2, y=3", "(2,3)"),
+            ("y=3, x=2", "(2,3)"),
+            ("x=2, x=3", "2,3"),
+            ("28 percentage", "28"),
             ("g(x)=3", "3"),
             ("g(x)=3x+1", "3x+1"),
             ("S_{ABC}:S=3:11", "3:11"),
