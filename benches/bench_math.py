@@ -1,10 +1,12 @@
 """sfstream.check_math against math-verify on the same labeled pairs, in one run.
 
-Both checkers judge every (completion, gold) pair of ``tests/data/math_labeled.jsonl`` (the
-rows without a finish reason: math-verify does not see one). Reported in
-``benchmark.extra_info`` and printed: checks per second of each, the ratio, and the accuracy of
-each against the labels. The benchmark asserts that the verdicts it timed are right (≥ 98% of
-the labels); it never asserts a speed ratio.
+Two sets: the independent evaluation set ``tests/data/math_eval.jsonl`` (real model outputs
+labelled by reading, a development and a held-out half) and the hand-written
+``tests/data/math_labeled.jsonl`` (the rows without a finish reason: math-verify does not see
+one). Reported in ``benchmark.extra_info`` and printed: checks per second of each (wall time,
+sympy workers included), the ratio, and accuracy, false accepts and false rejects of each,
+per answer type and per half. The benchmarks assert that the verdicts they timed are right;
+they never assert a speed ratio.
 
 math-verify's timeouts use SIGALRM, which only works on the main thread, so it runs here on
 the main thread. sfstream's outcome cache is cleared before every round, so each round pays
@@ -22,7 +24,9 @@ from typing import Any
 import pytest
 from sfstream import _symbolic, check_math
 
-LABELED = Path(__file__).resolve().parents[1] / "tests" / "data" / "math_labeled.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+LABELED = DATA / "math_labeled.jsonl"
+EVAL = DATA / "math_eval.jsonl"
 MV_ROUNDS = 2
 SF_ROUNDS = 20
 
@@ -101,3 +105,91 @@ def test_check_math_vs_math_verify(benchmark: Any) -> None:
         print(f"{key}: {value}")
     assert sf_status_acc >= 0.98
     assert sf_acc >= 0.98
+
+
+def load_eval() -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
+    return [r for r in rows if r["label"] != "ambiguous"]
+
+
+def score(rows: list[dict[str, Any]], verdicts: list[bool]) -> dict[str, dict[str, int]]:
+    """Per half and answer type: pairs, right verdicts, false accepts, false rejects."""
+    out: dict[str, dict[str, int]] = {}
+    for row, got in zip(rows, verdicts, strict=True):
+        want = row["label"] == "correct"
+        for key in (f"{row['split']}/{row['answer_type']}", f"{row['split']}/all", "all/all"):
+            c = out.setdefault(key, {"pairs": 0, "right": 0, "fa": 0, "fr": 0, "wrong": 0})
+            c["pairs"] += 1
+            c["wrong"] += not want
+            c["right"] += got == want
+            c["fa"] += got and not want
+            c["fr"] += want and not got
+    return out
+
+
+@pytest.mark.timeout(3600)
+def test_eval_set_vs_math_verify(benchmark: Any) -> None:
+    """Both checkers on every unambiguous pair of the evaluation set, timed in alternating
+    slices so the machine's drift falls on both."""
+    pytest.importorskip("math_verify")
+    rows = load_eval()
+    # Start the symbolic workers and warm sympy's own first-call work outside the timings (a
+    # pipeline keeps its workers for the whole run), and import math-verify's parsers.
+    warm = [
+        {"completion": "\\boxed{\\cos^2 x - \\sin^2 x}", "gold": "\\cos 2x"},
+        {"completion": "\\boxed{\\sqrt{2}+\\sqrt{3}}", "gold": "\\sqrt{5+2\\sqrt{6}}"},
+        {"completion": "\\boxed{\\sin 1}", "gold": "\\frac{1}{2}"},
+    ]
+    run_sfstream(warm)
+    run_math_verify(rows[:20])
+    slices = [rows[i : i + 250] for i in range(0, len(rows), 250)]
+    sf: list[bool] = []
+    mv: list[bool] = []
+    sf_time = mv_time = 0.0
+    for part in slices:
+        start = time.perf_counter()
+        mv.extend(run_math_verify(part))
+        mv_time += time.perf_counter() - start
+        start = time.perf_counter()
+        got = run_sfstream(part)  # clears the outcome cache: every pair pays for sympy once
+        sf_time += time.perf_counter() - start
+        sf.extend(c for c, _ in got)
+    timed = benchmark.pedantic(run_sfstream, args=(rows,), rounds=1, iterations=1)
+    if timed is not None:
+        assert [c for c, _ in timed] == sf
+    sf_scores, mv_scores = score(rows, sf), score(rows, mv)
+    ratio = (len(rows) / sf_time) / (len(rows) / mv_time)
+    print(f"\npairs: {len(rows)}")
+    print(f"sfstream: {len(rows) / sf_time:.1f} checks/s; math-verify: {len(rows) / mv_time:.1f}")
+    print(f"speed ratio (wall time, sympy workers included): {ratio:.1f}")
+    head = f"{'sfstream acc FA FR':>20}  {'math-verify acc FA FR':>23}"
+    print(f"{'half/answer type':<28}{'pairs':>6}  {head}")
+    for key in sorted(
+        sf_scores, key=lambda k: (k.startswith("all"), k.split("/")[0], k.endswith("/all"), k)
+    ):
+        a, b = sf_scores[key], mv_scores[key]
+        print(
+            f"{key:<28}{a['pairs']:>6}  {a['right'] / a['pairs']:>12.4f}{a['fa']:>4}{a['fr']:>4}"
+            f"  {b['right'] / b['pairs']:>15.4f}{b['fa']:>4}{b['fr']:>4}"
+        )
+    info: dict[str, Any] = {
+        "pairs": len(rows),
+        "sfstream_checks_per_s": round(len(rows) / sf_time, 1),
+        "math_verify_checks_per_s": round(len(rows) / mv_time, 1),
+        "speed_ratio": round(ratio, 1),
+    }
+    for half in ("dev", "heldout"):
+        for name, scores in (("sfstream", sf_scores), ("math_verify", mv_scores)):
+            c = scores[f"{half}/all"]
+            info[f"{name}_{half}_accuracy"] = round(c["right"] / c["pairs"], 4)
+            info[f"{name}_{half}_false_accepts"] = c["fa"]
+            info[f"{name}_{half}_false_rejects"] = c["fr"]
+            info[f"{name}_{half}_wrong_pairs"] = c["wrong"]
+    benchmark.extra_info.update(info)
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    # The verdicts timed are the ones the eval test asserts.
+    for half in ("dev", "heldout"):
+        c = sf_scores[f"{half}/all"]
+        assert c["right"] / c["pairs"] >= 0.99
+        assert c["fa"] <= 0.01 * c["wrong"]

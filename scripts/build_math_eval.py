@@ -23,12 +23,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+QWEN_COT = "_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl"
 MATH_FILES = {
-    "math500/qwen2.5-14b": "math500/Qwen2.5-14B-Instruct_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
-    "math500/gemma-2-27b": "math500/gemma-2-27b-it_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
-    "aime24/qwen2.5-14b": "aime24/Qwen2.5-14B-Instruct_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "math500/qwen2.5-14b": "math500/Qwen2.5-14B-Instruct" + QWEN_COT,
+    "math500/gemma-2-27b": "math500/gemma-2-27b-it" + QWEN_COT,
+    "aime24/qwen2.5-14b": "aime24/Qwen2.5-14B-Instruct" + QWEN_COT,
     "aime24/sky-t1-14b": "aime24/Sky-T1-math-correct-5K-14B_test_Sky-T1_-1_seed0_t0.0_s0_e-1.jsonl",
-    "amc23/qwen2.5-14b": "amc23/Qwen2.5-14B-Instruct_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl",
+    "amc23/qwen2.5-14b": "amc23/Qwen2.5-14B-Instruct" + QWEN_COT,
     "math/qwen2.5-math-rm-example": "math/qwen2.5-math_eval_rm_maj_example_math_cot_100.jsonl",
 }
 GSM8K_GPT3 = "gsm8k/example_model_solutions.jsonl"
@@ -59,8 +60,10 @@ def answer_type(gold: str) -> str:
     if (
         "\\infty" in g
         or "\\cup" in g
-        or re.match(r"^[\[(].*[\])]$", g)
-        and (g[0] != g[-1].translate(str.maketrans(")]", "([")) or "\\infty" in g)
+        or (
+            re.match(r"^[\[(].*[\])]$", g)
+            and (g[0] != g[-1].translate(str.maketrans(")]", "([")) or "\\infty" in g)
+        )
     ):
         return "interval"
     if re.match(r"^\\?\{.*\\?\}$", g) and ("," in g or ";" in g):

@@ -17,16 +17,21 @@ class InvalidInputError(SfstreamError):
 class SandboxError(SfstreamError):
     """The sandbox could not set up or supervise a process."""
 
-def extract_answer(text: str, anchored: bool = True) -> str | None:
+def extract_answer(text: str, anchored: bool = True, strict: bool = False) -> str | None:
     """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw.
 
-    ``anchored=False`` falls back to the last math span or number."""
+    ``anchored=False`` falls back to the last math span or number; ``strict`` does not read a
+    concluding sentence without an answer marker."""
 
 def normalize_answer(text: str) -> str:
     """The canonical form of an answer used for comparison."""
 
 def check_math(
-    completion: str, gold: str, anchored: bool = True
+    completion: str,
+    gold: str,
+    anchored: bool = True,
+    strict: bool = False,
+    rel_tol: float = 0.0,
 ) -> tuple[str, str | None, str | None]:
     """``(status, extracted, detail)``; status is ``correct``, ``wrong_answer``,
     ``no_answer`` or ``undecided`` (the fast path cannot decide: compare symbolically)."""

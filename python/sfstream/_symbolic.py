@@ -42,8 +42,17 @@ _SIMPLE = [
     (r"\\infty", " oo "),
     (r"\\ln\b", " log"),
     (r"\\log\b", " log"),
+    # `\cos^2 x` is `(cos(x))**2`; `\sin^{2}(2x)` likewise.
+    (
+        r"\\(sin|cos|tan|cot|sec|csc)\^\{?(\d)\}?\s*(\([^()]*\)|\{[^{}]*\}|[0-9]*[A-Za-z])",
+        r" (\1(\3))**\2 ",
+    ),
+    (r"\\(sin|cos|tan|cot|sec|csc)\s*([0-9]+[A-Za-z]|[A-Za-z])(?![A-Za-z(])", r" \1(\2) "),
     (r"\\(sin|cos|tan|cot|sec|csc|exp)\b", r" \1"),
     (r"\\sqrt\[([^\]]+)\]\{", r"root_\1{"),
+    # Square brackets used as grouping (intervals and tuples never reach this point).
+    (r"\[", "("),
+    (r"\]", ")"),
 ]
 
 
@@ -192,7 +201,108 @@ def _probe(ea: Any, eb: Any) -> Outcome | None:
     return "equal" if agreeing >= PROBE_AGREEING else None
 
 
-def _compare(a: str, b: str) -> Outcome:
+def _split_top(text: str, sep: str) -> list[str]:
+    """Splits ``text`` at ``sep`` outside brackets."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+_MATRIX = re.compile(r"^\\begin\{([pbvBV]?matrix)\}(.*)\\end\{\1\}$", re.S)
+
+
+def _structure(text: str) -> tuple[str, list[str]] | None:
+    """A matrix (``"matrix"`` and its cells, row by row, with the shape in the kind) or a
+    bracketed tuple (its brackets and items); None for a single expression."""
+    t = text.strip()
+    m = _MATRIX.match(t)
+    if m and "\\begin" not in m.group(2):
+        rows = [r for r in m.group(2).split("\\\\") if r.strip()]
+        cells = [[c.strip() for c in r.split("&")] for r in rows]
+        shape = f"{m.group(1)}:{len(cells)}x{','.join(str(len(r)) for r in cells)}"
+        return shape, [c for r in cells for c in r]
+    if len(t) >= 2 and t[0] in "([" and t[-1] in ")]":
+        inner = t[1:-1]
+        depth = 0
+        for i, ch in enumerate(t):
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth == 0 and i < len(t) - 1:
+                return None
+        items = _split_top(inner, ",")
+        if len(items) >= 2:
+            return t[0] + t[-1] + str(len(items)), items
+    return None
+
+
+def _compare(a: str, b: str, rel_tol: float = 0.0) -> Outcome:
+    sa, sb = _structure(a), _structure(b)
+    if sa is not None or sb is not None:
+        # Matrices and tuples compare entry by entry, in order.
+        if sa is None or sb is None or sa[0] != sb[0]:
+            return "different"
+        worst: Outcome = "equal"
+        for x, y in zip(sa[1], sb[1], strict=True):
+            outcome = _compare(x, y, rel_tol)
+            if outcome == "different":
+                return "different"
+            if outcome != "equal":
+                worst = outcome
+        return worst
+    return _compare_values(a, b, rel_tol)
+
+
+#: Digits and relative agreement at which two constants sympy cannot simplify are equal.
+CONSTANT_DIGITS = 100
+CONSTANT_AGREE = 1e-80
+#: Relative gap beyond which two constants are different without simplifying.
+CONSTANT_APART = 1e-40
+
+
+def _close(ea: Any, eb: Any, tol: Any, digits: int) -> bool:
+    """``|a - b| <= tol * max(|a|, |b|)``, evaluated in sympy floats (no underflow), and never
+    for two zeros or non-finite values."""
+    import sympy
+
+    va, vb = sympy.N(ea, digits), sympy.N(eb, digits)
+    if not (va.is_finite and vb.is_finite):
+        return False
+    scale = sympy.Max(abs(va), abs(vb))
+    return bool(scale > 0 and abs(va - vb) <= tol * scale)
+
+
+def _apart(ea: Any, eb: Any) -> bool:
+    """Whether two constants differ by more than ``CONSTANT_APART`` relative to their size at
+    ``CONSTANT_DIGITS`` digits (so never by rounding)."""
+    import sympy
+
+    va, vb = sympy.N(ea, CONSTANT_DIGITS), sympy.N(eb, CONSTANT_DIGITS)
+    if not (va.is_number and vb.is_number and va.is_finite and vb.is_finite):
+        return False
+    gap = abs(va - vb)
+    scale = sympy.Max(abs(va), abs(vb))
+    return bool(gap.is_comparable and gap > sympy.Float(CONSTANT_APART) * scale)
+
+
+def _compare_values(a: str, b: str, rel_tol: float) -> Outcome:
     import sympy
 
     try:
@@ -204,16 +314,33 @@ def _compare(a: str, b: str) -> Outcome:
             probed = _probe(ea, eb)
             if probed is not None:
                 return probed
+        constants = not ea.free_symbols and not eb.free_symbols
+        if rel_tol > 0 and constants and _close(ea, eb, sympy.Float(rel_tol), 30):
+            return "equal"
+        if constants:
+            # Two constants: their values at CONSTANT_DIGITS digits decide, before simplify
+            # (which can take long on nested radicals and trigonometric products).
+            if _close(ea, eb, sympy.Float(CONSTANT_AGREE), CONSTANT_DIGITS):
+                return "equal"
+            if _apart(ea, eb):
+                return "different"
         diff = sympy.simplify(ea - eb)
         if diff == 0:
             return "equal"
         if diff.is_number and diff.free_symbols == set():
             if diff.is_Rational:
                 return "different"
-            # Exact zero only, in sympy's arbitrary-exponent floats (a Python float would
-            # underflow 1/2004! - 1/2006! to zero): no tolerance equates tiny magnitudes.
+            # Exact zero, in sympy's arbitrary-exponent floats (a Python float would
+            # underflow 1/2004! - 1/2006! to zero): no absolute tolerance equates tiny
+            # magnitudes. When simplify cannot prove an identity between constants
+            # (products of cosines equal to 1/16), agreement to CONSTANT_AGREE relative to
+            # their size at CONSTANT_DIGITS digits does.
             value = sympy.N(diff, 30)
-            return "equal" if value == 0 or value.is_zero else "different"
+            if value == 0 or value.is_zero:
+                return "equal"
+            if constants and _close(ea, eb, sympy.Float(CONSTANT_AGREE), CONSTANT_DIGITS):
+                return "equal"
+            return "different"
         return "equal" if ea.equals(eb) is True else "different"
     except Exception:
         return "error"
@@ -240,8 +367,8 @@ def _serve() -> None:
     out.flush()
     for line in sys.stdin:
         try:
-            a, b = json.loads(line)
-            result: str = _compare(str(a), str(b))
+            a, b, rel_tol = json.loads(line)
+            result: str = _compare(str(a), str(b), float(rel_tol))
         except MemoryError:
             result = "error"
         except Exception:
@@ -289,9 +416,9 @@ class _Worker:
         line, _, self._buf = self._buf.partition(b"\n")
         return line.decode("utf-8", "replace").strip()
 
-    def send(self, a: str, b: str) -> None:
+    def send(self, a: str, b: str, rel_tol: float = 0.0) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps([a, b]) + "\n").encode())
+        self.proc.stdin.write((json.dumps([a, b, rel_tol]) + "\n").encode())
         self.proc.stdin.flush()
 
     def kill(self) -> None:
@@ -315,12 +442,15 @@ class SymbolicPool:
         self._slots = threading.Semaphore(size)
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
-        self._cache: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, float], Outcome] = OrderedDict()
         self._cache_size = cache_size
 
-    def compare(self, a: str, b: str, timeout: float) -> Outcome:
-        """Whether two LaTeX answers are equal; ``timeout`` and ``error`` are outcomes too."""
-        key = (a, b)
+    def compare(self, a: str, b: str, timeout: float, rel_tol: float = 0.0) -> Outcome:
+        """Whether two LaTeX answers are equal; ``timeout`` and ``error`` are outcomes too.
+
+        ``rel_tol`` > 0 also accepts constants whose values are that close (relatively).
+        """
+        key = (a, b, rel_tol)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -337,7 +467,7 @@ class SymbolicPool:
                 with self._lock:
                     self._all.append(worker)
             try:
-                worker.send(a, b)
+                worker.send(a, b, rel_tol)
                 line = worker.read_line(timeout)
             except (OSError, ValueError):
                 line = ""
@@ -382,9 +512,9 @@ def _shared_pool() -> SymbolicPool:
         return _pool
 
 
-def equivalent(a: str, b: str, timeout: float = 5.0) -> Outcome:
+def equivalent(a: str, b: str, timeout: float = 5.0, *, rel_tol: float = 0.0) -> Outcome:
     """Compares two answers with sympy in the shared worker pool."""
-    return _shared_pool().compare(a, b, timeout)
+    return _shared_pool().compare(a, b, timeout, rel_tol)
 
 
 def clear_caches() -> None:

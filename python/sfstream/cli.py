@@ -296,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="limit on a symbolic comparison (default 5)",
     )
+    p.add_argument(
+        "--math-strict",
+        action="store_true",
+        default=None,
+        help="a math completion needs a box, an answer phrase or a bold final value "
+        "(its concluding sentence alone does not count)",
+    )
+    p.add_argument(
+        "--math-rel-tol",
+        type=_non_negative_float,
+        default=None,
+        metavar="TOL",
+        help="relative tolerance for numeric math answers (default 0: exact)",
+    )
     _common(p)
 
     p = sub.add_parser("format", help="turn correct samples into training examples")
@@ -325,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES)
     p.add_argument("-q", "--quiet", action="store_true")
     return parser
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
 
 
 def _options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
@@ -418,7 +442,12 @@ async def _generate(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) 
 async def _verify(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
     from sfstream.verify import VerifyConfig, verify_stage
 
-    config = VerifyConfig(**_options(args, ["workers", "time_limit", "memory_mb", "math_timeout"]))
+    config = VerifyConfig(
+        **_options(
+            args,
+            ["workers", "time_limit", "memory_mb", "math_timeout", "math_strict", "math_rel_tol"],
+        )
+    )
     await _filter(
         args, "verify", "sample", Sample.from_dict, lambda p: verify_stage(config, p), writers
     )

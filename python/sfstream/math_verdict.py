@@ -33,19 +33,22 @@ class MathVerdict:
     detail: str | None = None
 
 
-def extract_answer(text: str, *, anchored: bool = True) -> str | None:
+def extract_answer(text: str, *, anchored: bool = True, strict: bool = False) -> str | None:
     """The final answer of a completion: the last ``\\boxed{}``, else "the answer is X".
 
-    Anchored (the default), only a box, an answer phrase ("the answer is", "final answer is",
-    "Answer:", "####") or a bold value on the last line counts. ``anchored=False`` falls back
-    to the last math span or number; that also picks up an expression merely restated from the
-    problem, so do not use it to accept training data.
+    Anchored (the default), a box (boxes written side by side as one answer are read
+    together), an answer phrase ("the answer is", "final answer is", "Answer:", "####", a last
+    line "A: X"; one written after the last box wins over it), a bold value on the last line,
+    or, unless ``strict``, a last sentence that states one value at its end ("Altogether, there
+    are 36 outcomes.") counts. ``anchored=False`` falls back to the last math span or number;
+    that also picks up an expression merely restated from the problem, so do not use it to
+    accept training data.
 
     Example:
         >>> extract_answer("... so x = 2. Therefore, the answer is 2.")
         '2'
     """
-    return _core.extract_answer(text, anchored)
+    return _core.extract_answer(text, anchored, strict)
 
 
 def check_math(
@@ -55,6 +58,8 @@ def check_math(
     finish_reason: str | None = None,
     timeout: float = DEFAULT_SYMBOLIC_TIMEOUT,
     anchored: bool = True,
+    strict: bool = False,
+    rel_tol: float = 0.0,
 ) -> MathVerdict:
     """Judges a math completion against the gold answer.
 
@@ -72,21 +77,37 @@ def check_math(
             accepts the completion's last math span or number (see :func:`extract_answer`).
             A gold that is a choice letter A-E is matched against the completion's letter in
             any common form: ``(C)``, ``\\boxed{C}``, ``\\textbf{(C)}``, "Answer: C", "C)".
+        strict: The strict no-marker policy: a completion without a box, an answer phrase or
+            a bold final value has no answer. By default its last sentence counts when it
+            states one value at its end (see :func:`extract_answer`).
+        rel_tol: Relative tolerance for numeric answers: ``|a - b| <= rel_tol * max(|a|, |b|)``
+            counts as equal. The default 0 compares exactly (a gold written as a rounded
+            decimal still accepts an exact value that rounds to it, such as ``\\sqrt{13}``
+            for ``3.606``).
+
+    Raises:
+        ValueError: ``rel_tol`` is negative or NaN (an option error; nothing in the checked
+            text raises).
 
     Example:
         >>> check_math("Step 1: ... Therefore, the answer is \\boxed{\\frac{1}{2}}.", "0.5").status
         'correct'
     """
+    if not rel_tol >= 0.0:  # also rejects NaN
+        raise ValueError(f"rel_tol must be a number >= 0, got {rel_tol!r}")
     if finish_reason == "length":
-        extracted = _core.extract_answer(completion, anchored)
+        extracted = _core.extract_answer(completion, anchored, strict)
         return MathVerdict(False, "truncated", extracted, "generation stopped at the token limit")
-    status, extracted, detail = _core.check_math(completion, gold, anchored)
+    status, extracted, detail = _core.check_math(completion, gold, anchored, strict, rel_tol)
     if status == "undecided" and extracted is not None:
         gold_answer = gold
         if "\\boxed" in gold or "\\fbox" in gold:
             gold_answer = _core.extract_answer(gold) or gold
         outcome = _symbolic.equivalent(
-            _core.normalize_answer(extracted), _core.normalize_answer(gold_answer), timeout
+            _core.normalize_answer(extracted),
+            _core.normalize_answer(gold_answer),
+            timeout,
+            rel_tol=rel_tol,
         )
         if outcome == "equal":
             status, detail = "correct", "symbolically equal"

@@ -36,6 +36,9 @@ class VerifyConfig:
         time_limit: Seconds per test case for code.
         memory_mb: Memory limit per test case for code.
         math_timeout: Hard limit in seconds on a symbolic math comparison.
+        math_strict: Strict no-marker policy for math: a completion needs a box, an answer
+            phrase or a bold final value (see :func:`~sfstream.math_verdict.check_math`).
+        math_rel_tol: Relative tolerance for numeric math answers; 0 compares exactly.
         stop_on_first_failure: Stop a solution's tests at its first failure.
     """
 
@@ -43,6 +46,8 @@ class VerifyConfig:
     time_limit: float = 4.0
     memory_mb: int = 1024
     math_timeout: float = DEFAULT_SYMBOLIC_TIMEOUT
+    math_strict: bool = False
+    math_rel_tol: float = 0.0
     stop_on_first_failure: bool = True
 
     def __post_init__(self) -> None:
@@ -72,6 +77,8 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
             sample.answer or "",
             finish_reason=sample.finish_reason,
             timeout=config.math_timeout,
+            strict=config.math_strict,
+            rel_tol=config.math_rel_tol,
         )
         return Verdict(correct=m.correct, status=m.status, extracted=m.extracted, detail=m.detail)
     tests = sample.tests or {}

@@ -453,6 +453,84 @@ const GREEK: [&str; 18] = [
     "sigma", "tau", "rho", "epsilon", "eta", "xi", "nu",
 ];
 
+/// The numeric value of a constant answer (no variables, real), for tolerances and rounding.
+pub fn numeric_value(s: &str) -> Option<f64> {
+    parse(s)?.value()
+}
+
+impl Poly {
+    /// The value of a real constant (no variables, no imaginary part).
+    fn value(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for (m, c) in &self.0 {
+            if m.imag {
+                return None;
+            }
+            let mut v = c.to_f64() * (m.rad as f64).sqrt();
+            for (sym, e) in &m.syms {
+                let base = match sym {
+                    Sym::Pi => std::f64::consts::PI,
+                    Sym::E => std::f64::consts::E,
+                    Sym::Var(_) => return None,
+                };
+                v *= base.powi(*e);
+            }
+            total += v;
+        }
+        total.is_finite().then_some(total)
+    }
+
+    /// `|v|`, `⌊v⌋`, `⌈v⌉` of a real constant: exact for rationals, else from its value when
+    /// that is clearly away from the point where the result changes.
+    fn apply(&self, f: Rounding) -> Option<Poly> {
+        if let Some(r) = self.as_rational() {
+            let out = match f {
+                Rounding::Abs => {
+                    if r.numer() < 0 {
+                        r.neg()?
+                    } else {
+                        r
+                    }
+                }
+                Rounding::Floor => r.floor()?,
+                Rounding::Ceil => r.neg()?.floor()?.neg()?,
+            };
+            return Some(Poly::constant(out));
+        }
+        let v = self.value()?;
+        match f {
+            Rounding::Abs => {
+                if v.abs() < 1e-9 {
+                    return None;
+                }
+                if v < 0.0 {
+                    self.neg()
+                } else {
+                    Some(self.clone())
+                }
+            }
+            Rounding::Floor | Rounding::Ceil => {
+                if (v - v.round()).abs() < 1e-9 || v.abs() > 1e15 {
+                    return None;
+                }
+                let n = if f == Rounding::Floor {
+                    v.floor()
+                } else {
+                    v.ceil()
+                };
+                Some(Poly::constant(Rational::integer(n as i128)?))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    Abs,
+    Floor,
+    Ceil,
+}
+
 /// Parses a normalised answer into its canonical form; `None` outside the algebra.
 pub fn parse(s: &str) -> Option<Poly> {
     if s.is_empty() || s.len() > MAX_LEN || has_word(s) {
@@ -711,7 +789,10 @@ impl Parser<'_> {
     fn starts_factor(&mut self) -> bool {
         match self.peek() {
             Some(b) if b.is_ascii_alphanumeric() || b == b'(' || b == b'{' => true,
-            Some(b'\\') => !matches!(self.command(), Some("cdot" | "times" | "div") | None),
+            Some(b'\\') => !matches!(
+                self.command(),
+                Some("cdot" | "times" | "div" | "rfloor" | "rceil") | None
+            ),
             _ => false,
         }
     }
@@ -791,6 +872,14 @@ impl Parser<'_> {
                 self.eat(")").then_some(v)
             }
             b'0'..=b'9' | b'.' => self.number(),
+            b'|' => {
+                self.pos += 1;
+                let v = self.expr()?;
+                if !self.eat("|") {
+                    return None;
+                }
+                v.apply(Rounding::Abs)
+            }
             b'\\' => self.command_atom(),
             b'i' => {
                 self.pos += 1;
@@ -893,6 +982,18 @@ impl Parser<'_> {
                 binomial(n, k).map(Poly::constant)
             }
             "log" => self.log(),
+            "lfloor" | "lceil" => {
+                let v = self.expr()?;
+                let (close, f) = if name == "lfloor" {
+                    ("\\rfloor", Rounding::Floor)
+                } else {
+                    ("\\rceil", Rounding::Ceil)
+                };
+                if !self.eat(close) {
+                    return None;
+                }
+                v.apply(f)
+            }
             "pi" => Some(Poly::sym(Sym::Pi)),
             g if GREEK.contains(&g) => Some(Poly::sym(Sym::Var(format!("\\{g}")))),
             _ => None,

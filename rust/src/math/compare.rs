@@ -6,6 +6,7 @@
 
 use super::algebra;
 use super::number::{parse_number, Rational};
+use super::numeric;
 
 /// The outcome of comparing two answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +47,30 @@ enum Value<'a> {
     Atom(&'a str),
 }
 
-/// Compares two normalised answers.
+/// Compares two normalised answers exactly.
+#[cfg(test)]
 pub fn compare(pred: &str, gold: &str) -> Verdict {
-    let mut budget = BUDGET;
-    compare_at(pred, gold, 0, &mut budget)
+    compare_with(pred, gold, 0.0)
+}
+
+/// The state of one comparison: the remaining budget and the numeric tolerance.
+struct Ctx {
+    budget: usize,
+    rel_tol: f64,
+}
+
+/// [`compare`] where numbers within a relative tolerance `rel_tol` of each other are equal
+/// (`|a − b| ≤ rel_tol · max(|a|, |b|)`); `0.0` is exact.
+pub fn compare_with(pred: &str, gold: &str, rel_tol: f64) -> Verdict {
+    let mut ctx = Ctx {
+        budget: BUDGET,
+        rel_tol: if rel_tol.is_finite() && rel_tol > 0.0 {
+            rel_tol
+        } else {
+            0.0
+        },
+    };
+    compare_at(pred, gold, 0, &mut ctx)
 }
 
 /// Parses a normalised answer as an exact number, if it is one.
@@ -57,6 +78,14 @@ pub fn as_number(s: &str) -> Option<Rational> {
     match classify(s) {
         Value::Num(r) => Some(r),
         _ => None,
+    }
+}
+
+/// The parts of a bare list `a,b,c` (one part when `s` is not a list).
+pub fn split_list(s: &str) -> Vec<&str> {
+    match classify(s) {
+        Value::Unordered(Kind::List, items) => items,
+        _ => vec![s],
     }
 }
 
@@ -73,26 +102,33 @@ pub fn describe(s: &str) -> &'static str {
     }
 }
 
-fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
-    if *budget == 0 || depth > MAX_DEPTH {
+fn compare_at(a: &str, b: &str, depth: usize, ctx: &mut Ctx) -> Verdict {
+    if ctx.budget == 0 || depth > MAX_DEPTH {
         return Verdict::Unknown;
     }
-    *budget -= 1;
+    ctx.budget -= 1;
     if a == b {
         return Verdict::Equal;
     }
+    // Operations on finite sets are evaluated first: `\{2,5\}\cup\{7\}` is `\{2,5,7\}`.
+    if let Some(evaluated) = set_operations(a, ctx) {
+        return compare_at(&evaluated, b, depth + 1, ctx);
+    }
+    if let Some(evaluated) = set_operations(b, ctx) {
+        return compare_at(a, &evaluated, depth + 1, ctx);
+    }
     // `a \pm b` is the two-element list `a+b, a-b`.
     if let Some(expanded) = expand_pm(a) {
-        if let Some(v) = two_values_vs_one(&expanded, b, depth, budget) {
+        if let Some(v) = two_values_vs_one(&expanded, b, depth, ctx) {
             return v;
         }
-        return compare_at(&expanded, b, depth + 1, budget);
+        return compare_at(&expanded, b, depth + 1, ctx);
     }
     if let Some(expanded) = expand_pm(b) {
-        if let Some(v) = two_values_vs_one(&expanded, a, depth, budget) {
+        if let Some(v) = two_values_vs_one(&expanded, a, depth, ctx) {
             return v;
         }
-        return compare_at(a, &expanded, depth + 1, budget);
+        return compare_at(a, &expanded, depth + 1, ctx);
     }
     if let Some(v) = infinity(a, b) {
         return v;
@@ -106,7 +142,7 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
     use Value::*;
     match (classify(a), classify(b)) {
         (Num(x), Num(y)) => {
-            if x == y {
+            if x == y || within(ctx.rel_tol, x.to_f64(), y.to_f64()) {
                 Verdict::Equal
             } else {
                 Verdict::Different
@@ -127,7 +163,7 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
             if o1 != o2 || c1 != c2 || i1.len() != i2.len() {
                 return Verdict::Different;
             }
-            ordered(&i1, &i2, depth, budget)
+            ordered(&i1, &i2, depth, ctx)
         }
         (Matrix(r1), Matrix(r2)) => {
             if r1.len() != r2.len() || r1.iter().zip(&r2).any(|(x, y)| x.len() != y.len()) {
@@ -135,7 +171,7 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
             }
             let f1: Vec<&str> = r1.into_iter().flatten().collect();
             let f2: Vec<&str> = r2.into_iter().flatten().collect();
-            ordered(&f1, &f2, depth, budget)
+            ordered(&f1, &f2, depth, ctx)
         }
         (Unordered(k1, i1), Unordered(k2, i2)) => {
             let compatible =
@@ -143,18 +179,28 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
             if !compatible {
                 return Verdict::Unknown;
             }
-            unordered(&i1, &i2, depth, budget)
+            unordered(&i1, &i2, depth, ctx)
         }
         // One symbolic side: exact algebra decides most; a CAS may still find them equal.
         (Atom(x), Atom(y)) => {
             if different_words(x, y) {
                 Verdict::Different
             } else {
-                algebraic(x, y)
+                numeric_fallback(tolerant(algebraic(x, y), a, b, ctx), x, y)
             }
         }
-        (Atom(x), Num(_)) => algebraic(x, b),
-        (Num(_), Atom(y)) => algebraic(a, y),
+        (Atom(x), Num(_)) => {
+            if is_phrase(x) {
+                return Verdict::Different;
+            }
+            numeric_fallback(tolerant(algebraic(x, b), a, b, ctx), x, b)
+        }
+        (Num(_), Atom(y)) => {
+            if is_phrase(y) {
+                return Verdict::Different;
+            }
+            numeric_fallback(tolerant(algebraic(a, y), a, b, ctx), a, y)
+        }
         (Atom(_), _) | (_, Atom(_)) => Verdict::Unknown,
         // A bare list next to a tuple may be a sloppy tuple.
         (Unordered(Kind::List, _), Seq { .. }) | (Seq { .. }, Unordered(Kind::List, _)) => {
@@ -165,12 +211,170 @@ fn compare_at(a: &str, b: &str, depth: usize, budget: &mut usize) -> Verdict {
     }
 }
 
+/// Whether two floating-point values are within the relative tolerance (never when it is 0).
+fn within(rel_tol: f64, a: f64, b: f64) -> bool {
+    rel_tol > 0.0
+        && a.is_finite()
+        && b.is_finite()
+        && (a - b).abs() <= rel_tol * a.abs().max(b.abs())
+}
+
+/// A number against a constant expression under a tolerance: equal when their values are close.
+fn tolerant(exact: Verdict, a: &str, b: &str, ctx: &Ctx) -> Verdict {
+    if exact == Verdict::Equal || ctx.rel_tol == 0.0 {
+        return exact;
+    }
+    match (algebra::numeric_value(a), algebra::numeric_value(b)) {
+        (Some(x), Some(y)) if within(ctx.rel_tol, x, y) => Verdict::Equal,
+        _ => exact,
+    }
+}
+
+/// The operands and operators of `A \cup B \cap C \setminus D` when every operand is a finite
+/// set written `\{...\}`, evaluated left to right into one set `\{...\}`. Elements are the
+/// same when their normalised strings or exact values are equal.
+fn set_operations(s: &str, ctx: &mut Ctx) -> Option<String> {
+    if !s.starts_with("\\{")
+        || !(s.contains("\\cup") || s.contains("\\cap") || s.contains("\\setminus"))
+    {
+        return None;
+    }
+    let mut operands: Vec<&str> = Vec::new();
+    let mut ops: Vec<&str> = Vec::new();
+    let bytes = s.as_bytes();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if depth == 0 {
+            if let Some(op) = ["\\cup", "\\cap", "\\setminus"]
+                .into_iter()
+                .find(|op| s[i..].starts_with(op))
+            {
+                operands.push(&s[start..i]);
+                ops.push(op);
+                i += op.len();
+                start = i;
+                continue;
+            }
+        }
+        let (d, len) = bracket_step(bytes, i);
+        depth += d;
+        i += len;
+    }
+    operands.push(&s[start..]);
+    if ops.is_empty() || operands.len() > 16 {
+        return None;
+    }
+    let mut sets: Vec<Vec<&str>> = Vec::new();
+    for operand in &operands {
+        let inner = operand
+            .strip_prefix("\\{")
+            .and_then(|t| t.strip_suffix("\\}"))
+            .filter(|_| closes_at_end(operand))?;
+        let items: Vec<&str> = split_top(inner, ",")
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect();
+        if items.len() > MAX_ITEMS {
+            return None;
+        }
+        sets.push(items);
+    }
+    let mut same = |x: &str, y: &str| -> Option<bool> {
+        match compare_at(x, y, MAX_DEPTH, ctx) {
+            Verdict::Equal => Some(true),
+            Verdict::Different => Some(false),
+            Verdict::Unknown => None,
+        }
+    };
+    let mut acc: Vec<&str> = Vec::new();
+    for x in &sets[0] {
+        let mut dup = false;
+        for y in &acc {
+            if same(x, y)? {
+                dup = true;
+                break;
+            }
+        }
+        if !dup {
+            acc.push(x);
+        }
+    }
+    for (op, set) in ops.iter().zip(&sets[1..]) {
+        let mut member = |x: &str| -> Option<bool> {
+            for y in set {
+                if same(x, y)? {
+                    return Some(true);
+                }
+            }
+            Some(false)
+        };
+        match *op {
+            "\\cup" => {
+                let mut added = Vec::new();
+                for y in set {
+                    let mut dup = false;
+                    for x in &acc {
+                        if same(x, y)? {
+                            dup = true;
+                            break;
+                        }
+                    }
+                    if !dup {
+                        added.push(*y);
+                    }
+                }
+                acc.extend(added);
+            }
+            "\\cap" => {
+                let mut kept = Vec::new();
+                for x in &acc {
+                    if member(x)? {
+                        kept.push(*x);
+                    }
+                }
+                acc = kept;
+            }
+            _ => {
+                let mut kept = Vec::new();
+                for x in &acc {
+                    if !member(x)? {
+                        kept.push(*x);
+                    }
+                }
+                acc = kept;
+            }
+        }
+    }
+    if acc.is_empty() {
+        return Some("\\varnothing".to_string());
+    }
+    Some(format!("\\{{{}\\}}", acc.join(",")))
+}
+
 fn algebraic(a: &str, b: &str) -> Verdict {
     match algebra::equal(a, b) {
         Some(true) => Verdict::Equal,
         Some(false) => Verdict::Different,
         None => Verdict::Unknown,
     }
+}
+
+/// An undecided comparison of two constants whose values are clearly apart is "different"
+/// (see [`numeric::clearly_different`]).
+fn numeric_fallback(v: Verdict, a: &str, b: &str) -> Verdict {
+    if v == Verdict::Unknown && numeric::clearly_different(a, b) {
+        Verdict::Different
+    } else {
+        v
+    }
+}
+
+/// Words of text (`cannotbedetermined`, `nomaximumvalue`): letters only, with a run of at least
+/// three, so no product of variables; such an answer never equals a number.
+fn is_phrase(s: &str) -> bool {
+    s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Two plain words (letters only) that no algebra can make equal: read as products of
@@ -221,12 +425,7 @@ fn expand_pm(s: &str) -> Option<String> {
 
 /// A `\pm` answer (expanded to `p,q`) against one value: when `p` and `q` are certainly
 /// different values, no single value equals the pair.
-fn two_values_vs_one(
-    expanded: &str,
-    single: &str,
-    depth: usize,
-    budget: &mut usize,
-) -> Option<Verdict> {
+fn two_values_vs_one(expanded: &str, single: &str, depth: usize, ctx: &mut Ctx) -> Option<Verdict> {
     if expand_pm(single).is_some() || !matches!(classify(single), Value::Num(_) | Value::Atom(_)) {
         return None;
     }
@@ -234,7 +433,7 @@ fn two_values_vs_one(
     let [p, q] = parts.as_slice() else {
         return None;
     };
-    (compare_at(p, q, depth + 1, budget) == Verdict::Different).then_some(Verdict::Different)
+    (compare_at(p, q, depth + 1, ctx) == Verdict::Different).then_some(Verdict::Different)
 }
 
 /// `Some(true)` for `\infty`/`+\infty`, `Some(false)` for `-\infty`.
@@ -267,21 +466,26 @@ fn infinity(a: &str, b: &str) -> Option<Verdict> {
     }
 }
 
-/// The parts of a ratio `a:b` (or `a:b:c`) of exact numbers, not all zero.
+/// The parts of a ratio `a:b` (or `a:b:c`) of exact numbers.
 fn ratio_parts(s: &str) -> Option<Vec<Rational>> {
     let parts = split_top(s, ":");
     if parts.len() < 2 || parts.len() > 16 {
         return None;
     }
-    let values = parts
-        .iter()
-        .map(|p| parse_number(p.trim()))
-        .collect::<Option<Vec<_>>>()?;
-    values.iter().any(|v| !v.is_zero()).then_some(values)
+    parts.iter().map(|p| parse_number(p.trim())).collect()
+}
+
+/// A clock time `h:mm` (the minutes written with two digits: `11:00`, `4:30`).
+fn is_time(s: &str) -> bool {
+    let parts = split_top(s, ":");
+    matches!(parts.as_slice(), [h, m]
+        if !h.is_empty() && h.len() <= 2 && h.bytes().all(|b| b.is_ascii_digit())
+            && m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Ratios compare by proportionality (`6:4` is `3:2`, `3:2` is not `2:3`); a two-part ratio
-/// against a number compares as the quotient `a/b`.
+/// against a number compares as the quotient `a/b`. Clock times (`11:00`) and ratios with a
+/// zero part (`0:3`) compare part by part, exactly: `11:00` is not `2:00`, `0:3` is not `0:8`.
 fn ratio(a: &str, b: &str) -> Option<Verdict> {
     let decide = |eq: bool| {
         if eq {
@@ -290,21 +494,29 @@ fn ratio(a: &str, b: &str) -> Option<Verdict> {
             Verdict::Different
         }
     };
+    let times = is_time(a) || is_time(b);
     match (ratio_parts(a), ratio_parts(b)) {
         (Some(x), Some(y)) => {
             if x.len() != y.len() {
-                return None;
+                return if times {
+                    Some(Verdict::Different)
+                } else {
+                    None
+                };
             }
-            // Proportional: x_i·y_k == y_i·x_k for a pivot k with x_k ≠ 0 (then y_k ≠ 0 too,
-            // or every y_i would be zero, which `ratio_parts` excludes).
-            let k = x.iter().position(|v| !v.is_zero())?;
+            let zero = x.iter().chain(&y).any(Rational::is_zero);
+            if times || zero {
+                return Some(decide(x == y));
+            }
+            // Proportional: x_i·y_0 == y_i·x_0 (every part is non-zero here).
             for (xi, yi) in x.iter().zip(&y) {
-                if xi.mul(y[k])? != yi.mul(x[k])? {
+                if xi.mul(y[0])? != yi.mul(x[0])? {
                     return Some(Verdict::Different);
                 }
             }
             Some(Verdict::Equal)
         }
+        _ if times => None,
         (Some(x), None) => ratio_vs_number(&x, b).map(decide),
         (None, Some(y)) => ratio_vs_number(&y, a).map(decide),
         (None, None) => None,
@@ -356,10 +568,10 @@ fn factorial(a: &str, b: &str) -> Option<Verdict> {
     }
 }
 
-fn ordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
+fn ordered(a: &[&str], b: &[&str], depth: usize, ctx: &mut Ctx) -> Verdict {
     let mut all_equal = true;
     for (x, y) in a.iter().zip(b) {
-        match compare_at(x, y, depth + 1, budget) {
+        match compare_at(x, y, depth + 1, ctx) {
             Verdict::Different => return Verdict::Different,
             Verdict::Unknown => all_equal = false,
             Verdict::Equal => {}
@@ -374,14 +586,14 @@ fn ordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict 
 
 /// Order-free comparison. Equality of decided values is an equivalence, so greedy matching
 /// on `Equal` finds a perfect matching when one exists among decided pairs.
-fn unordered(a: &[&str], b: &[&str], depth: usize, budget: &mut usize) -> Verdict {
+fn unordered(a: &[&str], b: &[&str], depth: usize, ctx: &mut Ctx) -> Verdict {
     if a.len() > MAX_ITEMS || b.len() > MAX_ITEMS {
         return Verdict::Unknown;
     }
     let mut table = vec![Verdict::Unknown; a.len() * b.len()];
     for (i, x) in a.iter().enumerate() {
         for (j, y) in b.iter().enumerate() {
-            table[i * b.len() + j] = compare_at(x, y, depth + 1, budget);
+            table[i * b.len() + j] = compare_at(x, y, depth + 1, ctx);
         }
     }
     let cell = |i: usize, j: usize| table[i * b.len() + j];
@@ -636,9 +848,31 @@ mod tests {
             ("2:4:6", "1:2:3", Equal),
             ("2:4:6", "1:2:4", Different),
             ("1:2", "1:2:3", Unknown),
-            ("0:0", "1:2", Unknown),
-            ("0:1", "0:5", Equal),
+            ("0:0", "1:2", Different),
+            ("0:1", "0:5", Different),
+            ("0:3", "0:8", Different),
+            ("0:3", "0:3", Equal),
             ("0:1", "1:0", Different),
+            ("11:00", "2:00", Different),
+            ("4:30", "9:60", Different),
+            ("4:30", "4:30", Equal),
+            ("11:00", "11", Unknown),
+            ("\\{2,5\\}\\cup\\{7\\}", "\\{2,5,7\\}", Equal),
+            ("\\{2,5\\}\\cup\\{7\\}", "\\{2,5\\}", Different),
+            ("\\{1,2,3\\}\\cap\\{2,3,4\\}", "\\{2,3\\}", Equal),
+            ("\\{1,2,3\\}\\setminus\\{2\\}", "1,3", Equal),
+            ("\\{1,2\\}\\cap\\{3\\}", "\\varnothing", Equal),
+            ("|-7|", "7", Equal),
+            ("\\lfloor5.2\\rfloor", "5", Equal),
+            ("\\lceil1.4\\rceil", "2", Equal),
+            ("\\lceil1.4\\rceil", "1", Different),
+            ("\\binom{5}{2}", "10", Equal),
+            ("|1-\\sqrt{2}|", "\\sqrt{2}-1", Equal),
+            ("\\sqrt{\\frac{17+\\sqrt{273}}{2}}", "4", Different),
+            ("\\sqrt{5+2\\sqrt{6}}", "\\sqrt{2}+\\sqrt{3}", Unknown),
+            ("\\frac{32}{3^{2/3}}", "2", Different),
+            ("cannotbedetermined", "850", Different),
+            ("xyz", "6", Different),
             ("\\frac{1}{2006!}", "\\frac{1}{2004!}", Different),
             ("\\frac{1}{2006!}", "\\frac{1}{2006!}", Equal),
             ("2006!", "\\frac{1}{2006!}", Different),

@@ -10,11 +10,36 @@ mod compare;
 mod extract;
 mod normalize;
 mod number;
+mod numeric;
 
-pub use extract::{extract_answer, extract_answer_with, extract_choice};
+pub use extract::{extract_answer, extract_answer_opts, extract_answer_with, extract_choice};
 pub use normalize::normalize_answer;
 
-use compare::{compare, Verdict};
+use compare::{compare_with, Verdict};
+
+/// Options of a math check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MathOptions {
+    /// Require an answer marker or a concluding sentence (see [`extract_answer_opts`]); when
+    /// false, the last math span or number of the completion also counts.
+    pub anchored: bool,
+    /// Strict no-marker policy: a completion without a box, an answer phrase or a bold final
+    /// value has no answer (its concluding sentence is not read).
+    pub strict: bool,
+    /// Relative tolerance for numbers (`|a − b| ≤ rel_tol · max(|a|, |b|)`); `0.0`, the
+    /// default, compares exactly.
+    pub rel_tol: f64,
+}
+
+impl Default for MathOptions {
+    fn default() -> Self {
+        MathOptions {
+            anchored: true,
+            strict: false,
+            rel_tol: 0.0,
+        }
+    }
+}
 
 /// The outcome of checking a math completion against its gold answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +87,31 @@ pub fn check_math(completion: &str, gold: &str) -> MathCheck {
 /// A gold answer that is a choice letter `A`–`E` (`C`, `(C)`, `\text{(C)}`) is checked as a
 /// multiple-choice answer: the completion's letter is read with [`extract_choice`].
 pub fn check_math_with(completion: &str, gold: &str, anchored: bool) -> MathCheck {
+    check_math_opts(
+        completion,
+        gold,
+        &MathOptions {
+            anchored,
+            ..MathOptions::default()
+        },
+    )
+}
+
+/// [`check_math`] with every option (see [`MathOptions`]).
+///
+/// Beyond exact comparison: a gold written as a rounded decimal (`3.606`) accepts a constant
+/// that rounds to it at the gold's precision (`\sqrt{13}`) when the answer is not itself a
+/// shorter decimal; a decimal comma (`0,25`) is read as a decimal point when the gold is one
+/// number; and several written forms of one value (`\boxed{0.5}` or `\boxed{\frac12}`) count
+/// as that value.
+pub fn check_math_opts(completion: &str, gold: &str, opts: &MathOptions) -> MathCheck {
+    let anchored = opts.anchored;
     let gold_answer = gold_answer(gold);
     let gold_norm = normalize_answer(&gold_answer);
     if let Some(gold_letter) = choice_letter(&gold_norm) {
         return check_choice(completion, gold_letter, anchored);
     }
-    let Some(extracted) = extract_answer_with(completion, anchored) else {
+    let Some(extracted) = extract_answer_opts(completion, anchored, opts.strict) else {
         let detail = if completion.contains("\\boxed") || completion.contains("\\fbox") {
             "unterminated \\boxed (truncated completion?)"
         } else {
@@ -97,7 +141,13 @@ pub fn check_math_with(completion: &str, gold: &str, anchored: bool) -> MathChec
             "normalised strings match",
         );
     }
-    match compare(&pred, &gold_norm) {
+    let outcome = compare_with(&pred, &gold_norm, opts.rel_tol);
+    if outcome != Verdict::Equal {
+        if let Some(detail) = lenient_equal(&pred, &gold_norm, opts.rel_tol) {
+            return verdict(MathStatus::Correct, Some(extracted), detail);
+        }
+    }
+    match outcome {
         Verdict::Equal => verdict(MathStatus::Correct, Some(extracted), "equal values"),
         Verdict::Different => {
             if percent_equal(&extracted, &pred, &gold_answer, &gold_norm) {
@@ -120,6 +170,83 @@ pub fn check_math_with(completion: &str, gold: &str, anchored: bool) -> MathChec
             "symbolic comparison needed",
         ),
     }
+}
+
+/// The equalities beyond [`compare_with`] that depend on which side is the gold: a rounded
+/// decimal gold, a decimal comma in the answer, and one value written several ways.
+fn lenient_equal(pred: &str, gold: &str, rel_tol: f64) -> Option<&'static str> {
+    if rounds_to(pred, gold) {
+        return Some("rounds to the gold's decimal");
+    }
+    let single_gold = compare::as_number(gold).is_some();
+    if single_gold {
+        if let Some(decimal) = decimal_comma(pred) {
+            if compare_with(&decimal, gold, rel_tol) == Verdict::Equal {
+                return Some("equal with a decimal comma");
+            }
+        }
+    }
+    // `0.5, \frac{1}{2}`: every listed form equals the one-valued gold.
+    if !gold.contains(',') {
+        let parts = compare::split_list(pred);
+        if parts.len() >= 2
+            && parts.iter().all(|p| {
+                let p = normalize_answer(p);
+                p == gold || compare_with(&p, gold, rel_tol) == Verdict::Equal
+            })
+        {
+            return Some("every written form equals the gold");
+        }
+    }
+    None
+}
+
+/// `0,25` -> `0.25`: one comma between digits that is not a thousands separator.
+fn decimal_comma(pred: &str) -> Option<String> {
+    let (int, frac) = pred.split_once(',')?;
+    let int_ok = {
+        let digits = int.strip_prefix('-').unwrap_or(int);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let frac_ok = !frac.is_empty() && frac.len() != 3 && frac.bytes().all(|b| b.is_ascii_digit());
+    (int_ok && frac_ok).then(|| format!("{int}.{frac}"))
+}
+
+/// Whether `gold` is a decimal with `d ≥ 1` places and `pred` a real constant that rounds to it
+/// at `d` places, `pred` not being itself a decimal of at most `d + 1` places (so `0.54` does
+/// not pass for `0.5`, while `\sqrt{13}` and `3.60555` pass for `3.606`).
+fn rounds_to(pred: &str, gold: &str) -> bool {
+    let body = gold.strip_prefix('-').unwrap_or(gold);
+    let Some((int, frac)) = body.split_once('.') else {
+        return false;
+    };
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || frac.is_empty()
+        || frac.len() > 12
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return false;
+    }
+    let places = frac.len();
+    let pred_body = pred.strip_prefix('-').unwrap_or(pred);
+    if let Some((pi, pf)) = pred_body.split_once('.') {
+        let plain =
+            pi.bytes().all(|b| b.is_ascii_digit()) && pf.bytes().all(|b| b.is_ascii_digit());
+        if plain && pf.len() <= places + 1 {
+            return false;
+        }
+    }
+    if pred_body.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (Some(g), Some(p)) = (gold.parse::<f64>().ok(), algebra::numeric_value(pred)) else {
+        return false;
+    };
+    let scale = 10f64.powi(places as i32);
+    let half = 0.5 / scale;
+    // Inside the rounding interval of the gold, with a margin for binary floating point.
+    (p - g).abs() < half * (1.0 - 1e-9)
 }
 
 /// The gold's final answer: a gold written as a full solution carries it in a box.
@@ -281,6 +408,143 @@ mod tests {
             let got = check_math(completion, gold);
             assert_eq!(got.status, *want, "{completion:?} vs {gold:?}: {got:?}");
         }
+    }
+
+    /// The failure families of real answer forms: each row is (completion, gold, verdict).
+    #[test]
+    fn answer_forms_table() {
+        let cases: &[(&str, &str, MathStatus)] = &[
+            // 1. Times and zero parts are exact.
+            ("\\boxed{11:00}", "2:00", WrongAnswer),
+            ("\\boxed{0:3}", "0:8", WrongAnswer),
+            ("\\boxed{4:30 \\text{ p.m.}}", "\\text{4:30 p.m.}", Correct),
+            ("\\boxed{6:4}", "3:2", Correct),
+            // 2. Several parts.
+            ("So $\\boxed{4}$ and $\\boxed{7}$.", "4, 7", Correct),
+            ("So $\\boxed{4}$ and $\\boxed{7}$.", "4", WrongAnswer),
+            ("$y = \\boxed{-2}$ or $y = \\boxed{5}$", "-2, 5", Correct),
+            ("\\boxed{3 \\text{ and } 9}", "3, 9", Correct),
+            ("\\boxed{3}", "3, 9", WrongAnswer),
+            ("\\boxed{3, 9, 12}", "3, 9", WrongAnswer),
+            ("The roots are $t = -1$ and $t = 6$.", "6, -1", Correct),
+            ("The roots are $t = -1$ and $t = 7$.", "6, -1", WrongAnswer),
+            ("\\boxed{5}", "\\boxed{4}, \\boxed{5}", WrongAnswer),
+            ("\\boxed{0.5} or \\boxed{\\frac{1}{2}}", "\\frac12", Correct),
+            ("$\\boxed{28}$, or $\\boxed{28_9}$", "28_9", Correct),
+            ("$\\boxed{28}$, or $\\boxed{29_9}$", "28_9", WrongAnswer),
+            // 3. Chains.
+            ("\\boxed{3^3 = 27}", "27", Correct),
+            ("Thus $y = \\frac{12}{3} = 4$.", "4", Correct),
+            ("\\boxed{p + q = q + p = 17}", "17", Correct),
+            ("\\boxed{p + q = q + p = 18}", "17", WrongAnswer),
+            ("\\boxed{x + y = 5}", "x - y = 5", WrongAnswer),
+            // 4. Values that need evaluation.
+            ("\\boxed{|-7|}", "7", Correct),
+            ("\\boxed{\\lfloor 5.2 \\rfloor}", "5", Correct),
+            ("\\boxed{\\lceil 1.4 \\rceil}", "2", Correct),
+            ("\\boxed{\\lceil 1.4 \\rceil}", "1", WrongAnswer),
+            ("\\boxed{\\{2,5\\} \\cup \\{7\\}}", "\\{2, 5, 7\\}", Correct),
+            ("\\boxed{\\{2,5\\} \\cap \\{5\\}}", "\\{5\\}", Correct),
+            ("\\boxed{\\dbinom{6}{2}}", "15", Correct),
+            // 5. Labels.
+            ("\\boxed{(a,b)=(5,1)}", "(5,1)", Correct),
+            ("\\boxed{(5,1)}", "(a,b)=(5,1)", Correct),
+            ("\\boxed{PQ=6, RS=2}", "6, 2", Correct),
+            ("\\boxed{g(x)=3}", "3", Correct),
+            ("\\boxed{S_{ABC}:S=3:11}", "3:11", Correct),
+            ("\\boxed{0<g(t)<2}", "(0,2)", Correct),
+            ("\\boxed{0<g(t)\\le 2}", "(0,2)", WrongAnswer),
+            // 6. Relations.
+            ("\\boxed{x \\geq 2}", "x >= 2", Correct),
+            ("\\boxed{[2, \\infty)}", "x >= 2", Correct),
+            ("\\boxed{x > 2}", "x >= 2", WrongAnswer),
+            ("\\boxed{x \\lt 5}", "x<5", Correct),
+            ("\\boxed{x ≤ 5}", "(-\\infty, 5]", Correct),
+            // 7. Answer phrases with prose.
+            ("Final Answer: The smallest $k$ is 12.", "12", Correct),
+            (
+                "\\boxed{11}\nFinal Answer: The final answer is 12.",
+                "12",
+                Correct,
+            ),
+            // 8. No marker.
+            ("Altogether, there are 36 outcomes.", "36", Correct),
+            ("We add them, so the sum is 19", "19", Correct),
+            ("We add them, so the sum is 19", "20", WrongAnswer),
+            // 9. Notation.
+            ("\\boxed{0,25}", "0.25", Correct),
+            ("\\boxed{0,26}", "0.25", WrongAnswer),
+            ("\\boxed{1,5}", "1, 5", Correct),
+            ("\\boxed{50 \\text{ percent}}", "50\\%", Correct),
+            ("\\boxed{12 {, }345}", "12345", Correct),
+            (
+                "\\boxed{\\left[\\begin{array}{cc} 1 & 2 \\\\ 3 & 4 \\end{array}\\right]}",
+                "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+                Correct,
+            ),
+            ("\\boxed{(1; 2)}", "(1, 2)", Correct),
+            ("\\boxed{\\{-7, 7\\}}", "\\pm 7", Correct),
+            ("\\boxed{{-7, 7}}", "\\pm 7", Correct),
+            ("\\boxed{{-7, 8}}", "\\pm 7", WrongAnswer),
+            ("\\boxed{3√13}", "3\\sqrt{13}", Correct),
+            ("\\boxed{3√14}", "3\\sqrt{13}", WrongAnswer),
+            // 10. Rounded decimal golds.
+            ("\\boxed{\\sqrt{13}}", "3.606", Correct),
+            ("\\boxed{\\sqrt{14}}", "3.606", WrongAnswer),
+            ("\\boxed{3.60555}", "3.606", Correct),
+            ("\\boxed{3.6056}", "3.606", WrongAnswer),
+            ("\\boxed{0.54}", "0.5", WrongAnswer),
+            ("\\boxed{3.61}", "3.606", WrongAnswer),
+            ("\\boxed{2\\pi}", "6.28", Correct),
+            ("\\boxed{4}", "3.9", WrongAnswer),
+        ];
+        for (completion, gold, want) in cases {
+            let got = check_math(completion, gold);
+            assert_eq!(got.status, *want, "{completion:?} vs {gold:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn options() {
+        let strict = MathOptions {
+            strict: true,
+            ..MathOptions::default()
+        };
+        let text = "Altogether, there are 36 outcomes.";
+        assert_eq!(check_math_opts(text, "36", &strict).status, NoAnswer);
+        assert_eq!(
+            check_math_opts("\\boxed{36}", "36", &strict).status,
+            Correct
+        );
+        let loose = MathOptions {
+            rel_tol: 1e-3,
+            ..MathOptions::default()
+        };
+        assert_eq!(check_math("\\boxed{3.1416}", "3.1415").status, WrongAnswer);
+        assert_eq!(
+            check_math_opts("\\boxed{3.1416}", "3.1415", &loose).status,
+            Correct
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{3.2}", "3.1415", &loose).status,
+            WrongAnswer
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{\\pi}", "3.1416", &loose).status,
+            Correct
+        );
+        assert_eq!(
+            check_math_opts("\\boxed{(1, 2.0001)}", "(1,2)", &loose).status,
+            Correct
+        );
+        let nan = MathOptions {
+            rel_tol: f64::NAN,
+            ..MathOptions::default()
+        };
+        assert_eq!(
+            check_math_opts("\\boxed{3.1416}", "3.1415", &nan).status,
+            WrongAnswer
+        );
     }
 
     #[test]

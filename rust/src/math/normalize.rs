@@ -44,7 +44,7 @@ const SPACE_COMMANDS: [&str; 2] = ["quad", "qquad"];
 
 /// Unit words removed after a number. Compared case-insensitively; single letters are left out
 /// on purpose (they are usually variables).
-const UNITS: [&str; 93] = [
+const UNITS: [&str; 94] = [
     "cm",
     "centimeter",
     "centimeters",
@@ -134,6 +134,7 @@ const UNITS: [&str; 93] = [
     "ways",
     "points",
     "percent",
+    "percentage",
     "pct",
     "grade",
     "mm^2",
@@ -147,12 +148,16 @@ pub fn normalize_answer(s: &str) -> String {
     let s = s.replace('∞', "\\infty");
     let s = strip_degrees(&s);
     let s = strip_units(&s);
+    let s = list_words(&s);
     let s = squeeze_spaces(&s);
     let s = s.replace(",and", ",");
+    let s = relations(&s);
     let s = strip_degrees(&s);
     let s = s.trim_end_matches(['.', ' ']).to_string();
     let s = words_to_symbols(&s);
-    let s = strip_assignment(&s);
+    let s = strip_labels(&s);
+    let s = array_matrix(&s);
+    let s = bare_brace_set(&s);
     let s = strip_thousands(&s);
     let s = canonical_numbers(&s);
     let s = single_char_scripts(&s);
@@ -160,6 +165,250 @@ pub fn normalize_answer(s: &str) -> String {
     let s = inequality_to_interval(&s).unwrap_or(s);
     let s = plain_text_case(&s);
     s.trim().to_string()
+}
+
+/// `{,}` or `{, }` (a thousands separator written in braces): its length in bytes.
+fn brace_comma(bytes: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while bytes.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b',') {
+        return None;
+    }
+    i += 1;
+    while bytes.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    (bytes.get(i) == Some(&b'}')).then_some(i + 1)
+}
+
+/// Parts joined by the words "and" / "or" (`3 \text{ and } 9`, `x = 1 or x = 2`) as a list.
+fn list_words(s: &str) -> String {
+    let mut out = s.to_string();
+    for word in [" and ", " or "] {
+        if out.contains(word) {
+            out = out.replace(word, ",");
+        }
+    }
+    // "1, 2,and 3" leaves ",,": one separator.
+    while out.contains(",,") {
+        out = out.replace(",,", ",");
+    }
+    out
+}
+
+/// ASCII relation spellings as LaTeX: `>=`, `<=`, `!=` are not read as `=`; `x \approx 600`
+/// names a value like `x = 600`.
+fn relations(s: &str) -> String {
+    let s = if s.contains("\\approx") {
+        s.replace("\\approx", "=")
+    } else {
+        s.to_string()
+    };
+    if !s.contains(['<', '>', '!']) {
+        return s;
+    }
+    s.replace(">=", "\\geq ")
+        .replace("<=", "\\leq ")
+        .replace("!=", "\\neq ")
+        .replace("\\geq ", "\\geq")
+        .replace("\\leq ", "\\leq")
+        .replace("\\neq ", "\\neq")
+}
+
+/// Splits `s` at `sep` outside brackets (`()[]{}` and `\{ \}`).
+fn split_top(s: &str, sep: u8) -> Vec<&str> {
+    let bytes = s.as_bytes();
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b if b == sep && depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&s[start.min(s.len())..]);
+    parts
+}
+
+/// A name for a value written before `=`: a variable (`x`, `a_1`, `\theta`), a point or
+/// segment (`PQ`, `S_{ABC}`, `S_{ABC}:S`), a function value (`g(x)`, `f(3)`), or a tuple of
+/// such names (`(a,b)`). Never a number or an expression with operators.
+fn is_label(lhs: &str) -> bool {
+    let t = lhs.trim();
+    if t.is_empty() || t.len() > 24 || t.as_bytes()[0].is_ascii_digit() {
+        return false;
+    }
+    if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        return inner.contains(',') && split_top(inner, b',').iter().all(|p| is_simple_variable(p));
+    }
+    if is_simple_variable(t) {
+        return true;
+    }
+    // `g(x)`, `f(3)`, `P(A)`: a name and a parenthesised argument.
+    if let Some(open) = t.find('(') {
+        let (name, arg) = (&t[..open], &t[open..]);
+        if is_simple_variable(name)
+            && arg.ends_with(')')
+            && arg[1..arg.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b',' | b'-' | b'.'))
+        {
+            return true;
+        }
+    }
+    // Segments, areas and ratios of them: letters with subscripts, `:` between.
+    t.split(':').all(|p| {
+        let (base, sub) = p.split_once('_').unwrap_or((p, ""));
+        let sub = sub.trim_start_matches('{').trim_end_matches('}');
+        !base.is_empty()
+            && base.len() <= 4
+            && base.bytes().all(|b| b.is_ascii_alphabetic())
+            && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// The value of `label = value` or of a chain `a = b = value`; `None` when `s` is not one.
+fn label_value(s: &str) -> Option<&str> {
+    let sides = split_top(s, b'=');
+    if sides.len() < 2 {
+        return None;
+    }
+    let last = sides[sides.len() - 1];
+    let first = sides[0];
+    if last.is_empty() || first.is_empty() || first.ends_with(['<', '>', '!', '\\', ':']) {
+        return None;
+    }
+    // `\leq`, `\geq`, `\neq` end in `q`: `x\leq=`-like text is not a chain.
+    if sides
+        .iter()
+        .any(|p| p.is_empty() || split_top(p, b',').len() > 1)
+    {
+        return None;
+    }
+    let valued = !has_bare_letters(last);
+    if sides.len() >= 3 {
+        // A chain of computations: the last side is the answer when it is a value.
+        return (valued || is_label(first)).then_some(last);
+    }
+    if is_label(first) {
+        // `x = 2y + 1` stays an equation unless the name is a function value (`g(x) = 3x`).
+        let function_value = first.contains('(') && !first.starts_with('(');
+        return (valued || function_value).then_some(last);
+    }
+    // `3^3 = 27`: a computation ending in its value.
+    (!has_bare_letters(first) && valued).then_some(last)
+}
+
+/// Drops the names and computations written around values: `x = 5` -> `5`,
+/// `(a,b)=(5,1)` -> `(5,1)`, `PQ=6, RS=2` -> `6,2`, `y = \frac{12}{3} = 4` -> `4`.
+fn strip_labels(s: &str) -> String {
+    if let Some(v) = label_value(s) {
+        return strip_labels_in(v);
+    }
+    strip_labels_in(s)
+}
+
+fn strip_labels_in(s: &str) -> String {
+    let parts = split_top(s, b',');
+    if parts.len() < 2 || !parts.iter().any(|p| p.contains('=')) {
+        return strip_assignment(s);
+    }
+    // `x=2, y=3`: distinct one-letter names, every part named, read as the ordered tuple of
+    // the values by name, `(2,3)`.
+    let mut named: Vec<(&str, &str)> = Vec::new();
+    for p in &parts {
+        let Some((name, value)) = p.split_once('=') else {
+            break;
+        };
+        let name = name.trim();
+        if name.len() != 1 || !name.as_bytes()[0].is_ascii_alphabetic() || value.contains('=') {
+            break;
+        }
+        named.push((name, value));
+    }
+    if named.len() == parts.len() {
+        named.sort_unstable_by_key(|(n, _)| *n);
+        if named.windows(2).all(|w| w[0].0 != w[1].0)
+            && named.iter().all(|(_, v)| !has_bare_letters(v))
+        {
+            let values: Vec<&str> = named.iter().map(|(_, v)| *v).collect();
+            return format!("({})", values.join(","));
+        }
+    }
+    let values: Vec<&str> = parts.iter().map(|p| label_value(p).unwrap_or(p)).collect();
+    values.join(",")
+}
+
+/// `[\begin{array}{cc}1&2\\3&4\end{array}]` (and `bmatrix`, `smallmatrix`) as a `pmatrix`.
+fn array_matrix(s: &str) -> String {
+    if !s.contains("\\begin{") {
+        return s.to_string();
+    }
+    let mut t = s.to_string();
+    for name in ["bmatrix", "Bmatrix", "smallmatrix", "matrix"] {
+        t = t
+            .replace(&format!("\\begin{{{name}}}"), "\\begin{pmatrix}")
+            .replace(&format!("\\end{{{name}}}"), "\\end{pmatrix}");
+    }
+    if let Some(pos) = t.find("\\begin{array}") {
+        let after = pos + "\\begin{array}".len();
+        let spec_len = if t[after..].starts_with('{') {
+            t[after..].find('}').map_or(0, |p| p + 1)
+        } else {
+            0
+        };
+        t = format!("{}\\begin{{pmatrix}}{}", &t[..pos], &t[after + spec_len..]);
+        t = t.replace("\\end{array}", "\\end{pmatrix}");
+    }
+    // Brackets written around the environment: `[\begin{pmatrix}...\end{pmatrix}]`.
+    for (open, close) in [('[', ']'), ('(', ')')] {
+        if let Some(inner) = t
+            .strip_prefix(open)
+            .and_then(|r| r.strip_suffix(close))
+            .filter(|r| r.starts_with("\\begin{pmatrix}") && r.ends_with("\\end{pmatrix}"))
+        {
+            t = inner.to_string();
+        }
+    }
+    t
+}
+
+/// `{-7,7}` (a set written with bare braces) -> `\{-7,7\}`.
+fn bare_brace_set(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+        return s.to_string();
+    };
+    // The first brace must close at the end, and the inside must be a list.
+    let balanced = {
+        let mut depth = 0i32;
+        inner.bytes().all(|b| {
+            match b {
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ => {}
+            }
+            depth >= 0
+        }) && depth == 0
+    };
+    if balanced && split_top(inner, b',').len() >= 2 {
+        format!("\\{{{inner}\\}}")
+    } else {
+        s.to_string()
+    }
 }
 
 /// `1011_2`, `A3_{16}` -> the digits alone when they are valid in that base: an answer asked
@@ -215,7 +464,10 @@ fn inequality_to_interval(s: &str) -> Option<String> {
             return None;
         }
     }
-    let is_var = |t: &str| t.len() == 1 && t.as_bytes()[0].is_ascii_alphabetic();
+    let is_var = |t: &str| {
+        (t.len() == 1 && t.as_bytes()[0].is_ascii_alphabetic())
+            || (t.len() > 1 && is_label(t) && !t.contains(','))
+    };
     let lo = |strict: bool| if strict { '(' } else { '[' };
     let hi = |strict: bool| if strict { ')' } else { ']' };
     match (parts.as_slice(), ops.as_slice()) {
@@ -293,9 +545,18 @@ fn commands_pass(s: &str) -> String {
                 }
                 let canonical = match name {
                     "dfrac" | "tfrac" | "cfrac" => "frac",
-                    "le" | "leqslant" => "leq",
-                    "ge" | "geqslant" => "geq",
+                    "dbinom" | "tbinom" => "binom",
+                    "le" | "leqslant" | "leqq" => "leq",
+                    "ge" | "geqslant" | "geqq" => "geq",
                     "ne" => "neq",
+                    "lt" => {
+                        out.push('<');
+                        continue;
+                    }
+                    "gt" => {
+                        out.push('>');
+                        continue;
+                    }
                     "emptyset" => "varnothing",
                     "degree" => {
                         continue;
@@ -330,10 +591,10 @@ fn commands_pass(s: &str) -> String {
                 i += 1;
             }
             b'{' => {
-                // `1{,}000`
-                if s[i..].starts_with("{,}") {
+                // `1{,}000`, `12 {, }345`
+                if let Some(len) = brace_comma(&bytes[i..]) {
                     out.push(',');
-                    i += 3;
+                    i += len;
                     continue;
                 }
                 braces.push(false);
@@ -345,6 +606,10 @@ fn commands_pass(s: &str) -> String {
                     Some(true) => {}
                     _ => out.push('}'),
                 }
+                i += 1;
+            }
+            b';' => {
+                out.push(',');
                 i += 1;
             }
             b'\n' | b'\r' | b'\t' => {
@@ -361,7 +626,22 @@ fn commands_pass(s: &str) -> String {
                     '\u{00b7}' | '\u{22c5}' => out.push_str("\\cdot "),
                     '\u{00d7}' => out.push_str("\\times "),
                     '\u{03c0}' => out.push_str("\\pi "),
-                    '\u{221a}' => out.push_str("\\sqrt"),
+                    '\u{221a}' => {
+                        // `√13` is the root of the whole number, `√x` of one symbol.
+                        let rest = &s[i + ch.len_utf8()..];
+                        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                        if digits > 1 {
+                            out.push_str("\\sqrt{");
+                            out.push_str(&rest[..digits]);
+                            out.push('}');
+                            i += ch.len_utf8() + digits;
+                            continue;
+                        }
+                        out.push_str("\\sqrt");
+                    }
+                    '\u{2264}' => out.push_str("\\leq "),
+                    '\u{2265}' => out.push_str("\\geq "),
+                    '\u{2260}' => out.push_str("\\neq "),
                     _ => out.push(ch),
                 }
                 i += ch.len_utf8();
@@ -885,6 +1165,51 @@ mod tests {
             ("5 > x > -1", "(-1,5)"),
             ("x < y", "x<y"),
             ("\\text{three}", "3"),
+            // Relation spellings.
+            ("x >= 2", "[2,\\infty)"),
+            ("x<=2", "(-\\infty,2]"),
+            ("x \\geqslant 2", "[2,\\infty)"),
+            ("x \\gt 2", "(2,\\infty)"),
+            ("x \\lt 2", "(-\\infty,2)"),
+            ("x ≥ 2", "[2,\\infty)"),
+            ("x ≤ 2", "(-\\infty,2]"),
+            ("x ≠ 2", "x\\neq2"),
+            ("x != 2", "x\\neq2"),
+            ("x \\approx 600", "600"),
+            ("3√13", "3\\sqrt{13}"),
+            ("√5", "\\sqrt{5}"),
+            ("√(x+1)", "\\sqrt(x+1)"),
+            ("0<g(t)<2", "(0,2)"),
+            // Labels and chains.
+            ("(a,b)=(5,1)", "(5,1)"),
+            ("PQ=6, RS=2", "6,2"),
+            ("x=2, y=3", "(2,3)"),
+            ("y=3, x=2", "(2,3)"),
+            ("x=2, x=3", "2,3"),
+            ("28 percentage", "28"),
+            ("g(x)=3", "3"),
+            ("g(x)=3x+1", "3x+1"),
+            ("S_{ABC}:S=3:11", "3:11"),
+            ("3^3 = 27", "27"),
+            ("y = \\frac{12}{3} = 4", "4"),
+            ("p + q = q + p = 17", "17"),
+            ("x + y = 5", "x+y=5"),
+            ("2x = 6", "2x=6"),
+            // Lists and notation.
+            ("3 \\text{ and } 9", "3,9"),
+            ("x = 1 \\text{ or } x = 2", "1,2"),
+            ("12 {, }345", "12345"),
+            ("(1; 2)", "(1,2)"),
+            ("{-7, 7}", "\\{-7,7\\}"),
+            (
+                "\\left[\\begin{array}{cc} 1 & 2 \\\\ 3 & 4 \\end{array}\\right]",
+                "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+            ),
+            (
+                "\\begin{bmatrix} 1 \\\\ 2 \\end{bmatrix}",
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+            ),
+            ("\\dbinom{5}{2}", "\\binom{5}{2}"),
             ("Three", "3"),
             (
                 "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",

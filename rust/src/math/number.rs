@@ -59,6 +59,16 @@ impl Rational {
         self.den
     }
 
+    /// The nearest floating-point value (for tolerances and rounding only).
+    pub fn to_f64(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+
+    /// The largest integer not above this value.
+    pub fn floor(&self) -> Option<Rational> {
+        Rational::integer(self.num.div_euclid(self.den))
+    }
+
     pub fn is_zero(&self) -> bool {
         self.num == 0
     }

@@ -8,9 +8,16 @@ use crate::math;
 /// The final answer of a model completion (last `\boxed{}` / `\fbox{}`, else the last answer
 /// phrase; un-anchored, else the last math span or number), or `None`.
 #[pyfunction]
-#[pyo3(name = "extract_answer", signature = (text, anchored = true))]
-pub fn py_extract_answer(py: Python<'_>, text: String, anchored: bool) -> PyResult<Option<String>> {
-    detached(py, move || Ok(math::extract_answer_with(&text, anchored)))
+#[pyo3(name = "extract_answer", signature = (text, anchored = true, strict = false))]
+pub fn py_extract_answer(
+    py: Python<'_>,
+    text: String,
+    anchored: bool,
+    strict: bool,
+) -> PyResult<Option<String>> {
+    detached(py, move || {
+        Ok(math::extract_answer_opts(&text, anchored, strict))
+    })
 }
 
 /// The canonical form of an answer string used for comparison.
@@ -23,15 +30,25 @@ pub fn py_normalize_answer(py: Python<'_>, text: String) -> PyResult<String> {
 /// Checks a completion against a gold answer: `(status, extracted, detail)` with status one of
 /// `correct`, `wrong_answer`, `no_answer`, `undecided`.
 #[pyfunction]
-#[pyo3(name = "check_math", signature = (completion, gold, anchored = true))]
+#[pyo3(
+    name = "check_math",
+    signature = (completion, gold, anchored = true, strict = false, rel_tol = 0.0)
+)]
 pub fn py_check_math(
     py: Python<'_>,
     completion: String,
     gold: String,
     anchored: bool,
+    strict: bool,
+    rel_tol: f64,
 ) -> PyResult<(String, Option<String>, Option<String>)> {
     detached(py, move || {
-        let check = math::check_math_with(&completion, &gold, anchored);
+        let opts = math::MathOptions {
+            anchored,
+            strict,
+            rel_tol,
+        };
+        let check = math::check_math_opts(&completion, &gold, &opts);
         Ok((
             check.status.as_str().to_string(),
             check.extracted,
