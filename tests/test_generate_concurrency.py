@@ -17,6 +17,7 @@ import orjson
 import pytest
 from fault_proxy import FaultInjectingProxy
 from instant_fake_server import InstantFakeServer
+from sfstream.backends.base import split_base_urls
 from sfstream.backends.endpoints import (
     AdaptiveLimit,
     Balancer,
@@ -25,7 +26,6 @@ from sfstream.backends.endpoints import (
     next_limit,
     parse_metrics,
 )
-from sfstream.backends.base import split_base_urls
 from sfstream.backends.http import FastClient
 from sfstream.errors import ConfigError
 from sfstream.generate import GenerateConfig, generate_stage
