@@ -140,7 +140,7 @@ def generate_stage(config: GenerateConfig, progress: StageProgress | None = None
                 )
                 await inner(receive, send)
                 tg.cancel_scope.cancel()
-        if backend.resumable:
+        if backend.resumable:  # recorded answers: no requests, retries or reuse to report
             _summary(config, counters, time.monotonic() - started)
 
     return stage

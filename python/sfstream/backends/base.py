@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+import anyio
 import orjson
 
 from sfstream.errors import ConfigError, RecordError
@@ -402,7 +403,12 @@ class Backend(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        with anyio.CancelScope(shield=True):
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Releases what entering took (a model, connections); runs even when cancelled."""
+        return
 
     def prepare(self, problem: Problem, params: SamplingParams) -> Prepared: ...
 

@@ -24,7 +24,6 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -239,14 +238,8 @@ class OpenAIBackend(Backend):
                 raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await self._client.aclose()
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
     async def background(self) -> None:
         """With ``concurrency="auto"``, reads the servers' metrics and moves the limits."""

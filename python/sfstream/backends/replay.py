@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import anyio
@@ -119,12 +118,7 @@ class ReplayBackend(Backend):
         self.recorded = await anyio.to_thread.run_sync(_load_file, self.config.replay_path)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         self.recorded = {}
 
     def prepare(self, problem: Problem, params: SamplingParams) -> _Prepared:

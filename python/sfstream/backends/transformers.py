@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -108,12 +107,7 @@ class TransformersBackend(Backend):
         self._tokenizer, self._model = await anyio.to_thread.run_sync(_load, self.name)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         self._tokenizer = self._model = None
 
     def prepare(self, problem: Problem, params: SamplingParams) -> _Prepared:
