@@ -122,7 +122,8 @@ def generate_stage(config: GenerateConfig, progress: StageProgress | None = None
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(receive)
             await stack.enter_async_context(send)
-            backend = await stack.enter_async_context(open_backend(config, templates, counters))
+            backend = open_backend(config, templates, counters)
+            await stack.enter_async_context(backend)
             journal = None
             if config.journal and backend.resumable:
                 journal = await stack.enter_async_context(Journal(config.journal))

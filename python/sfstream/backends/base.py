@@ -14,7 +14,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 import anyio
 import orjson
@@ -394,7 +394,7 @@ class Backend(Protocol):
     #: Whether its samples go through the journal (recorded answers need none).
     resumable: bool = True
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
