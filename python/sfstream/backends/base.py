@@ -1,5 +1,5 @@
 """What every generation backend shares: the stage's options, the sampling settings of one
-problem, the :class:`Backend` protocol the stage drives, and the helpers that build samples.
+problem, the :class:`Backend` protocol the stage drives, and the functions that build samples.
 
 The backends (:mod:`~sfstream.backends.openai`, :mod:`~sfstream.backends.replay`,
 :mod:`~sfstream.backends.transformers`) import this module and nothing of the stage that uses

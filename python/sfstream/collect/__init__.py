@@ -19,7 +19,7 @@ This module is the stage; the readers and row mappers behind it are its submodul
 :mod:`~sfstream.collect.files` (local files), :mod:`~sfstream.collect.generic` (rows mapped by
 common field names), :mod:`~sfstream.collect.hf` (Hugging Face), the named datasets by domain
 (:mod:`~sfstream.collect.math_datasets`, :mod:`~sfstream.collect.code_datasets`, described by
-:mod:`~sfstream.collect.specs`), and the helpers they share (:mod:`~sfstream.collect.rows`,
+:mod:`~sfstream.collect.specs`), and what they share (:mod:`~sfstream.collect.rows`,
 :mod:`~sfstream.collect.code_tests`).
 
 Example:

@@ -1,4 +1,4 @@
-"""The rows of a problem source: the errors a row mapper raises, and the small helpers the
+"""The rows of a problem source: the errors a row mapper raises, and the small functions the
 mappers share (``\\boxed{}`` answers, optional fields, MATH levels, GSM8K answers).
 
 Every mapper returns a plain ``dict`` shaped like a Problem record (docs/records.md);
@@ -113,7 +113,7 @@ def last_boxed(text: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers
+# small functions
 # --------------------------------------------------------------------------------------------
 def str_or_none(value: Any) -> str | None:
     if isinstance(value, str):
