@@ -16,6 +16,10 @@ before its samples go downstream, so a ``kill -9`` loses only responses that had
 ``fsync`` runs about once a second (a power cut may lose that second). A line cut short by a
 crash is dropped when the journal is opened again. Error samples are not journaled: a rerun
 asks again. The file is locked while a run uses it, so two runs cannot interleave.
+
+Opening reads the file once, line by line through the NDJSON reader (:mod:`sfstream.ndjson`),
+and keeps only an index: where each sample's line is. A reused sample is read back with one
+``pread``, so memory does not grow with the size of the completions.
 """
 
 from __future__ import annotations
