@@ -78,10 +78,7 @@ def plain_bodies(items: list[Problem], config: GenerateConfig) -> list[bytes]:
         template = DEFAULT_TEMPLATES[p.domain]
         body: dict[str, Any] = {
             "model": config.model,
-            "messages": [
-                {"role": "system", "content": template.system},
-                {"role": "user", "content": template.generation_prompt(p.problem)},
-            ],
+            "messages": template.messages(p.problem, p.starter_code),
             "temperature": config.temperature,
             **config.extra_body,
             "n": config.n or 1,

@@ -44,7 +44,7 @@ APPS_MAX_COMPLETIONS = 4
 LCB_PER_CELL_PASS = 2  # per (testtype, difficulty): first N problems o1-mini passed ...
 LCB_PER_CELL_FAIL = 1  # ... and first M it failed (topped up from the other kind if short)
 MAX_TESTS_BYTES = 50_000
-# Each source's judge mode, as collect writes it (sfstream._loaders.SOURCE_JUDGES).
+# Each source's judge mode, as collect writes it (sfstream.collect.code_tests.SOURCE_JUDGES).
 APPS_JUDGE = "apps"
 LCB_JUDGE = "lines+float"
 MAX_COMPLETION_BYTES = 200_000

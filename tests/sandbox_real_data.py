@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sfstream._loaders import SOURCE_JUDGES
+from sfstream.collect.code_tests import SOURCE_JUDGES
 
 Case = tuple[str, str, dict[str, Any], bool]  # (id, program, tests, expected correct)
 

@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sfstream import _loaders
-from sfstream.collect import collect, iter_problems, known_sources, last_boxed
+from sfstream.collect import code_tests, collect, files, iter_problems, known_sources, last_boxed
 from sfstream.errors import ConfigError
 from sfstream.records import Problem
 
-# (``sfstream.collect`` the attribute is the stage function; the module is in sys.modules.)
+# (``sfstream.collect`` the attribute is the stage function; the package is in sys.modules.)
 SAMPLE_FILE = (
-    Path(importlib.import_module("sfstream.collect").__file__ or "").parent
-    / "data"
-    / "problems.jsonl"
+    Path(importlib.import_module("sfstream").__file__ or "").parent / "data" / "problems.jsonl"
 )
 
 
@@ -220,7 +217,7 @@ def test_livecodebench_mixed_tests_keep_the_majority() -> None:
         {"input": "[1]\n[2]", "output": "[1, 2]", "testtype": "functional"},
         {"input": "1 2\n", "output": "3\n", "testtype": "stdin"},
     ]
-    tests, meta = _loaders.tests_from_case_list(cases, starter)
+    tests, meta = code_tests.tests_from_case_list(cases, starter)
     assert tests == {"inputs": [[1, 2], [[1], [2]]], "outputs": [3, [1, 2]], "fn_name": "add"}
     assert meta == {"testtype": "functional", "dropped_tests": 1}
 
@@ -611,14 +608,14 @@ async def test_collect_loads_in_a_worker_thread(
 ) -> None:
     path = _write_jsonl(tmp_path / "t.jsonl", ROWS[:4] * 75)
     threads: set[int] = set()
-    real = _loaders.iter_file_rows
+    real = files.iter_file_rows
 
     def spy(p: Path) -> Any:
         for item in real(p):
             threads.add(threading.get_ident())
             yield item
 
-    monkeypatch.setattr(_loaders, "iter_file_rows", spy)
+    monkeypatch.setattr(files, "iter_file_rows", spy)
     got = [p async for p in collect(str(path))]
     assert len(got) == 300
     assert threads and threading.get_ident() not in threads

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 from fault_proxy import FaultInjectingProxy
-from sfstream._openai import backoff_delay, parse_retry_after
-from sfstream._replay import bundled_completions
+from sfstream.backends.openai import backoff_delay, parse_retry_after
+from sfstream.backends.replay import bundled_completions
 from sfstream.errors import ConfigError, GenerationError
 from sfstream.generate import (
     GenerateConfig,

@@ -17,16 +17,16 @@ import orjson
 import pytest
 from fault_proxy import FaultInjectingProxy
 from instant_fake_server import InstantFakeServer
-from sfstream._endpoints import (
+from sfstream.backends.base import split_base_urls
+from sfstream.backends.endpoints import (
     AdaptiveLimit,
     Balancer,
     Endpoint,
     ServerLoad,
     next_limit,
     parse_metrics,
-    split_base_urls,
 )
-from sfstream._http import FastClient
+from sfstream.backends.http import FastClient
 from sfstream.errors import ConfigError
 from sfstream.generate import GenerateConfig, generate_stage
 from sfstream.pipeline import iterate_stage
@@ -229,7 +229,7 @@ async def test_adaptive_limit_reads_real_vllm_metrics(vllm_server: Any) -> None:
         max_tokens=8,
     )
     stage = generate_stage(config, progress)
-    from sfstream._openai import OpenAIBackend
+    from sfstream.backends.openai import OpenAIBackend
 
     limits: list[int] = []
     loads: list[ServerLoad] = []

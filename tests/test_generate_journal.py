@@ -3,6 +3,7 @@ kill -9 of a real ``sfstream generate --journal`` subprocess against the real vL
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -167,6 +168,35 @@ async def test_journal_file_rules(tmp_path: Path) -> None:
         assert journal.lookup("a", 1, "h", 16) is None  # truncated: not reused for more
     lines = path.read_bytes().splitlines()
     assert len(lines) == 3 and all(orjson.loads(line)["id"] == "a" for line in lines)
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(60)
+async def test_a_large_journal_is_read_line_by_line(tmp_path: Path) -> None:
+    # Lines of varying length over several of the reader's 64 KiB chunks, with an unreadable
+    # line among them: every sample is found where it was written, integers stay exact.
+    path = tmp_path / "j.journal"
+    big = 10**20 + 1
+    async with Journal(path) as journal:
+        for i in range(600):
+            s = dataclasses.replace(
+                sample(f"p{i}", 0),
+                completion="x" * (i * 7 % 1000),
+                usage={"completion_tokens": i, "seed": big},
+            )
+            journal.append([s], "h", 8)
+    with path.open("ab") as f:
+        f.write(b"not json\n")
+    async with Journal(path) as journal:
+        assert journal.loaded == 600
+        journal.append([sample("late", 0)], "h", 8)
+        for i in range(600):
+            got = journal.lookup(f"p{i}", 0, "h", 8)
+            assert got is not None
+            assert got["completion"] == "x" * (i * 7 % 1000)
+            assert got["usage"] == {"completion_tokens": i, "seed": big}
+        assert journal.lookup("late", 0, "h", 8) is not None
+    assert path.stat().st_size > 4 * 65536
 
 
 @pytest.mark.anyio

@@ -4,14 +4,17 @@ parameters, reasoning channels, progress and the end-of-run summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import pytest
 from instant_fake_server import InstantFakeServer
+from sfstream.format import FormatConfig, format_sample
 from sfstream.generate import GenerateConfig, request_seed
 from sfstream.progress import StageProgress
-from sfstream.records import Problem
+from sfstream.records import Problem, Sample, Verdict
+from sfstream.templates import DEFAULT_TEMPLATES
 from stage_helpers import run_generate
 
 
@@ -117,3 +120,39 @@ async def test_progress_and_summary(caplog: pytest.LogCaptureFixture) -> None:
     assert "generate 3/10" in line and "5 in flight (limit 32)" in line
     assert "2 reused" in line and "1 retries" in line and "ETA" in line and "tok/s" in line
     assert StageProgress("generate", done=7).render().startswith("generate 7")
+
+
+@pytest.mark.anyio
+async def test_prompts_and_training_rows_come_from_the_same_template() -> None:
+    # One place builds a prompt: the chat request's turns, the completions endpoint's text and
+    # the format stage's training turns all come from Template.messages.
+    starter = "def add(a, b):\n    pass\n"
+    p = Problem(
+        id="t/1", domain="code", source="t", problem="Add two numbers.", starter_code=starter
+    )
+    template = DEFAULT_TEMPLATES["code"]
+    with InstantFakeServer(keep_bodies=True) as server:
+        base = {"base_url": server.base_url, "model": "m"}
+        await run_generate(GenerateConfig(**base), [p])
+        await run_generate(GenerateConfig(**base, endpoint="completions"), [p])
+        chat, completions = server.bodies
+    turns = template.messages(p.problem, starter)
+    assert chat["messages"] == turns
+    assert turns[1]["content"].endswith(template.answer_format)
+    assert "```python\ndef add(a, b):\n    pass\n```" in turns[1]["content"]
+    assert completions["prompt"] == f"{template.system}\n\n{turns[1]['content']}\n\n"
+
+    sample = Sample(
+        **{f.name: getattr(p, f.name) for f in dataclasses.fields(Problem)},
+        sample_index=0,
+        model="m",
+        completion="done",
+        finish_reason="stop",
+        verdict=Verdict(status="correct", correct=True),
+    )
+    example = format_sample(sample, FormatConfig(style="seed"))
+    assert example is not None
+    seed_turns = template.messages(p.problem, starter, generation=False)
+    assert example.messages[:2] == seed_turns
+    assert template.answer_format not in seed_turns[1]["content"]
+    assert example.text == template.prompt(p.problem, starter, generation=False) + "done\n"

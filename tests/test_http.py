@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import anyio
 import pytest
-from sfstream._http import (
+from sfstream.backends.http import (
     FastClient,
     HttpConnectError,
     HttpTimeout,

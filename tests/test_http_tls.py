@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from sfstream import GenerateConfig, generate
-from sfstream._http import FastClient, HttpConnectError
+from sfstream.backends.http import FastClient, HttpConnectError
 from sfstream.records import Problem
 
 trustme = pytest.importorskip("trustme")

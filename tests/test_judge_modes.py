@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from sfstream import _core, run_tests
-from sfstream._loaders import SOURCE_JUDGES
 from sfstream.collect import iter_problems
+from sfstream.collect.code_tests import SOURCE_JUDGES
 from sfstream.errors import InvalidInputError
 from sfstream.records import Problem, spec_error
 

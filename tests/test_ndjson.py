@@ -12,7 +12,9 @@ from sfstream.errors import InputError
 from sfstream.ndjson import (
     ReadStats,
     dumps,
+    iter_framed,
     iter_lines,
+    iter_objects,
     open_writer,
     read_records,
     read_records_sync,
@@ -107,6 +109,31 @@ def test_framing_handles_chunk_boundaries_crlf_and_missing_final_newline() -> No
     assert len(lines) == 20001
     assert lines[-1] == (20001, b'{"k": "last"}')
     assert lines[12345] == (12346, b'{"k": 12345}\r')
+
+
+def test_framed_lines_know_where_they_are() -> None:
+    # Lines of varying length across the reader's 64 KiB chunks, a blank line, a torn tail.
+    body = [b'{"k": %d, "pad": "%s"}' % (i, b"x" * (i % 97)) for i in range(5000)]
+    data = b"\n".join(body[:2500]) + b"\n\n" + b"\n".join(body[2500:]) + b"\n" + b'{"torn'
+    lines = list(iter_framed(io.BytesIO(data)))
+    assert len(lines) == 5002
+    for line in lines:
+        raw = line.raw
+        assert isinstance(raw, bytes)
+        assert data[line.offset : line.offset + line.size] == raw
+    assert all(line.terminated for line in lines[:-1])
+    assert lines[-1].raw == b'{"torn' and not lines[-1].terminated
+    assert lines[2500].raw == b"" and lines[2501].number == 2502
+
+
+def test_iter_objects_numbers_lines_and_keeps_big_integers_exact() -> None:
+    data = b'{"a": 1}\n\n{"a": 100000000000000000001}\n'
+    assert list(iter_objects(io.BytesIO(data), source="s")) == [
+        (1, {"a": 1}),
+        (3, {"a": 10**20 + 1}),
+    ]
+    with pytest.raises(InputError, match=r"^s: line 2: expected a JSON object, got an array$"):
+        list(iter_objects(io.BytesIO(b'{"a": 1}\n[1]\n'), source="s"))
 
 
 def test_round_trip_keeps_unknown_fields(tmp_path: Path) -> None:

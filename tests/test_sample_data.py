@@ -120,7 +120,7 @@ def test_code_counts(problems: list[dict]) -> None:
 
 def test_code_problems_carry_their_source_judge(problems: list[dict]) -> None:
     # The bundled sample names the same judge mode as collect writes for each source.
-    from sfstream._loaders import SOURCE_JUDGES
+    from sfstream.collect.code_tests import SOURCE_JUDGES
 
     code = [p for p in problems if p["domain"] == "code"]
     assert code

@@ -16,6 +16,10 @@ before its samples go downstream, so a ``kill -9`` loses only responses that had
 ``fsync`` runs about once a second (a power cut may lose that second). A line cut short by a
 crash is dropped when the journal is opened again. Error samples are not journaled: a rerun
 asks again. The file is locked while a run uses it, so two runs cannot interleave.
+
+Opening reads the file once, line by line through the NDJSON reader (:mod:`sfstream.ndjson`),
+and keeps only an index: where each sample's line is. A reused sample is read back with one
+``pread``, so memory does not grow with the size of the completions.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import orjson
 
+from sfstream import _exactjson
 from sfstream.errors import ConfigError
+from sfstream.ndjson import DEFAULT_MAX_LINE_BYTES, decode_line, iter_framed
 from sfstream.records import Sample
 
 try:
@@ -103,27 +108,29 @@ class Journal:
             raise
 
     def _load(self) -> None:
+        """Streams the file once, keeping only the index (where each sample's line is)."""
+        end = 0
+        bad = 0
         with open(self._fd, "rb", closefd=False) as f:
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
+            for line in iter_framed(f):
+                if not line.terminated:
+                    break  # cut short by a crash: dropped below
+                end = line.offset + line.size + 1
+                try:
+                    row = decode_line(line.raw, DEFAULT_MAX_LINE_BYTES)
+                    if row is None:
+                        raise ValueError("blank line")
+                    key = (row["id"], row["sample_index"], row["request"])
+                    entry = _Entry(row["max_tokens"], row["finish_reason"], line.offset, line.size)
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+                else:
+                    self._index.setdefault(key, []).append(entry)
+                    self.loaded += 1
+        if end < os.fstat(self._fd).st_size:
             # The last line was cut short by a crash: drop it so appends start on a new line.
             os.ftruncate(self._fd, end)
         self._size = end
-        offset = 0
-        bad = 0
-        for line in data[:end].split(b"\n")[:-1]:
-            length = len(line) + 1
-            try:
-                row = orjson.loads(line)
-                key = (row["id"], row["sample_index"], row["request"])
-                entry = _Entry(row["max_tokens"], row["finish_reason"], offset, len(line))
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                bad += 1
-            else:
-                self._index.setdefault(key, []).append(entry)
-                self.loaded += 1
-            offset += length
         if bad:
             log.warning("journal %s: %d unreadable line(s) ignored", self.path, bad)
 
@@ -168,7 +175,7 @@ class Journal:
                 chosen = entry
         if chosen is None:
             return None
-        row = orjson.loads(os.pread(self._fd, chosen.length, chosen.offset))
+        row = _exactjson.loads(os.pread(self._fd, chosen.length, chosen.offset))
         return {k: row.get(k) for k in _FIELDS}
 
     def append(self, samples: list[Sample], request: str, max_tokens: int) -> None:
@@ -178,7 +185,7 @@ class Journal:
             if s.finish_reason == "error":
                 continue
             lines.append(
-                orjson.dumps(
+                _exactjson.dumps(
                     {
                         "id": s.id,
                         "sample_index": s.sample_index,

@@ -97,11 +97,9 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
     if not sample.verdict.correct:
         return None
     template = (config.templates or DEFAULT_TEMPLATES)[sample.domain]
-    user = template.user_prompt(sample.problem, sample.starter_code)
     response = _seed_response(sample) if config.style == "seed" else _assistant_text(sample)
     messages = [
-        {"role": "system", "content": template.system},
-        {"role": "user", "content": user},
+        *template.messages(sample.problem, sample.starter_code, generation=False),
         {"role": "assistant", "content": response},
     ]
     verdict = sample.verdict
@@ -119,7 +117,8 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
     extra: dict[str, Any] = {}
     text = None
     if config.style == "seed":
-        text = f"{template.system}\n\n{user}\n\n{response}\n"
+        prompt = template.prompt(sample.problem, sample.starter_code, generation=False)
+        text = f"{prompt}{response}\n"
     elif config.style == "sharegpt":
         names = {"system": "system", "user": "human", "assistant": "gpt"}
         extra["conversations"] = [

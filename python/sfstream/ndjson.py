@@ -1,9 +1,12 @@
 """NDJSON framing: one JSON object per line, UTF-8, ``\\n``-terminated.
 
-The reader frames lines itself so that a line longer than ``max_line_bytes`` is refused without
-being held in memory, and every problem names its line. With ``on_error="fail"`` the first bad
-line raises :class:`~sfstream.errors.InputError`; with ``"skip"`` it is reported on stderr (with
-its number and reason) and reading goes on. Blank lines are ignored.
+This is the one NDJSON reader of the package (the command line, local ``.jsonl`` sources, the
+bundled sample, the generation journal and recorded completions all read through it). It frames
+lines itself so that a line longer than ``max_line_bytes`` is refused without being held in
+memory, every problem names its line, and integers of any size stay exact. With
+``on_error="fail"`` the first bad line raises :class:`~sfstream.errors.InputError`; with
+``"skip"`` it is reported on stderr (with its number and reason) and reading goes on. Blank
+lines are ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, NamedTuple, TypeVar
 
 import anyio
 
@@ -24,12 +27,15 @@ from sfstream.errors import InputError, RecordError
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
+    "FramedLine",
     "NdjsonWriter",
     "OnError",
     "ReadStats",
     "decode_line",
     "dumps",
+    "iter_framed",
     "iter_lines",
+    "iter_objects",
     "open_writer",
     "read_records",
     "read_records_sync",
@@ -60,6 +66,24 @@ class _Oversize:
         self.size = size
 
 
+class FramedLine(NamedTuple):
+    """One line of a stream, as framed.
+
+    Attributes:
+        number: 1-based line number.
+        offset: Byte offset of the line's first byte in the stream.
+        size: Its length in bytes, without the ``\\n``.
+        raw: Its bytes, or a marker for a line over the size limit (whose bytes were dropped).
+        terminated: Whether it ended with ``\\n`` (the last line of a stream may not).
+    """
+
+    number: int
+    offset: int
+    size: int
+    raw: bytes | _Oversize
+    terminated: bool
+
+
 class _Framer:
     """Splits a byte stream into lines, discarding the body of any over-long line."""
 
@@ -67,9 +91,11 @@ class _Framer:
         self.max = max_line_bytes
         self.buf = bytearray()
         self.lineno = 0
+        self.fed = 0  # bytes fed before the current chunk
+        self.start = 0  # offset of the current line
         self.skipping = 0  # bytes discarded so far of the current over-long line
 
-    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | _Oversize]]:
+    def feed(self, chunk: bytes) -> Iterator[FramedLine]:
         start = 0
         while True:
             nl = chunk.find(b"\n", start)
@@ -82,24 +108,28 @@ class _Framer:
             else:
                 self.buf += piece
             if nl < 0:
+                self.fed += len(chunk)
                 return
-            self.lineno += 1
-            if self.skipping:
-                yield self.lineno, _Oversize(self.skipping)
-                self.skipping = 0
-            else:
-                yield self.lineno, bytes(self.buf)
-                self.buf.clear()
+            yield self._line(terminated=True)
             start = nl + 1
+            self.start = self.fed + start
 
-    def finish(self) -> Iterator[tuple[int, bytes | _Oversize]]:
-        if self.skipping:
-            self.lineno += 1
-            yield self.lineno, _Oversize(self.skipping)
-        elif self.buf.strip():
-            self.lineno += 1
-            yield self.lineno, bytes(self.buf)
+    def finish(self) -> Iterator[FramedLine]:
+        if self.skipping or self.buf.strip():
+            yield self._line(terminated=False)
         self.buf.clear()
+
+    def _line(self, *, terminated: bool) -> FramedLine:
+        self.lineno += 1
+        raw: bytes | _Oversize
+        if self.skipping:
+            raw, size = _Oversize(self.skipping), self.skipping
+            self.skipping = 0
+        else:
+            raw = bytes(self.buf)
+            size = len(raw)
+            self.buf.clear()
+        return FramedLine(self.lineno, self.start, size, raw, terminated)
 
 
 def decode_line(raw: bytes | _Oversize, max_line_bytes: int) -> dict[str, Any] | None:
@@ -145,42 +175,82 @@ def _source_name(path: str | Path) -> str:
 
 
 def _records(
-    lines: Iterable[tuple[int, bytes | _Oversize]],
+    lines: Iterable[FramedLine],
     parse: Callable[[dict[str, Any]], T],
     *,
     source: str,
     on_error: OnError,
     max_line_bytes: int,
     stats: ReadStats,
-) -> Iterator[T]:
-    """Decodes framed lines into records, applying the bad-line policy."""
-    for lineno, raw in lines:
+) -> Iterator[tuple[int, T]]:
+    """Decodes framed lines into numbered records, applying the bad-line policy."""
+    for line in lines:
         try:
-            obj = decode_line(raw, max_line_bytes)
+            obj = decode_line(line.raw, max_line_bytes)
             if obj is None:
                 continue
             record = parse(obj)
         except (ValueError, RecordError) as e:
             reason = str(e)
             if on_error == "fail":
-                raise InputError(source, lineno, reason) from None
+                raise InputError(source, line.number, reason) from None
             stats.skipped += 1
-            stats.skipped_lines.append((lineno, reason))
-            log.warning("%s: line %d skipped: %s", source, lineno, reason)
+            stats.skipped_lines.append((line.number, reason))
+            log.warning("%s: line %d skipped: %s", source, line.number, reason)
             continue
         stats.read += 1
-        yield record
+        yield line.number, record
+
+
+def iter_framed(
+    stream: IO[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[FramedLine]:
+    """Frames a binary stream into lines with their offsets, reading it in chunks."""
+    framer = _Framer(max_line_bytes)
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(_CHUNK):
+        yield from framer.feed(chunk)
+    yield from framer.finish()
 
 
 def iter_lines(
     stream: IO[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes | _Oversize]]:
     """Frames a binary stream into numbered lines (an over-long line is marked, not kept)."""
-    framer = _Framer(max_line_bytes)
-    read = getattr(stream, "read1", stream.read)
-    while chunk := read(_CHUNK):
-        yield from framer.feed(chunk)
-    yield from framer.finish()
+    for line in iter_framed(stream, max_line_bytes):
+        yield line.number, line.raw
+
+
+def iter_objects(
+    stream: IO[bytes],
+    *,
+    source: str,
+    on_error: OnError = "fail",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each JSON object of a binary stream, blocking.
+
+    Args:
+        stream: An open binary file (a ``gzip`` file too).
+        source: Its name, for messages.
+        on_error, max_line_bytes, stats: As for :func:`read_records_sync`.
+
+    Raises:
+        InputError: a bad line with ``on_error="fail"``.
+    """
+    yield from _records(
+        iter_framed(stream, max_line_bytes),
+        _identity,
+        source=source,
+        on_error=on_error,
+        max_line_bytes=max_line_bytes,
+        stats=stats if stats is not None else ReadStats(),
+    )
+
+
+def _identity(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
 
 
 def read_records_sync(
@@ -206,14 +276,15 @@ def read_records_sync(
     stats = stats if stats is not None else ReadStats()
     source = _source_name(path)
     with _open_binary(path) as f:
-        yield from _records(
-            iter_lines(f, max_line_bytes),
+        for _, record in _records(
+            iter_framed(f, max_line_bytes),
             parse,
             source=source,
             on_error=on_error,
             max_line_bytes=max_line_bytes,
             stats=stats,
-        )
+        ):
+            yield record
 
 
 class _NoClose:
@@ -261,7 +332,7 @@ async def read_records(
             # cancellation wait for it.
             chunk = await anyio.to_thread.run_sync(read, _CHUNK, abandon_on_cancel=True)
             lines = framer.feed(chunk) if chunk else framer.finish()
-            for record in _records(
+            for _, record in _records(
                 lines,
                 parse,
                 source=source,

@@ -1,20 +1,24 @@
-"""The prompt and training templates of the design document, per domain.
+"""The prompt and training templates of the design document, per domain, and the one place
+that turns a template and a problem into a prompt: the messages (system and user turns), or
+one text, plain or rendered with a model's chat template.
 
 The system line and the user prompt are the seed templates' first two parts; the assistant's
 part is the model's own step-by-step solution, closed by "Therefore, the answer is X." (math)
-or by a "Here's my final solution:" block (code).
+or by a "Here's my final solution:" block (code). The generation backends send the prompt with
+the answer format added; the format stage writes the seed prompt into training examples.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from sfstream.errors import ConfigError
 
-__all__ = ["DEFAULT_TEMPLATES", "Template", "load_templates"]
+__all__ = ["DEFAULT_TEMPLATES", "Template", "load_templates", "render_chat"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,33 @@ class Template:
     def generation_prompt(self, problem: str, starter_code: str | None = None) -> str:
         """The user turn sent to the model: the seed prompt plus the answer format."""
         return self.user_prompt(problem, starter_code) + "\n\n" + self.answer_format
+
+    def messages(
+        self, problem: str, starter_code: str | None = None, *, generation: bool = True
+    ) -> list[dict[str, str]]:
+        """The system and user turns: the generation prompt, or (``generation=False``) the
+        seed prompt a training example shows."""
+        user = (
+            self.generation_prompt(problem, starter_code)
+            if generation
+            else self.user_prompt(problem, starter_code)
+        )
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def prompt(
+        self,
+        problem: str,
+        starter_code: str | None = None,
+        tokenizer: Any = None,
+        *,
+        generation: bool = True,
+    ) -> str:
+        """The same turns as one text: rendered with ``tokenizer``'s chat template when one is
+        given, else plain (system, user, each followed by a blank line)."""
+        messages = self.messages(problem, starter_code, generation=generation)
+        if tokenizer is not None:
+            return render_chat(tokenizer, messages)
+        return "".join(m["content"] + "\n\n" for m in messages)
 
 
 MATH = Template(
@@ -107,3 +138,10 @@ def load_templates(path: str | Path | None) -> dict[str, Template]:
             answer_format=str(fields.get("answer_format", base.answer_format)),
         )
     return out
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """``messages`` rendered with a transformers tokenizer's chat template, ready for the
+    assistant's turn."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return str(text)

@@ -15,6 +15,13 @@ A SOURCE is one of
 Ids are stable: ``<source>/<split>/<original id or index>`` for datasets,
 ``<file stem>/<index>`` for local files.
 
+This module is the stage; the readers and row mappers behind it are its submodules:
+:mod:`~sfstream.collect.files` (local files), :mod:`~sfstream.collect.generic` (rows mapped by
+common field names), :mod:`~sfstream.collect.hf` (Hugging Face), the named datasets by domain
+(:mod:`~sfstream.collect.math_datasets`, :mod:`~sfstream.collect.code_datasets`, described by
+:mod:`~sfstream.collect.specs`), and what they share (:mod:`~sfstream.collect.rows`,
+:mod:`~sfstream.collect.code_tests`).
+
 Example:
     >>> from sfstream.collect import iter_problems
     >>> for p in iter_problems(["math500"], limit=2, seed=0, data_dir="data"):
@@ -36,13 +43,19 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from sfstream import _exactjson, _loaders
-from sfstream._loaders import DATASETS, RowError, SkipRow
-from sfstream.errors import ConfigError, RecordError
+from sfstream.collect import files, hf
+from sfstream.collect.code_datasets import CODE_DATASETS
+from sfstream.collect.generic import map_generic_row
+from sfstream.collect.math_datasets import MATH_DATASETS
+from sfstream.collect.rows import RowError, SkipRow, last_boxed
+from sfstream.collect.specs import DatasetSpec, HfSource
+from sfstream.errors import ConfigError, InputError, RecordError
+from sfstream.ndjson import iter_objects
 from sfstream.records import Problem, spec_error
 
 __all__ = [
     "CHUNK_SIZE",
+    "DATASETS",
     "DATA_DIR_ENV",
     "collect",
     "describe_sources",
@@ -67,7 +80,8 @@ _GENERIC_STEMS = frozenset(
     {"train", "test", "validation", "valid", "val", "dev", "eval", "data", "problems"}
 )
 
-last_boxed = _loaders.last_boxed
+#: The named datasets by SOURCE name.
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (*MATH_DATASETS, *CODE_DATASETS)}
 
 # One entry of a source stream: where it came from (for messages) and the record or a dict to
 # validate, or None for a row the loader skipped.
@@ -86,6 +100,19 @@ def describe_sources() -> dict[str, str]:
         splits = "/".join(spec.splits)
         out[name] = f"{spec.description} [splits: {splits}; default {spec.default_split}]"
     return out
+
+
+def hf_dataset_for(name: str, config: str | None) -> tuple[DatasetSpec, HfSource] | None:
+    """The named dataset whose hub copy is ``name`` (case-insensitive), if any."""
+    for spec in DATASETS.values():
+        copy = spec.hf
+        if (
+            copy is not None
+            and copy.name.lower() == name.lower()
+            and (config is None or copy.config is None or config == copy.config)
+        ):
+            return spec, copy
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,7 +156,7 @@ def _resolve(source: str, split: str | None, data_dir: Path | None) -> _Source:
     if source.startswith(HF_PREFIX):
         return _resolve_hf(source, split)
     path = Path(source).expanduser()
-    if _loaders.file_kind(path) is not None:
+    if files.file_kind(path) is not None:
         if not path.is_file():
             raise ConfigError(f"source file not found: {source}")
         return _Source(source, lambda: _file_items(path))
@@ -160,24 +187,18 @@ def _sample_items(split: str | None) -> Iterator[_Item]:
             "is not in the installed package"
         )
     with ref.open("rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"bundled sample: line {lineno}"
-            try:
-                row = _exactjson.loads(line)
-            except _exactjson.JSONDecodeError as exc:
-                raise ConfigError(f"{where}: not valid JSON ({exc})") from None
-            if split is not None and isinstance(row, Mapping):
-                parts = str(row.get("id", "")).split("/")
-                if len(parts) < 3 or parts[1] != split:
-                    continue
-            yield where, row
+        try:
+            for lineno, row in iter_objects(fh, source="bundled sample"):
+                if split is not None:
+                    parts = str(row.get("id", "")).split("/")
+                    if len(parts) < 3 or parts[1] != split:
+                        continue
+                yield f"bundled sample: line {lineno}", row
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
 
 
-def _dataset_items(
-    spec: _loaders.DatasetSpec, split: str, data_dir: Path | None
-) -> Iterator[_Item]:
+def _dataset_items(spec: DatasetSpec, split: str, data_dir: Path | None) -> Iterator[_Item]:
     if data_dir is not None and not data_dir.is_dir():
         raise ConfigError(f"data directory not found: {data_dir}")
     rows = spec.local(data_dir, split) if data_dir is not None else None
@@ -190,7 +211,7 @@ def _dataset_items(
         raise ConfigError(
             f"dataset '{spec.name}' ({split}) not found {where} (set --data-dir or {DATA_DIR_ENV})"
         )
-    if not _loaders.have_datasets():
+    if not hf.have_datasets():
         raise ConfigError(
             f"dataset '{spec.name}' ({split}) not found {where} "
             f"(set --data-dir or {DATA_DIR_ENV}, or install sfstream[hf])"
@@ -201,13 +222,13 @@ def _dataset_items(
     yield from _hf_mapped(spec.name, spec.hf, split)
 
 
-def _hf_mapped(label: str, hf: _loaders.HfSource, split: str) -> Iterator[_Item]:
-    hub_split = hf.splits.get(split, split)
-    _, rows = _loaders.load_hf_rows(hf.name, hf.config, hub_split)
+def _hf_mapped(label: str, source: HfSource, split: str) -> Iterator[_Item]:
+    hub_split = source.splits.get(split, split)
+    _, rows = hf.load_hf_rows(source.name, source.config, hub_split)
     for index, row in enumerate(rows):
-        where = f"{label} (Hugging Face {hf.name}) row {index + 1}"
+        where = f"{label} (Hugging Face {source.name}) row {index + 1}"
         try:
-            yield where, hf.mapper(row, index, split)
+            yield where, source.mapper(row, index, split)
         except SkipRow as exc:
             log.warning("%s: skipped: %s", where, exc)
             yield where, None
@@ -216,13 +237,13 @@ def _hf_mapped(label: str, hf: _loaders.HfSource, split: str) -> Iterator[_Item]
 
 
 def _hf_items(name: str, config: str | None, split: str | None) -> Iterator[_Item]:
-    known = _loaders.hf_dataset_for(name, config)
+    known = hf_dataset_for(name, config)
     if known is not None:
-        spec, hf = known
+        spec, copy = known
         chosen = split or spec.default_split
-        yield from _hf_mapped(spec.name, hf, chosen)
+        yield from _hf_mapped(spec.name, copy, chosen)
         return
-    loaded_split, rows = _loaders.load_hf_rows(name, config, split)
+    loaded_split, rows = hf.load_hf_rows(name, config, split)
     source = name.split("/")[1]
     if config and config not in ("default", "main"):
         source = f"{source}-{config}"
@@ -231,9 +252,7 @@ def _hf_items(name: str, config: str | None, split: str | None) -> Iterator[_Ite
         try:
             yield (
                 where,
-                _loaders.map_generic_row(
-                    row, source=source, ident=f"{source}/{loaded_split}/{index}"
-                ),
+                map_generic_row(row, source=source, ident=f"{source}/{loaded_split}/{index}"),
             )
         except RowError as exc:
             raise ConfigError(f"{where}: {exc}") from None
@@ -253,10 +272,10 @@ def _file_names(path: Path) -> tuple[str, str]:
 
 def _file_items(path: Path) -> Iterator[_Item]:
     source, prefix = _file_names(path)
-    for index, (loc, row) in enumerate(_loaders.iter_file_rows(path)):
+    for index, (loc, row) in enumerate(files.iter_file_rows(path)):
         where = f"{path}: {loc}"
         try:
-            yield where, _loaders.map_generic_row(row, source=source, ident=f"{prefix}/{index}")
+            yield where, map_generic_row(row, source=source, ident=f"{prefix}/{index}")
         except RowError as exc:
             raise ConfigError(f"{where}: cannot map to a problem: {exc}") from None
 

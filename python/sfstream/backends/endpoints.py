@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from sfstream._http import HttpClient, HttpError
+from sfstream.backends.http import HttpClient, HttpError
 
 __all__ = [
     "AdaptiveLimit",
@@ -30,22 +30,12 @@ __all__ = [
     "ServerLoad",
     "next_limit",
     "parse_metrics",
-    "split_base_urls",
 ]
 
 log = logging.getLogger("sfstream")
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
-
-
-def split_base_urls(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """Base URLs from a comma-separated string or a list (each may hold commas too)."""
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    urls = [part.strip().rstrip("/") for item in items for part in str(item).split(",")]
-    return tuple(u for u in urls if u)
 
 
 def server_root(base_url: str) -> str:
@@ -298,9 +288,3 @@ class AdaptiveLimit:
             self.history.append((endpoint.url, load, new))
             if new != endpoint.limit:
                 self.balancer.set_limit(endpoint, new)
-
-    async def run(self) -> None:
-        """Reads and adjusts until cancelled."""
-        while True:
-            await self.step()
-            await anyio.sleep(self.interval)

@@ -2,7 +2,7 @@
 
 One request per problem with a native ``n``; if the server returns fewer choices than asked,
 the rest are asked for in further requests. Requests go to the least loaded of the configured
-servers (see :mod:`sfstream._endpoints`). Failure policy:
+servers (see :mod:`sfstream.backends.endpoints`). Failure policy:
 
 * 408, 409, 425, 429 and 5xx responses, timeouts and transport errors (refused or reset
   connections) are retried up to ``max_retries`` times, waiting ``Retry-After`` when the server
@@ -24,15 +24,26 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import anyio
 import orjson
 
-from sfstream import __version__
-from sfstream._endpoints import AdaptiveLimit, Balancer, Endpoint
-from sfstream._http import (
+from sfstream._core import __version__
+from sfstream.backends.base import (
+    Backend,
+    Deliver,
+    GenerateConfig,
+    SamplingParams,
+    error_samples,
+    load_tokenizer,
+    make_sample,
+    request_hash,
+    request_seed,
+    split_reasoning,
+)
+from sfstream.backends.endpoints import AdaptiveLimit, Balancer, Endpoint
+from sfstream.backends.http import (
     HttpClient,
     HttpConnectError,
     HttpResponse,
@@ -40,22 +51,12 @@ from sfstream._http import (
     HttpTransportError,
     open_client,
 )
-from sfstream.errors import ConfigError, GenerationError, RecordError
-from sfstream.generate import (
-    Deliver,
-    GenerateConfig,
-    SamplingParams,
-    error_samples,
-    make_sample,
-    request_hash,
-    request_seed,
-    split_reasoning,
-)
+from sfstream.errors import GenerationError
 from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
 from sfstream.templates import Template
 
-__all__ = ["OpenAIBackend", "backoff_delay", "load_tokenizer", "parse_retry_after", "render_chat"]
+__all__ = ["OpenAIBackend", "backoff_delay", "parse_retry_after"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 FATAL_STATUS = frozenset({401, 403, 404, 405})
@@ -151,9 +152,9 @@ class PreparedRequest:
         return request_hash({"path": self.path, "seed": self.params.seed, "body": self.body})
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     """Talks to one or more OpenAI-compatible servers through one shared HTTP client
-    (:mod:`sfstream._http`).
+    (:mod:`sfstream.backends.http`).
 
     Use it as an async context manager; :meth:`generate` is safe to call concurrently.
 
@@ -237,14 +238,8 @@ class OpenAIBackend:
                 raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            await self._client.aclose()
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
     async def background(self) -> None:
         """With ``concurrency="auto"``, reads the servers' metrics and moves the limits."""
@@ -260,18 +255,11 @@ class OpenAIBackend:
     def prepare(self, problem: Problem, params: SamplingParams) -> PreparedRequest:
         """Renders ``problem``'s prompt and the sampling fields its requests share."""
         template = self.templates[problem.domain]
-        user = template.generation_prompt(problem.problem, problem.starter_code)
-        messages = [
-            {"role": "system", "content": template.system},
-            {"role": "user", "content": user},
-        ]
         body: dict[str, Any] = {"model": self.model}
         if self.config.endpoint == "chat":
-            body["messages"] = messages
-        elif self._tokenizer is not None:
-            body["prompt"] = render_chat(self._tokenizer, messages)
+            body["messages"] = template.messages(problem.problem, problem.starter_code)
         else:
-            body["prompt"] = f"{template.system}\n\n{user}\n\n"
+            body["prompt"] = template.prompt(problem.problem, problem.starter_code, self._tokenizer)
         body["temperature"] = params.temperature
         if params.top_p is not None:
             body["top_p"] = params.top_p
@@ -381,20 +369,6 @@ class OpenAIBackend:
             remaining = remaining[len(got) :]
             await deliver(got)
 
-    async def samples(self, problem: Problem) -> list[Sample]:
-        """All ``n`` samples of ``problem`` at once (failures come back as error samples)."""
-        try:
-            params = SamplingParams.resolve(self.config, problem)
-        except RecordError as e:
-            return error_samples(problem, range(self.config.n or 1), str(e), self.model)
-        out: list[Sample] = []
-
-        async def keep(samples: list[Sample]) -> None:
-            out.extend(samples)
-
-        await self.generate(self.prepare(problem, params), range(params.n or 1), keep)
-        return out
-
     def _parse(self, problem: Problem, data: dict[str, Any], indices: list[int]) -> list[Sample]:
         raw = data.get("choices")
         choices = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
@@ -439,37 +413,6 @@ class OpenAIBackend:
             raw = choice.get("text")
             text = raw if isinstance(raw, str) else ""
         return split_reasoning(text)
-
-
-def load_tokenizer(name: str) -> Any:
-    """The tokenizer of ``name`` (a local directory or a Hugging Face id), for its chat
-    template.
-
-    Raises:
-        ConfigError: transformers is not installed, or the tokenizer cannot be loaded or has
-            no chat template.
-    """
-    try:
-        import jinja2  # noqa: F401  (transformers needs it for chat templates)
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise ConfigError(
-            "rendering the chat template needs transformers: "
-            "pip install 'sfstream[transformers]' (or just transformers)"
-        ) from None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot load the tokenizer of {name!r}: {e}") from None
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(f"the tokenizer of {name!r} has no chat template")
-    return tokenizer
-
-
-def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """``messages`` rendered with the tokenizer's chat template, ready for the assistant."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return str(text)
 
 
 def _choice_index(choice: dict[str, Any]) -> int:

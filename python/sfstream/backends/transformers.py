@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import anyio
 
-from sfstream.errors import ConfigError
-from sfstream.generate import (
+from sfstream.backends.base import (
+    Backend,
     Deliver,
     GenerateConfig,
     SamplingParams,
@@ -30,6 +29,7 @@ from sfstream.generate import (
     request_seed,
     split_reasoning,
 )
+from sfstream.errors import ConfigError
 from sfstream.progress import StageProgress
 from sfstream.records import Problem, Sample
 from sfstream.templates import Template
@@ -80,7 +80,7 @@ def _load(name: str) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-class TransformersBackend:
+class TransformersBackend(Backend):
     """Generates with a transformers model in this process (use as an async context manager).
 
     Args:
@@ -107,34 +107,17 @@ class TransformersBackend:
         self._tokenizer, self._model = await anyio.to_thread.run_sync(_load, self.name)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         self._tokenizer = self._model = None
-
-    async def background(self) -> None:
-        return
 
     def prepare(self, problem: Problem, params: SamplingParams) -> _Prepared:
         """Renders ``problem``'s prompt."""
         template = self.templates[problem.domain]
-        user = template.generation_prompt(problem.problem, problem.starter_code)
         use_template = self.config.endpoint == "chat" or self.config.chat_template
-        if use_template and getattr(self._tokenizer, "chat_template", None):
-            messages = [
-                {"role": "system", "content": template.system},
-                {"role": "user", "content": user},
-            ]
-            prompt = str(
-                self._tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-            )
-        else:
-            prompt = f"{template.system}\n\n{user}\n\n"
+        tokenizer = self._tokenizer if use_template else None
+        if not getattr(tokenizer, "chat_template", None):
+            tokenizer = None
+        prompt = template.prompt(problem.problem, problem.starter_code, tokenizer)
         return _Prepared(problem, params, prompt, self.name)
 
     async def generate(self, prepared: _Prepared, indices: Sequence[int], deliver: Deliver) -> None:
