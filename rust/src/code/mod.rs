@@ -268,6 +268,13 @@ fn limits_for(opts: &RunOptions) -> crate::Result<Limits> {
         wall: Duration::from_secs_f64(opts.time_limit_s),
         cpu_seconds: (opts.time_limit_s.ceil() as u64).max(1),
         address_space_bytes: memory,
+        // Half the memory at most, so that a stack overflow (SIGSEGV) is not mistaken for
+        // running out of memory.
+        stack_bytes: if memory == 0 {
+            sandbox::DEFAULT_STACK_BYTES
+        } else {
+            sandbox::DEFAULT_STACK_BYTES.min(memory / 2)
+        },
         stdout_bytes: opts.output_limit_bytes,
         stderr_bytes: opts.output_limit_bytes,
         result_bytes: opts.output_limit_bytes,
@@ -668,7 +675,15 @@ fn limit_verdict(
         }
         Verdict::Signaled(sig) => (
             CodeStatus::RuntimeError,
-            Some(format!("killed by {}", sandbox::signal_name(sig))),
+            Some(if sig == libc::SIGSEGV {
+                format!(
+                    "killed by SIGSEGV (a crash, or the stack limit of {} MiB exceeded by deep \
+                     recursion)",
+                    limits.stack_bytes >> 20
+                )
+            } else {
+                format!("killed by {}", sandbox::signal_name(sig))
+            }),
         ),
         Verdict::Exited(code) => (
             CodeStatus::RuntimeError,

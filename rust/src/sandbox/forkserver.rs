@@ -433,6 +433,7 @@ pub fn limits_json(limits: &Limits) -> Json {
         ("fsize".into(), value(limits.file_size_bytes)),
         ("nofile".into(), value(limits.open_files)),
         ("nproc".into(), value(limits.processes)),
+        ("stack".into(), value(limits.stack_bytes)),
     ])
 }
 

@@ -27,6 +27,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import traceback  # noqa: F401 (loaded once for the children's error reports)
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
@@ -221,6 +222,12 @@ def serve():
 def child(raw, fds):
     req = read_request(raw)
     del raw
+    if UID:
+        # The pipes belong to the supervisor's uid: hand the standard streams to the sandbox uid
+        # so that the case can reopen them (open("/dev/stdin"), /proc/self/fd/1) as anywhere.
+        for fd in fds[:3]:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.fchown(fd, UID, GID)
     # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null in call mode; in asserts
     # mode it carries the sentinel and the tests, see case.py), nothing else.
     for target, fd in enumerate(fds):
@@ -239,6 +246,7 @@ def child(raw, fds):
         (resource.RLIMIT_NOFILE, (lim["nofile"], lim["nofile"])),
         (resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"])),
         (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_STACK, (lim["stack"], lim["stack"])),
     ):
         soft, hard = value
         cur_soft, cur_hard = resource.getrlimit(res)
@@ -265,17 +273,26 @@ def standard_streams():
     os.dup2(r, 0)
     os.dup2(w, 1)
     os.dup2(w, 2)
+    # newline="\n" as CPython's own standard streams on POSIX: no newline translation, so the
+    # program reads exactly the bytes the judge sent ("\r\n" stays) and writes what it printed.
     streams = (
         io.TextIOWrapper(
             io.BufferedReader(io.FileIO(0, "r", closefd=False)),
             encoding="utf-8",
             errors="surrogateescape",
+            newline="\n",
         ),
-        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"),
+        io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+            encoding="utf-8",
+            errors="surrogateescape",
+            newline="\n",
+        ),
         io.TextIOWrapper(
             io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
             encoding="utf-8",
             errors="backslashreplace",
+            newline="\n",
             line_buffering=True,
         ),
     )
@@ -295,6 +312,9 @@ if not PID_NS:
     PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 # Inherited by every child and irreversible; setresuid still works without exec.
 PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+# Without a uid drop (in a user namespace) the cases share the server's uid: non-dumpable, its
+# /proc files (descriptors, memory) stay closed to them.
+PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
 os.environ["HOME"] = WORKDIR
 os.environ["TMPDIR"] = WORKDIR
 NULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
