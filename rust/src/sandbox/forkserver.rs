@@ -9,8 +9,10 @@
 //! only after the case's whole process tree is dead and reaped and its scratch file systems are
 //! emptied, with the wait status and resource usage of the case's main process.
 //!
-//! Servers are leased per [`run_tests`](crate::code::run_tests) call, so N threads use N
-//! servers in parallel; each server has its own sandbox uid.
+//! Servers are leased per [`run_tests`](crate::code::run_tests) call from one process-wide
+//! pool, so N threads use N servers in parallel; each server has its own sandbox uid. The pool
+//! grows to the number of concurrent callers, starting servers in background threads, and
+//! keeps them for the life of the process, whatever thread pools come and go.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -20,7 +22,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
@@ -52,22 +54,54 @@ pub struct ForkServer {
     healthy: bool,
 }
 
-/// Pool of idle servers and the free sandbox-uid slots.
+/// The process-wide pool: idle servers, how many are being started, and the free sandbox-uid
+/// slots. It grows to the number of callers that ran at the same time and outlives any
+/// caller's thread pool.
 struct Pool {
     idle: Vec<ForkServer>,
+    /// Servers being started by background threads.
+    starting: usize,
+    /// Callers waiting for a server.
+    waiting: usize,
     next_slot: u32,
     free_slots: Vec<u32>,
 }
 
-fn pool() -> &'static Mutex<Pool> {
-    static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        Mutex::new(Pool {
+impl Pool {
+    fn take_slot(&mut self) -> u32 {
+        self.free_slots.pop().unwrap_or_else(|| {
+            self.next_slot += 1;
+            self.next_slot - 1
+        })
+    }
+}
+
+struct Shared {
+    pool: Mutex<Pool>,
+    /// Signalled when a server becomes idle or a start failed.
+    changed: Condvar,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| Shared {
+        pool: Mutex::new(Pool {
             idle: Vec::new(),
+            starting: 0,
+            waiting: 0,
             next_slot: 0,
             free_slots: Vec::new(),
-        })
+        }),
+        changed: Condvar::new(),
     })
+}
+
+fn lock_pool() -> MutexGuard<'static, Pool> {
+    shared().pool.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn release_slot(slot: u32) {
+    lock_pool().free_slots.push(slot);
 }
 
 /// A server leased from the pool; returned to it on drop if still healthy.
@@ -84,8 +118,8 @@ impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(server) = self.0.take() {
             if server.healthy {
-                let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
-                pool.idle.push(server);
+                lock_pool().idle.push(server);
+                shared().changed.notify_all();
             }
         }
     }
@@ -100,8 +134,7 @@ impl Drop for ForkServer {
         if let Some(dir) = &self.scratch {
             let _ = std::fs::remove_dir_all(dir);
         }
-        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
-        pool.free_slots.push(self.slot);
+        release_slot(self.slot);
     }
 }
 
@@ -109,42 +142,87 @@ impl Drop for ForkServer {
 /// the fresh-interpreter path).
 static START_FAILURE: OnceLock<String> = OnceLock::new();
 
-/// Leases a server for `interp`, starting one if none is idle. `None` if servers cannot be
-/// started on this machine (reported once on stderr).
+/// Leases a server for `interp`: an idle one, else the first that becomes idle or finishes
+/// starting. A caller that finds none idle and no more starting than callers waiting starts
+/// one in the background, so the pool grows to the number of concurrent callers. `None` if
+/// servers cannot be started on this machine (reported once on stderr).
 pub fn lease(interp: &Interpreter) -> Option<Lease> {
-    if START_FAILURE.get().is_some() {
-        return None;
-    }
-    let slot = {
-        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = lock_pool();
+    loop {
+        if START_FAILURE.get().is_some() {
+            return None;
+        }
         if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
             return Some(Lease(Some(pool.idle.swap_remove(i))));
         }
-        match pool.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                pool.next_slot += 1;
-                pool.next_slot - 1
+        if pool.starting <= pool.waiting {
+            if let Some(i) = pool.idle.iter().position(|s| s.interpreter != interp.path) {
+                // An idle server of another interpreter makes room for one of this one.
+                let other = pool.idle.swap_remove(i);
+                drop(pool);
+                drop(other);
+                pool = lock_pool();
             }
+            let slot = pool.take_slot();
+            pool.starting += 1;
+            start_in_background(interp.clone(), slot);
         }
-    };
-    match ForkServer::start(interp, slot) {
-        Ok(server) => Some(Lease(Some(server))),
-        Err(e) => {
-            pool()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .free_slots
-                .push(slot);
-            let msg = format!("{e}");
-            if START_FAILURE.set(msg.clone()).is_ok() {
-                eprintln!(
-                    "sfstream sandbox: fork server unavailable ({msg}); \
-                     running a fresh interpreter per test case"
-                );
+        pool.waiting += 1;
+        pool = shared()
+            .changed
+            .wait_timeout(pool, START_TIMEOUT + KILL_GRACE)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        pool.waiting -= 1;
+    }
+}
+
+/// Starts servers for `interp` in the background until `count` are idle or starting, so that
+/// the first callers find them warm.
+pub fn prestart(interp: &Interpreter, count: usize) {
+    let mut pool = lock_pool();
+    let have = pool
+        .idle
+        .iter()
+        .filter(|s| s.interpreter == interp.path)
+        .count()
+        + pool.starting;
+    for _ in have..count {
+        let slot = pool.take_slot();
+        pool.starting += 1;
+        start_in_background(interp.clone(), slot);
+    }
+}
+
+/// Starts a server on a thread of its own; it joins the idle servers (or records why servers
+/// cannot start) and wakes the waiting callers. Called with the pool locked.
+fn start_in_background(interp: Interpreter, slot: u32) {
+    let spawned = std::thread::Builder::new()
+        .name("sfstream-forkserver".into())
+        .spawn(move || {
+            let result = ForkServer::start(&interp, slot);
+            let mut pool = lock_pool();
+            pool.starting -= 1;
+            match result {
+                Ok(server) => pool.idle.push(server),
+                Err(e) => {
+                    let msg = format!("{e}");
+                    if START_FAILURE.set(msg.clone()).is_ok() {
+                        eprintln!(
+                            "sfstream sandbox: fork server unavailable ({msg}); \
+                             running a fresh interpreter per test case"
+                        );
+                    }
+                }
             }
-            None
-        }
+            drop(pool);
+            shared().changed.notify_all();
+        });
+    if let Err(e) = spawned {
+        // Still under the caller's lock: undo the bookkeeping directly.
+        let _ = START_FAILURE.set(format!("cannot start a thread: {e}"));
+        eprintln!("sfstream sandbox: cannot start a fork server thread: {e}");
+        // The slot is leaked rather than relocking here; servers are unavailable from now on.
     }
 }
 
@@ -154,7 +232,22 @@ pub fn start_failure() -> Option<&'static str> {
 }
 
 impl ForkServer {
+    /// Starts a server with the sandbox uid of `slot` and proves it works. The slot is given
+    /// back on failure.
     fn start(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
+        let mut server = match Self::spawn(interp, slot) {
+            Ok(server) => server,
+            Err(e) => {
+                release_slot(slot);
+                return Err(e);
+            }
+        };
+        // On failure the server is dropped, which gives the slot back.
+        server.handshake()?;
+        Ok(server)
+    }
+
+    fn spawn(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
         let caps = capabilities();
         let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
         let (host_end, server_end) =
@@ -253,16 +346,14 @@ impl ForkServer {
             ))
         })?;
         drop(server_end);
-        let mut server = ForkServer {
+        Ok(ForkServer {
             child,
             ctl: host_end,
             scratch,
             slot,
             interpreter: interp.path.clone(),
             healthy: true,
-        };
-        server.handshake()?;
-        Ok(server)
+        })
     }
 
     /// Runs a trivial case to prove the server works inside its sandbox.

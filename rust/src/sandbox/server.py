@@ -19,25 +19,29 @@
 # forks, waits and reports wait status and resource usage. Whatever is the same for every case
 # (environment, standard streams, signal dispositions, no-new-privileges) is set up once here,
 # so a child only does what is per case.
+import _socket
 import ctypes
 import gc
 import io
 import resource
 import select
-import shutil
 import signal
-import socket
 import stat
 import traceback  # noqa: F401 (loaded once for the children's error reports)
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
-import bisect, collections, copy, datetime, decimal, fractions, functools, heapq  # noqa
-import itertools, math, operator, random, re, statistics, string, typing, array  # noqa
+# Rarer modules (decimal, fractions, random, statistics, datetime: about 1.3 MB together) are
+# left to the programs that use them: each page here costs every case, in fork and exit.
+import bisect, collections, copy, functools, heapq, itertools, math, operator, re  # noqa
+import string, typing, array  # noqa
 
 # The first compile() of a process builds the ~120 AST node types (about 2 ms): once, here.
 compile("", "<warm-up>", "exec")
 
-CTL = socket.socket(fileno=int(sys.argv[1]))
+# Every page the server holds is copied into each case's page tables and torn down again when
+# the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
+# and a tree the case left behind is removed by a forked helper).
+CTL = _socket.socket(fileno=int(sys.argv[1]))
 UID = int(sys.argv[2])
 GID = int(sys.argv[3])
 PID_NS = sys.argv[4] == "1"
@@ -131,13 +135,15 @@ def clean_scratch():
                     except OSError:
                         pass
     elif not left_nothing():
-        for top in (SCRATCH, "/dev/shm"):
+        helper = os.fork()
+        if helper == 0:
             try:
-                entries = os.listdir(top)
-            except OSError:
-                continue
-            for name in entries:
-                remove(os.path.join(top, name))
+                for top in (SCRATCH, "/dev/shm"):
+                    for name in os.listdir(top):
+                        remove(os.path.join(top, name))
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
     os.mkdir(WORKDIR, 0o700)
     if UID:
         os.chown(WORKDIR, UID, GID)
@@ -157,6 +163,8 @@ def left_nothing():
 
 
 def remove(path):
+    import shutil
+
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -175,14 +183,32 @@ def fix_and_remove(path):
                 os.chmod(os.path.join(root, d), 0o700)
             except OSError:
                 pass
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
+def recv_fds(sock, size, most):
+    # One message of at most `size` bytes and the descriptors sent with it (SCM_RIGHTS).
+    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(4 * most))
+    fds = []
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            for i in range(0, len(payload) - 3, 4):
+                fds.append(int.from_bytes(payload[i : i + 4], sys.byteorder))
+    return data, fds
+
+
 def serve():
+    # Leave as little as possible for every fork to copy: collect the start-up garbage and give
+    # the freed heap pages back to the kernel, then keep the survivors out of the children's
+    # collections.
+    gc.collect()
+    LIBC.malloc_trim(0)
     gc.freeze()
     while True:
         try:
-            header, fds, _, _ = socket.recv_fds(CTL, 8, 4)
+            header, fds = recv_fds(CTL, 8, 4)
         except OSError:
             return
         if len(header) < 8 or len(fds) != 4:
@@ -333,5 +359,5 @@ try:
     serve()
 finally:
     if not PRIVATE:
-        shutil.rmtree(SERVER_ARGS[6], ignore_errors=True)
+        remove(SERVER_ARGS[6])
     os._exit(0)
