@@ -4,6 +4,8 @@ servers, and the pool grows only to the number of callers running at once."""
 from __future__ import annotations
 
 import os
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,3 +63,20 @@ def test_thread_pools_that_come_and_go_reuse_the_servers() -> None:
         assert all(pool.map(check, range(16)))
     grown = servers()
     assert before <= grown and len(grown) <= max(4, len(before)), (before, grown)
+
+
+def test_servers_can_be_started_ahead_of_the_first_call() -> None:
+    if not dict(_core.sandbox_capabilities())["fork_server"]:
+        pytest.skip("no fork server here")
+    run_tests(GOOD, TESTS)  # whatever earlier tests started is idle now
+    before = servers()
+    _core.sandbox_prestart(len(before) + 1, sys.executable)
+    deadline = time.monotonic() + 60
+    while len(servers()) <= len(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = servers()
+    assert before < after and len(after) == len(before) + 1, (before, after)
+    # Asking again for as many as exist starts nothing.
+    _core.sandbox_prestart(len(after), sys.executable)
+    time.sleep(0.5)
+    assert servers() == after

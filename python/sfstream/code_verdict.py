@@ -56,6 +56,18 @@ def _python() -> str:
     return os.environ.get("SFSTREAM_PYTHON") or sys.executable or shutil.which("python3") or ""
 
 
+_WARMED: set[tuple[str, int]] = set()
+
+
+def warm_sandbox(workers: int) -> None:
+    """Starts ``workers`` fork servers in the background (once per process), so that that
+    many concurrent :func:`run_tests` calls find them ready."""
+    key = (_python(), workers)
+    if key not in _WARMED:
+        _WARMED.add(key)
+        _core.sandbox_prestart(workers, key[0])
+
+
 def _total(tests: Mapping[str, Any]) -> int:
     inputs = tests.get("inputs")
     return len(inputs) if isinstance(inputs, list) else 1

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from sfstream.code_verdict import extract_program, no_code_verdict, run_tests
+from sfstream.code_verdict import extract_program, no_code_verdict, run_tests, warm_sandbox
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
@@ -68,6 +68,7 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
     if program is None:
         c = no_code_verdict(tests)
     else:
+        warm_sandbox(config.worker_count())
         c = run_tests(
             program,
             tests,

@@ -34,7 +34,9 @@ where
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::code::{py_extract_program, py_run_tests, py_sandbox_capabilities};
+    use super::code::{
+        py_extract_program, py_run_tests, py_sandbox_capabilities, py_sandbox_prestart,
+    };
     #[pymodule_export]
     use super::math::{py_check_math, py_extract_answer, py_normalize_answer};
     #[pymodule_export]

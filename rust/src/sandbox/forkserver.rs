@@ -63,6 +63,8 @@ struct Pool {
     starting: usize,
     /// Callers waiting for a server.
     waiting: usize,
+    /// Servers leased out.
+    in_use: usize,
     next_slot: u32,
     free_slots: Vec<u32>,
 }
@@ -89,6 +91,7 @@ fn shared() -> &'static Shared {
             idle: Vec::new(),
             starting: 0,
             waiting: 0,
+            in_use: 0,
             next_slot: 0,
             free_slots: Vec::new(),
         }),
@@ -116,11 +119,16 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            if server.healthy {
-                lock_pool().idle.push(server);
-                shared().changed.notify_all();
-            }
+        let Some(server) = self.0.take() else { return };
+        let mut pool = lock_pool();
+        pool.in_use -= 1;
+        if server.healthy {
+            pool.idle.push(server);
+            drop(pool);
+            shared().changed.notify_all();
+        } else {
+            drop(pool);
+            drop(server);
         }
     }
 }
@@ -153,6 +161,7 @@ pub fn lease(interp: &Interpreter) -> Option<Lease> {
             return None;
         }
         if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
+            pool.in_use += 1;
             return Some(Lease(Some(pool.idle.swap_remove(i))));
         }
         if pool.starting <= pool.waiting {
@@ -177,16 +186,20 @@ pub fn lease(interp: &Interpreter) -> Option<Lease> {
     }
 }
 
-/// Starts servers for `interp` in the background until `count` are idle or starting, so that
-/// the first callers find them warm.
+/// Starts servers for `interp` in the background until `count` exist (idle, leased or
+/// starting), so that the first callers find them warm.
 pub fn prestart(interp: &Interpreter, count: usize) {
+    if START_FAILURE.get().is_some() {
+        return;
+    }
     let mut pool = lock_pool();
     let have = pool
         .idle
         .iter()
         .filter(|s| s.interpreter == interp.path)
         .count()
-        + pool.starting;
+        + pool.starting
+        + pool.in_use;
     for _ in have..count {
         let slot = pool.take_slot();
         pool.starting += 1;
