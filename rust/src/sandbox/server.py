@@ -2,7 +2,8 @@
 # this part).
 #
 # Started by the Rust supervisor as
-# `python -s -P -c <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`,
+# `python -s -P -c <boot> <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
+# (<boot> compiles this in a forked helper and runs the code object, see forkserver.rs),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available). It
 # runs one case at a time:
 #
@@ -27,7 +28,6 @@ import resource
 import select
 import signal
 import stat
-import traceback  # noqa: F401 (loaded once for the children's error reports)
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
 # Rarer modules (decimal, fractions, random, statistics, datetime: about 1.3 MB together) are
