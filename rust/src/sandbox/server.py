@@ -199,6 +199,37 @@ def recv_fds(sock, size, most):
     return data, fds
 
 
+def send_fds(sock, data, fds):
+    # `data` with `fds` attached to its first byte (SCM_RIGHTS), all of it.
+    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+    sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+    if sent < len(data):
+        # (Not with nothing left: the child may have read all and gone, and an empty send to
+        # a closed peer fails.)
+        sock.sendall(data[sent:])
+
+
+def prefork():
+    # The next case's process, forked as soon as the last case is over, while the supervisor
+    # still judges it: the fork is off the next case's path. It waits for the request (and the
+    # case's pipes) on a socket of its own.
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            CTL.close()
+            ours.close()
+            header, fds = recv_fds(theirs, 8, 4)
+            if len(header) == 8 and len(fds) == 4:
+                req = read_exact(theirs.fileno(), int.from_bytes(header, "little"))
+                theirs.close()
+                child(req, fds)
+        finally:
+            os._exit(120)
+    theirs.close()
+    return pid, ours
+
+
 def serve():
     # Leave as little as possible for every fork to copy: collect the start-up garbage and give
     # the freed heap pages back to the kernel, then keep the survivors out of the children's
@@ -206,6 +237,7 @@ def serve():
     gc.collect()
     LIBC.malloc_trim(0)
     gc.freeze()
+    pid, channel = prefork()
     while True:
         try:
             header, fds = recv_fds(CTL, 8, 4)
@@ -216,12 +248,18 @@ def serve():
                 os.close(fd)
             return
         req = read_exact(CTL.fileno(), int.from_bytes(header, "little"))
-        pid = os.fork()
-        if pid == 0:
-            try:
-                child(req, fds)
-            finally:
-                os._exit(120)
+        try:
+            send_fds(channel, header + req, fds)
+        except OSError:
+            # The waiting child is gone (it never should be): fork one for this case now.
+            os.waitpid(pid, 0)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    child(req, fds)
+                finally:
+                    os._exit(120)
+        channel.close()
         for fd in fds:
             os.close(fd)
         del req
@@ -242,6 +280,7 @@ def serve():
             int(ru.ru_stime * 1e6),
             ru.ru_maxrss,
         )
+        pid, channel = prefork()
         CTL.sendall(reply.encode())
 
 
