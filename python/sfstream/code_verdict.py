@@ -91,7 +91,8 @@ def run_tests(
         tests: APPS-style ``{"inputs", "outputs", "fn_name"}``, or ``{"asserts": ...}``.
         time_limit: Wall-clock seconds per test case (CPU time is limited likewise).
         memory_mb: Address-space limit per test case.
-        output_limit: Bytes of stdout/stderr allowed per test case.
+        output_limit: Bytes of stdout allowed per test case (more is ``output_limit``);
+            stderr is kept up to as many bytes (its head and tail) and never decides a verdict.
         stop_on_first_failure: Stop at the first failing test case.
 
     Raises:

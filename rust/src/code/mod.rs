@@ -59,7 +59,8 @@ pub struct RunOptions {
     pub time_limit_s: f64,
     /// Address-space limit in MiB (0 = none).
     pub memory_mb: u64,
-    /// Cap on stdout and on stderr (each) per case, in bytes.
+    /// Cap on stdout per case, in bytes (more ends the case: `output_limit`); stderr is kept up
+    /// to as many bytes, truncated, and never decides a verdict.
     pub output_limit_bytes: usize,
     /// Stop at the first case that is not correct (the remaining cases are not run).
     pub stop_on_first_failure: bool,
