@@ -348,6 +348,9 @@ impl ForkServer {
             } else {
                 "/tmp"
             })))
+            // Every symbol resolved once in the server, not lazily (a write to the server's
+            // pages, copied on write) in each case; the server drops the variable at once.
+            .env("LD_BIND_NOW", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -21,7 +21,7 @@
 # (environment, standard streams, signal dispositions, no-new-privileges) is set up once here,
 # so a child only does what is per case.
 import _socket
-import ctypes
+import _ctypes
 import gc
 import io
 import resource
@@ -45,8 +45,21 @@ CTL = _socket.socket(fileno=int(sys.argv[1]))
 UID = int(sys.argv[2])
 GID = int(sys.argv[3])
 PID_NS = sys.argv[4] == "1"
-LIBC = ctypes.CDLL(None, use_errno=True)
-PRCTL = LIBC.prctl  # resolved once here, not in every child
+
+
+# Two C functions through the C part of ctypes alone (its Python part holds 250 KB more).
+class CInt(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class CFunction(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL
+    _restype_ = CInt
+
+
+LIBC = _ctypes.dlopen(None)
+PRCTL = CFunction(_ctypes.dlsym(LIBC, "prctl"))  # resolved once here, not in every child
+MALLOC_TRIM = CFunction(_ctypes.dlsym(LIBC, "malloc_trim"))
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -235,7 +248,7 @@ def serve():
     # the freed heap pages back to the kernel, then keep the survivors out of the children's
     # collections.
     gc.collect()
-    LIBC.malloc_trim(0)
+    MALLOC_TRIM(0)
     gc.freeze()
     pid, channel = prefork()
     while True:
@@ -314,7 +327,7 @@ def child(raw, fds):
         (resource.RLIMIT_STACK, (lim["stack"], lim["stack"])),
     ):
         soft, hard = value
-        cur_soft, cur_hard = resource.getrlimit(res)
+        cur_hard = HARD_LIMITS[res]
         if hard < 0 or (cur_hard != resource.RLIM_INFINITY and hard > cur_hard):
             hard = cur_hard
         if soft < 0 or (hard != resource.RLIM_INFINITY and soft > hard):
@@ -382,6 +395,21 @@ PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
 os.environ["HOME"] = WORKDIR
 os.environ["TMPDIR"] = WORKDIR
+# The server's hard limits, which bound the cases' (they never change).
+HARD_LIMITS = {
+    res: resource.getrlimit(res)[1]
+    for res in (
+        resource.RLIMIT_CPU,
+        resource.RLIMIT_AS,
+        resource.RLIMIT_FSIZE,
+        resource.RLIMIT_NOFILE,
+        resource.RLIMIT_NPROC,
+        resource.RLIMIT_CORE,
+        resource.RLIMIT_STACK,
+    )
+}
+# Only for the server's own start (see forkserver.rs): the cases do not inherit it.
+os.environ.pop("LD_BIND_NOW", None)
 NULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 sys.stdin, sys.stdout, sys.stderr = standard_streams()
 sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
