@@ -187,6 +187,45 @@ def test_bench_samples_vs_plain_subprocess(benchmark: Any, tests_per_sample: int
     print(line)
 
 
+def test_bench_one_test_sample_against_a_case(benchmark: Any) -> None:
+    """What a sample with one test costs against one case of a sample with 25 (the per-sample
+    overhead): both run by sfstream at 2 threads, 50 cases a slice either way, alternating
+    within each round; by CPU time and by wall time."""
+    one = [(GOOD if i % 4 else BAD, make_tests(1)) for i in range(200)]
+    many = [(GOOD if i % 4 else BAD, make_tests(25)) for i in range(8)]
+
+    def check(item: tuple[str, dict[str, list[str]]]) -> bool:
+        return sfstream_run(*item)
+
+    timed(check, one[:THREADS])
+    servers = fork_servers()
+    rounds: list[tuple[float, float]] = []
+
+    def one_round() -> None:
+        wall = {"one": 0.0, "many": 0.0}
+        cpu = {"one": 0.0, "many": 0.0}
+        for n in range(4):
+            order = [("one", one[50 * n : 50 * n + 50]), ("many", many[2 * n : 2 * n + 2])]
+            for name, items in order if n % 2 == 0 else order[::-1]:
+                before = sfstream_cpu(servers)
+                seconds, got = timed(check, items)
+                cpu[name] += sfstream_cpu(servers) - before
+                wall[name] += seconds
+                assert got == [p == GOOD for p, _ in items], (name, got)
+        rounds.append((cpu["one"] / cpu["many"], wall["one"] / wall["many"]))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    by_cpu = statistics.median(r[0] for r in rounds)
+    by_wall = statistics.median(r[1] for r in rounds)
+    benchmark.extra_info.update(
+        {"sample_vs_case_cpu": round(by_cpu, 2), "sample_vs_case_wall": round(by_wall, 2)}
+    )
+    print(
+        f"\na one-test sample costs {by_cpu:.2f}x a case of a 25-test sample in CPU time "
+        f"({by_wall:.2f}x in wall time; {THREADS} threads, median of {ROUNDS} rounds)"
+    )
+
+
 def same_output(got: str, expected: str) -> bool:
     """What a careful plain harness compares: lines without trailing whitespace."""
     lines = [line.rstrip() for line in got.rstrip().splitlines()]
