@@ -98,12 +98,20 @@ def sfstream_cpu(servers: list[str]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK") + own.ru_utime + own.ru_stime
 
 
-def timed(check: Any, items: list[Any]) -> tuple[float, list[bool]]:
-    """Seconds to check `items` at THREADS threads, and the verdicts."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(THREADS) as pool:
-        verdicts = list(pool.map(check, items))
-    return time.perf_counter() - start, verdicts
+class Workers:
+    """THREADS worker threads of one harness, kept for a whole benchmark as a pipeline keeps
+    its workers (starting a thread pool per slice costs about 0.1 ms per item here, on both
+    harnesses alike, which would blur the faster one's rate)."""
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+        self.pool = ThreadPoolExecutor(THREADS)
+
+    def timed(self, items: list[Any]) -> tuple[float, list[bool]]:
+        """Seconds to check `items` with the THREADS threads, and the verdicts."""
+        start = time.perf_counter()
+        verdicts = list(self.pool.map(self.check, items))
+        return time.perf_counter() - start, verdicts
 
 
 def compare(
@@ -113,7 +121,8 @@ def compare(
     seconds, so each round alternates them in slices of 2 x THREADS items (which goes first
     alternates too) and sums each one's time; ROUNDS rounds give the median rates and ratio.
     Every round checks both harnesses' verdicts. Rates are per item (x per_item for cases)."""
-    timed(ours, items[:THREADS])  # start the fork servers outside the timing
+    workers = {"plain": Workers(plain), "ours": Workers(ours)}
+    workers["ours"].timed(items[:THREADS])  # start the fork servers outside the timing
     servers = fork_servers()
     rounds: list[tuple[float, float, float]] = []
     step = 2 * THREADS
@@ -124,10 +133,10 @@ def compare(
         verdicts: dict[str, list[bool]] = {"plain": [], "ours": []}
         for n, start in enumerate(range(0, len(items), step)):
             chunk = items[start : start + step]
-            order = [("plain", plain), ("ours", ours)]
-            for name, check in order if n % 2 == 0 else order[::-1]:
+            order = ["plain", "ours"]
+            for name in order if n % 2 == 0 else order[::-1]:
                 before = sfstream_cpu(servers) if name == "ours" else 0.0
-                seconds, got = timed(check, chunk)
+                seconds, got = workers[name].timed(chunk)
                 if name == "ours":
                     cpu += sfstream_cpu(servers) - before
                 spent[name] += seconds
@@ -137,6 +146,8 @@ def compare(
         rounds.append((len(items) / spent["plain"], len(items) / spent["ours"], cpu / len(items)))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    for w in workers.values():
+        w.pool.shutdown()
     ratios = sorted(r[1] / r[0] for r in rounds)
     result = {
         "plain_per_s": round(statistics.median(r[0] for r in rounds), 1),
@@ -197,7 +208,8 @@ def test_bench_one_test_sample_against_a_case(benchmark: Any) -> None:
     def check(item: tuple[str, dict[str, list[str]]]) -> bool:
         return sfstream_run(*item)
 
-    timed(check, one[:THREADS])
+    workers = Workers(check)
+    workers.timed(one[:THREADS])
     servers = fork_servers()
     rounds: list[tuple[float, float]] = []
 
@@ -208,13 +220,14 @@ def test_bench_one_test_sample_against_a_case(benchmark: Any) -> None:
             order = [("one", one[50 * n : 50 * n + 50]), ("many", many[2 * n : 2 * n + 2])]
             for name, items in order if n % 2 == 0 else order[::-1]:
                 before = sfstream_cpu(servers)
-                seconds, got = timed(check, items)
+                seconds, got = workers.timed(items)
                 cpu[name] += sfstream_cpu(servers) - before
                 wall[name] += seconds
                 assert got == [p == GOOD for p, _ in items], (name, got)
         rounds.append((cpu["one"] / cpu["many"], wall["one"] / wall["many"]))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    workers.pool.shutdown()
     by_cpu = statistics.median(r[0] for r in rounds)
     by_wall = statistics.median(r[1] for r in rounds)
     benchmark.extra_info.update(
