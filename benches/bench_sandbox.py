@@ -83,7 +83,8 @@ def fork_servers() -> list[str]:
         except OSError:
             continue
         parent = _parent(entry.name)
-        if b"The fork server" in cmdline and me in (parent, _parent(parent)):
+        server = cmdline.split(b"\0")[1:2] == [b"-s"] and b"The fork server" in cmdline
+        if server and me in (parent, _parent(parent)):
             found.append(entry.name)
     return found
 
