@@ -190,13 +190,6 @@ pub fn lease(interp: &Interpreter) -> Option<Lease> {
             return Some(Lease(Some(pool.idle.swap_remove(i))));
         }
         if pool.starting <= pool.waiting {
-            if let Some(i) = pool.idle.iter().position(|s| s.interpreter != interp.path) {
-                // An idle server of another interpreter makes room for one of this one.
-                let other = pool.idle.swap_remove(i);
-                drop(pool);
-                drop(other);
-                pool = lock_pool();
-            }
             let slot = pool.take_slot();
             pool.starting += 1;
             start_in_background(interp.clone(), slot);
