@@ -6,8 +6,9 @@
 //! `SCM_RIGHTS` together with the request, and supervises the case itself with one `poll(2)`
 //! loop: it feeds stdin, drains the outputs under their caps and keeps its own wall clock. On
 //! a deadline or an output overflow it tells the server to kill the case. The server replies
-//! only after the case's whole process tree is dead and reaped and its scratch file systems are
-//! emptied, with the wait status and resource usage of the case's main process.
+//! once the case's whole process tree is dead and reaped, with the wait status and resource
+//! usage of the case's main process; it empties the case's scratch file systems and forks the
+//! next case's process before it reads the next request.
 //!
 //! Servers are leased per [`run_tests`](crate::code::run_tests) call from one process-wide
 //! pool, so N threads use N servers in parallel; each server has its own sandbox uid. The pool

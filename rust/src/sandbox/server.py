@@ -11,8 +11,9 @@
 #              stdout, stderr and result pipe ends), then that many bytes: the marshal request.
 #   the supervisor may then send b"k" (kill now); EOF on the control socket ends the server.
 #   reply    = one line "status utime_us stime_us maxrss_kb\n" sent after the child exited or
-#              was killed, every other process of the case was killed and reaped, and the
-#              case's working directory, /tmp and /dev/shm were emptied.
+#              was killed and every other process of the case was killed and reaped; the
+#              case's working directory, /tmp and /dev/shm are emptied before the next request
+#              is read (in "shared" mode, where they are the host's, before the reply).
 #
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
 # directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
@@ -286,15 +287,22 @@ def serve():
         kill_everything(pid)
         _, status, ru = os.wait4(pid, 0)
         reap_all()
-        clean_scratch()
+        if not PRIVATE:
+            # Shared scratch directories are the host's: clean before run_tests returns.
+            clean_scratch()
+        # Every process of the case is gone: the verdict can go. The private scratch space is
+        # emptied and the next case's process forked while the supervisor judges; the next
+        # request is read only after that.
         reply = "%d %d %d %d\n" % (
             status,
             int(ru.ru_utime * 1e6),
             int(ru.ru_stime * 1e6),
             ru.ru_maxrss,
         )
-        pid, channel = prefork()
         CTL.sendall(reply.encode())
+        if PRIVATE:
+            clean_scratch()
+        pid, channel = prefork()
 
 
 def child(raw, fds):
