@@ -1,14 +1,15 @@
 //! A pool of warm Python fork servers, one test case at a time per server.
 //!
 //! A server (`server.py`) is started once inside the namespaces of [`super::isolation`] and
-//! pre-imports the modules competitive programs use. Per case the supervisor creates the four
-//! pipes (stdin, stdout, stderr, result), passes the child's ends to the server with
-//! `SCM_RIGHTS` together with the request, and supervises the case itself with one `poll(2)`
+//! pre-imports the modules competitive programs use. It forks each case's process ahead of its
+//! request. Per case the supervisor creates the four pipes (stdin, stdout, stderr, result),
+//! passes the child's ends with `SCM_RIGHTS` together with the request on the request socket,
+//! where that waiting process reads them itself, and supervises the case with one `poll(2)`
 //! loop: it feeds stdin, drains the outputs under their caps and keeps its own wall clock. On
-//! a deadline or an output overflow it tells the server to kill the case. The server replies
-//! once the case's whole process tree is dead and reaped, with the wait status and resource
-//! usage of the case's main process; it empties the case's scratch file systems and forks the
-//! next case's process before it reads the next request.
+//! a deadline or an output overflow it tells the server, on the control socket, to kill the
+//! case. The server replies there once the case's whole process tree is dead and reaped, with
+//! the wait status and resource usage of the case's main process; it empties the case's
+//! scratch file systems before it forks the process for the next request.
 //!
 //! Servers are leased per [`run_tests`](crate::code::run_tests) call from one process-wide
 //! pool, so N threads use N servers in parallel; each server has its own sandbox uid. The pool
@@ -72,7 +73,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// One running fork server.
 pub struct ForkServer {
     child: Child,
+    /// Kill orders to the server, its replies.
     ctl: UnixStream,
+    /// Requests (with the case's pipes), read by the server's waiting child itself.
+    requests: UnixStream,
+    /// Replies received: the number of the case now running.
+    cases: u64,
     /// The server's own scratch directory when it has no private mount namespace.
     scratch: Option<PathBuf>,
     slot: u32,
@@ -284,6 +290,8 @@ impl ForkServer {
         let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
         let (host_end, server_end) =
             UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
+        let (requests_host, requests_server) =
+            UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
         // Without a private root the sandbox uid reads the host's files: it must be able to
         // read the interpreter (a pyenv build under a private home cannot be).
         let readable = caps.mount_namespace || interp.dirs.iter().all(|d| world_readable(d));
@@ -349,18 +357,29 @@ impl ForkServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let ctl_fd = server_end.as_raw_fd();
+        let requests_fd = requests_server.as_raw_fd();
         let filter = caps.seccomp;
         // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
         // data prepared before the fork (the plan owns every string it needs).
         unsafe {
             cmd.pre_exec(move || {
                 plan.enter()?;
-                if libc::dup2(ctl_fd, 3) < 0 {
+                // The control socket on fd 3, the request socket on fd 4 (by way of copies
+                // above both, so that neither overwrites the other).
+                let ctl = libc::fcntl(ctl_fd, libc::F_DUPFD, 10);
+                let requests = libc::fcntl(requests_fd, libc::F_DUPFD, 10);
+                if ctl < 0
+                    || requests < 0
+                    || libc::dup2(ctl, 3) < 0
+                    || libc::dup2(requests, 4) < 0
+                    || libc::close(ctl) < 0
+                    || libc::close(requests) < 0
+                {
                     return Err(io::Error::last_os_error());
                 }
                 libc::syscall(
                     libc::SYS_close_range,
-                    4 as libc::c_uint,
+                    5 as libc::c_uint,
                     libc::c_uint::MAX,
                     libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
                 );
@@ -381,10 +400,12 @@ impl ForkServer {
                 interp.path.display()
             ))
         })?;
-        drop(server_end);
+        drop((server_end, requests_server));
         Ok(ForkServer {
             child,
             ctl: host_end,
+            requests: requests_host,
+            cases: 0,
             scratch,
             slot,
             interpreter: interp.path.clone(),
@@ -449,10 +470,10 @@ impl ForkServer {
         message.extend_from_slice(&(request.len() as u64).to_le_bytes());
         message.extend_from_slice(request);
         let fds = [&stdin_r, &out_w, &err_w, &res_w].map(|fd| fd.as_raw_fd());
-        let sent = send_with_fds(&self.ctl, &message, &fds)
+        let sent = send_with_fds(&self.requests, &message, &fds)
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         drop((stdin_r, out_w, err_w, res_w));
-        (&self.ctl)
+        (&self.requests)
             .write_all(&message[sent..])
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         let mut pipes = Pipes::new(
@@ -529,6 +550,7 @@ impl ForkServer {
                 "malformed fork-server reply {text:?}"
             )));
         };
+        self.cases += 1;
         let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
         Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }
@@ -536,8 +558,11 @@ impl ForkServer {
     fn send_kill(&mut self, kill_sent: &mut Option<Instant>) -> crate::Result<()> {
         if kill_sent.is_none() {
             *kill_sent = Some(Instant::now());
+            // With the case's number: an order that crosses the reply is recognised as late.
+            let mut order = *b"k\0\0\0\0\0\0\0\0";
+            order[1..].copy_from_slice(&self.cases.to_le_bytes());
             (&self.ctl)
-                .write_all(b"k")
+                .write_all(&order)
                 .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         }
         Ok(())

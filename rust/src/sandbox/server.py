@@ -4,16 +4,21 @@
 # Started by the Rust supervisor as
 # `python -s -P -c <boot> <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
 # (<boot> compiles this in a forked helper and runs the code object, see forkserver.rs),
-# already inside the sandbox's namespaces (pid 1 of its own PID namespace when available). It
-# runs one case at a time:
+# already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
+# the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
+# time, in a child forked before its request arrives:
 #
-#   request  = 8-byte little-endian length + 4 descriptors (SCM_RIGHTS: the child's stdin,
-#              stdout, stderr and result pipe ends), then that many bytes: the marshal request.
-#   the supervisor may then send b"k" (kill now); EOF on the control socket ends the server.
-#   reply    = one line "status utime_us stime_us maxrss_kb\n" sent after the child exited or
-#              was killed and every other process of the case was killed and reaped; the
-#              case's working directory, /tmp and /dev/shm are emptied before the next request
-#              is read (in "shared" mode, where they are the host's, before the reply).
+#   request  = on the request socket, read by that child: 8-byte little-endian length + 4
+#              descriptors (SCM_RIGHTS: the case's stdin, stdout, stderr and result pipe ends),
+#              then that many bytes: the marshal request.
+#   kill     = on the control socket: b"k" + the 8-byte number of the case (replies so far):
+#              kill it now (an order for a case already answered is ignored). EOF on the
+#              control socket ends the server.
+#   reply    = on the control socket, one line "status utime_us stime_us maxrss_kb\n" sent
+#              after the child exited or was killed and every other process of the case was
+#              killed and reaped. The case's working directory, /tmp and /dev/shm are emptied
+#              before the next child is forked (in "shared" mode, where they are the host's,
+#              before the reply).
 #
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
 # directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
@@ -43,6 +48,9 @@ compile("", "<warm-up>", "exec")
 # the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
 # and a tree the case left behind is removed by a forked helper).
 CTL = _socket.socket(fileno=int(sys.argv[1]))
+REQUESTS = _socket.socket(fileno=int(sys.argv[1]) + 1)
+PID = 0  # the process of the current (or next) case
+REPLIES = 0  # cases answered
 UID = int(sys.argv[2])
 GID = int(sys.argv[3])
 PID_NS = sys.argv[4] == "1"
@@ -213,86 +221,85 @@ def recv_fds(sock, size, most):
     return data, fds
 
 
-def send_fds(sock, data, fds):
-    # `data` with `fds` attached to its first byte (SCM_RIGHTS), all of it.
-    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
-    sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    if sent < len(data):
-        # (Not with nothing left: the child may have read all and gone, and an empty send to
-        # a closed peer fails.)
-        sock.sendall(data[sent:])
-
-
 def prefork():
     # The next case's process, forked as soon as the last case is over, while the supervisor
-    # still judges it: the fork is off the next case's path. It waits for the request (and the
-    # case's pipes) on a socket of its own.
-    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    # still judges it: the fork is off the next case's path. It reads its request (and the
+    # case's pipes) from the request socket itself.
     pid = os.fork()
     if pid == 0:
         try:
             CTL.close()
-            ours.close()
-            header, fds = recv_fds(theirs, 8, 4)
+            header, fds = recv_fds(REQUESTS, 8, 4)
             if len(header) == 8 and len(fds) == 4:
-                req = read_exact(theirs.fileno(), int.from_bytes(header, "little"))
-                theirs.close()
+                req = read_exact(REQUESTS.fileno(), int.from_bytes(header, "little"))
+                REQUESTS.close()
                 child(req, fds)
         finally:
             os._exit(120)
-    theirs.close()
-    return pid, ours
+    return pid
+
+
+def drain_requests():
+    # What a killed process did not read of its request (all of it was sent before the kill
+    # order): gone, so that the next process does not take it for its own.
+    REQUESTS.setblocking(False)
+    try:
+        while True:
+            data, fds = recv_fds(REQUESTS, 1 << 16, 4)
+            for fd in fds:
+                os.close(fd)
+            if not data:
+                break
+    except BlockingIOError:
+        pass
+    finally:
+        REQUESTS.setblocking(True)
+
+
+def kill_order():
+    # Waits for the case's process to exit or for a kill order about it. Returns "exited",
+    # "kill" or "gone" (the supervisor closed the control socket). An order carries the
+    # number of the case it is about; one about a case already answered crossed the reply
+    # and is ignored.
+    pidfd = os.pidfd_open(PID)
+    try:
+        while True:
+            ready, _, _ = select.select([CTL, pidfd], [], [])
+            if pidfd in ready:
+                return "exited"
+            try:
+                order = read_exact(CTL.fileno(), 9)
+            except EOFError:
+                return "gone"
+            if int.from_bytes(order[1:], "little") == REPLIES:
+                return "kill"
+    finally:
+        os.close(pidfd)
 
 
 def serve():
+    global PID, REPLIES
     # Leave as little as possible for every fork to copy: collect the start-up garbage and give
     # the freed heap pages back to the kernel, then keep the survivors out of the children's
     # collections.
     gc.collect()
     MALLOC_TRIM(0)
     gc.freeze()
-    pid, channel = prefork()
+    PID = prefork()
     while True:
-        try:
-            header, fds = recv_fds(CTL, 8, 4)
-        except OSError:
+        outcome = kill_order()
+        kill_everything(PID)
+        if outcome == "gone":
             return
-        if len(header) < 8 or len(fds) != 4:
-            for fd in fds:
-                os.close(fd)
-            return
-        req = read_exact(CTL.fileno(), int.from_bytes(header, "little"))
-        try:
-            send_fds(channel, header + req, fds)
-        except OSError:
-            # The waiting child is gone (it never should be): fork one for this case now.
-            os.waitpid(pid, 0)
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    child(req, fds)
-                finally:
-                    os._exit(120)
-        channel.close()
-        for fd in fds:
-            os.close(fd)
-        del req
-        pidfd = os.pidfd_open(pid)
-        ready, _, _ = select.select([CTL, pidfd], [], [])
-        # Either the child exited or the supervisor said b"k" (kill now) or went away.
-        if pidfd not in ready and not CTL.recv(1):
-            kill_everything(pid)
-            return
-        os.close(pidfd)
-        kill_everything(pid)
-        _, status, ru = os.wait4(pid, 0)
+        _, status, ru = os.wait4(PID, 0)
         reap_all()
+        if outcome == "kill":
+            drain_requests()
         if not PRIVATE:
             # Shared scratch directories are the host's: clean before run_tests returns.
             clean_scratch()
         # Every process of the case is gone: the verdict can go. The private scratch space is
-        # emptied and the next case's process forked while the supervisor judges; the next
-        # request is read only after that.
+        # emptied and the next case's process forked while the supervisor judges.
         reply = "%d %d %d %d\n" % (
             status,
             int(ru.ru_utime * 1e6),
@@ -300,9 +307,10 @@ def serve():
             ru.ru_maxrss,
         )
         CTL.sendall(reply.encode())
+        REPLIES += 1
         if PRIVATE:
             clean_scratch()
-        pid, channel = prefork()
+        PID = prefork()
 
 
 def child(raw, fds):
