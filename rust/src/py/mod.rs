@@ -34,13 +34,14 @@ where
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::code::{
-        py_extract_program, py_run_tests, py_sandbox_capabilities, py_sandbox_prestart,
-    };
+    use super::code::{py_extract_program, py_run_tests, py_sandbox_capabilities};
     #[pymodule_export]
     use super::math::{py_check_math, py_extract_answer, py_normalize_answer};
     #[pymodule_export]
     use super::{InvalidInputError, SandboxError, SfstreamError};
+
+    #[pymodule_export]
+    use super::code::py_sandbox_prestart;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
