@@ -61,6 +61,7 @@ def sfstream_run(code: str, tests: dict[str, list[str]]) -> bool:
 
 
 ROUNDS = 3
+SLICES = 8
 
 
 def _parent(pid: str) -> str:
@@ -119,14 +120,16 @@ def compare(
     benchmark: Any, ours: Any, plain: Any, items: list[Any], per_item: int, expected: list[bool]
 ) -> dict[str, Any]:
     """Times both harnesses on the same items in one run. The machine's speed drifts within
-    seconds, so each round alternates them in slices of 2 x THREADS items (which goes first
-    alternates too) and sums each one's time; ROUNDS rounds give the median rates and ratio.
+    seconds, so each round alternates them in SLICES slices of the items (at least 2 x THREADS
+    items each; which goes first alternates too) and sums each one's time; ROUNDS rounds give
+    the median rates and ratio. (Slices of a few items would mostly time the thread handoffs
+    around them and the caches the other harness just left cold.)
     Every round checks both harnesses' verdicts. Rates are per item (x per_item for cases)."""
     workers = {"plain": Workers(plain), "ours": Workers(ours)}
     workers["ours"].timed(items[:THREADS])  # start the fork servers outside the timing
     servers = fork_servers()
     rounds: list[tuple[float, float, float]] = []
-    step = 2 * THREADS
+    step = max(2 * THREADS, len(items) // SLICES)
 
     def one_round() -> None:
         spent = {"plain": 0.0, "ours": 0.0}
