@@ -121,9 +121,9 @@ except BlockingIOError:
 out["other_fds"] = run(
     "import os\nopened = []\nfor pid in os.listdir('/proc'):\n"
     "    if not pid.isdigit() or int(pid) == os.getpid():\n        continue\n"
-    "    for fd in range(8):\n        try:\n"
-    "            os.close(os.open(f'/proc/{pid}/fd/{fd}', os.O_RDONLY))\n"
-    "            opened.append((pid, fd))\n        except OSError:\n            pass\n"
+    "    for name in [f'fd/{fd}' for fd in range(8)] + ['mem', 'environ']:\n        try:\n"
+    "            os.close(os.open(f'/proc/{pid}/{name}', os.O_RDONLY))\n"
+    "            opened.append((pid, name))\n        except OSError:\n            pass\n"
     "print(opened or 'ok')\n"
 )
 time.sleep(0.5)
