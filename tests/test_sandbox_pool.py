@@ -1,7 +1,7 @@
 """The fork servers form one process-wide pool: thread pools that come and go reuse the same
 servers, the pool grows only to the number of callers running at once, and servers can be
 started ahead of the first call. Each check runs in a fresh process, whose servers are all its
-own (servers started by other tests of this session would blur the counts)."""
+own (servers started by other tests in the same process would blur the counts)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ use crate::Error;
 
 const SERVER: &str = concat!(include_str!("case.py"), include_str!("server.py"));
 
-/// How the server starts (`python -c BOOT SERVER args...`): a forked helper compiles the
+/// How the server starts (`python -c BOOT SERVER args...`): a forked child compiles the
 /// server's source and hands back the code object (marshal), which the server runs. Compiling
 /// 600 lines leaves about 2.5 MB of parser memory behind in the process that does it, and
 /// every page the server holds is copied into each case's page tables at fork and torn down

@@ -3,7 +3,7 @@
 #
 # Started by the Rust supervisor as
 # `python -s -P -c <boot> <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
-# (<boot> compiles this in a forked helper and runs the code object, see forkserver.rs),
+# (<boot> compiles this in a forked child and runs the code object, see forkserver.rs),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
 # the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
 # time, in a child forked before its request arrives:
@@ -46,7 +46,7 @@ compile("", "<warm-up>", "exec")
 
 # Every page the server holds is copied into each case's page tables and torn down again when
 # the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
-# and a tree the case left behind is removed by a forked helper).
+# and a tree the case left behind is removed by a forked child).
 CTL = _socket.socket(fileno=int(sys.argv[1]))
 REQUESTS = _socket.socket(fileno=int(sys.argv[1]) + 1)
 PID = 0  # the process of the current (or next) case
@@ -157,15 +157,15 @@ def clean_scratch():
                     except OSError:
                         pass
     elif not left_nothing():
-        helper = os.fork()
-        if helper == 0:
+        remover = os.fork()
+        if remover == 0:
             try:
                 for top in (SCRATCH, "/dev/shm"):
                     for name in os.listdir(top):
                         remove(os.path.join(top, name))
             finally:
                 os._exit(0)
-        os.waitpid(helper, 0)
+        os.waitpid(remover, 0)
     os.mkdir(WORKDIR, 0o700)
     if UID:
         os.chown(WORKDIR, UID, GID)
