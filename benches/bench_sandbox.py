@@ -1,16 +1,20 @@
-"""Test cases per second: sfstream.run_tests against a plain subprocess-per-test harness.
+"""Samples per second: sfstream.run_tests against a plain subprocess-per-test harness.
 
-Three workloads, each run by both harnesses at the same concurrency (2 threads), interleaved in
-small slices for 3 rounds in one run: a minimal stdin/stdout program (the harness's own
-overhead), real LiveCodeBench programs on their public stdin/stdout tests, and HumanEval's
-asserts. Median rates and the median ratio go to benchmark.extra_info and are printed. Every
-round asserts both harnesses' verdicts; never a speed ratio.
+Each workload is run by both harnesses at the same concurrency (2 threads), interleaved in
+small slices for 3 rounds in one run: a minimal stdin/stdout program with 1, 5 and 25 tests
+per sample (the per-sample and per-case overhead of the harness itself), real LiveCodeBench
+programs on their public stdin/stdout tests, and HumanEval's asserts. Median rates and the
+median ratio go to benchmark.extra_info and are printed, with sfstream's CPU time per sample
+(the machine may be shared: CPU time says what the rate would be on idle cores). Every round
+asserts both harnesses' verdicts; never a speed ratio.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,29 +24,31 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sfstream
 
 THREADS = 2
-SOLUTIONS = 16
-CASES = 25
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
 BAD = "a, b = map(int, input().split())\nprint(a - b)\n"
-TESTS = {
-    "inputs": [f"{i} {2 * i}\n" for i in range(CASES)],
-    "outputs": [f"{3 * i}\n" for i in range(CASES)],
-}
-PROGRAMS = [GOOD if i % 4 else BAD for i in range(SOLUTIONS)]
-EXPECTED = [p == GOOD for p in PROGRAMS]
+# Samples per round for each number of tests per sample (about 100-400 cases a round).
+SAMPLES = {1: 128, 5: 48, 25: 16}
 
 
-def plain_harness(code: str) -> bool:
-    """How users write it: a fresh interpreter per test case. Like sfstream_harness it runs
-    every case, so both do the same work for a wrong program."""
+def make_tests(n: int) -> dict[str, list[str]]:
+    return {
+        "inputs": [f"{i} {2 * i + 1}\n" for i in range(n)],
+        "outputs": [f"{3 * i + 1}\n" for i in range(n)],
+    }
+
+
+def plain_run(code: str, tests: dict[str, list[str]]) -> bool:
+    """How users write it: a fresh interpreter per test case. Like sfstream here it runs every
+    case, so both do the same work for a wrong program."""
     ok = True
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "solution.py"
         path.write_text(code)
-        for inp, out in zip(TESTS["inputs"], TESTS["outputs"], strict=True):
+        for inp, out in zip(tests["inputs"], tests["outputs"], strict=True):
             r = subprocess.run(
                 [sys.executable, str(path)], input=inp, capture_output=True, text=True, timeout=4
             )
@@ -50,52 +56,109 @@ def plain_harness(code: str) -> bool:
     return ok
 
 
-def sfstream_harness(code: str) -> bool:
-    return sfstream.run_tests(code, TESTS, stop_on_first_failure=False).correct
+def sfstream_run(code: str, tests: dict[str, list[str]]) -> bool:
+    return sfstream.run_tests(code, tests, stop_on_first_failure=False).correct
 
 
 ROUNDS = 3
+SLICES = 8
 
 
-def timed(check: Any, items: list[Any]) -> tuple[float, list[bool]]:
-    """Seconds to check `items` at THREADS threads, and the verdicts."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(THREADS) as pool:
-        verdicts = list(pool.map(check, items))
-    return time.perf_counter() - start, verdicts
+def _parent(pid: str) -> str:
+    try:
+        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return "0"
+
+
+def fork_servers() -> list[str]:
+    """This process's fork servers: its children running the server script, or its
+    grandchildren with a PID namespace."""
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = _parent(entry.name)
+        server = cmdline.split(b"\0")[1:2] == [b"-s"] and b"The fork server" in cmdline
+        if server and me in (parent, _parent(parent)):
+            found.append(entry.name)
+    return found
+
+
+def sfstream_cpu(servers: list[str]) -> float:
+    """CPU seconds used so far by this process and by `servers` with every case they ran."""
+    ticks = 0
+    for pid in servers:
+        fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return ticks / os.sysconf("SC_CLK_TCK") + own.ru_utime + own.ru_stime
+
+
+class Workers:
+    """THREADS worker threads of one harness, kept for a whole benchmark as a pipeline keeps
+    its workers (starting a thread pool per slice costs about 0.1 ms per item here, on both
+    harnesses alike, which would blur the faster one's rate)."""
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+        self.pool = ThreadPoolExecutor(THREADS)
+
+    def timed(self, items: list[Any]) -> tuple[float, list[bool]]:
+        """Seconds to check `items` with the THREADS threads, and the verdicts."""
+        start = time.perf_counter()
+        verdicts = list(self.pool.map(self.check, items))
+        return time.perf_counter() - start, verdicts
 
 
 def compare(
     benchmark: Any, ours: Any, plain: Any, items: list[Any], per_item: int, expected: list[bool]
 ) -> dict[str, Any]:
     """Times both harnesses on the same items in one run. The machine's speed drifts within
-    seconds, so each round alternates them in slices of 2 x THREADS items (which goes first
-    alternates too) and sums each one's time; ROUNDS rounds give the median rates and ratio.
-    Every round checks both harnesses' verdicts."""
-    timed(ours, items[:THREADS])  # start the fork servers outside the timing
-    rounds: list[tuple[float, float]] = []
-    step = 2 * THREADS
+    seconds, so each round alternates them in SLICES slices of the items (at least 2 x THREADS
+    items each; which goes first alternates too) and sums each one's time; ROUNDS rounds give
+    the median rates and ratio. (Slices of a few items would mostly time the thread handoffs
+    around them and the caches the other harness just left cold.)
+    Every round checks both harnesses' verdicts. Rates are per item (x per_item for cases)."""
+    workers = {"plain": Workers(plain), "ours": Workers(ours)}
+    workers["ours"].timed(items[:THREADS])  # start the fork servers outside the timing
+    servers = fork_servers()
+    rounds: list[tuple[float, float, float]] = []
+    step = max(2 * THREADS, len(items) // SLICES)
 
     def one_round() -> None:
         spent = {"plain": 0.0, "ours": 0.0}
+        cpu = 0.0
         verdicts: dict[str, list[bool]] = {"plain": [], "ours": []}
         for n, start in enumerate(range(0, len(items), step)):
             chunk = items[start : start + step]
-            order = [("plain", plain), ("ours", ours)]
-            for name, check in order if n % 2 == 0 else order[::-1]:
-                seconds, got = timed(check, chunk)
+            order = ["plain", "ours"]
+            for name in order if n % 2 == 0 else order[::-1]:
+                before = sfstream_cpu(servers) if name == "ours" else 0.0
+                seconds, got = workers[name].timed(chunk)
+                if name == "ours":
+                    cpu += sfstream_cpu(servers) - before
                 spent[name] += seconds
                 verdicts[name].extend(got)
         assert verdicts["plain"] == expected, verdicts["plain"]
         assert verdicts["ours"] == expected, verdicts["ours"]
-        cases = len(items) * per_item
-        rounds.append((cases / spent["plain"], cases / spent["ours"]))
+        rounds.append((len(items) / spent["plain"], len(items) / spent["ours"], cpu / len(items)))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    for w in workers.values():
+        w.pool.shutdown()
     ratios = sorted(r[1] / r[0] for r in rounds)
     result = {
         "plain_per_s": round(statistics.median(r[0] for r in rounds), 1),
         "sfstream_per_s": round(statistics.median(r[1] for r in rounds), 1),
+        "plain_cases_per_s": round(statistics.median(r[0] for r in rounds) * per_item, 1),
+        "sfstream_cases_per_s": round(statistics.median(r[1] for r in rounds) * per_item, 1),
+        "sfstream_cpu_ms_per_item": round(statistics.median(r[2] for r in rounds) * 1e3, 2),
         "ratio": round(statistics.median(ratios), 2),
         "ratios": [round(r, 2) for r in ratios],
     }
@@ -103,13 +166,80 @@ def compare(
     return result
 
 
-def test_bench_sandbox_vs_plain_subprocess(benchmark: Any) -> None:
-    """stdin/stdout tests: 16 solutions (4 wrong) x 25 cases, all cases run."""
-    r = compare(benchmark, sfstream_harness, plain_harness, PROGRAMS, CASES, EXPECTED)
-    print(
-        f"\nsandbox: sfstream {r['sfstream_per_s']:.0f} tests/s, plain subprocess "
-        f"{r['plain_per_s']:.0f} tests/s, ratio {r['ratio']:.1f}x (median of {r['ratios']}, "
+PER_SAMPLE: dict[int, float] = {}
+
+
+@pytest.mark.parametrize("tests_per_sample", [1, 5, 25])
+def test_bench_samples_vs_plain_subprocess(benchmark: Any, tests_per_sample: int) -> None:
+    """stdin/stdout samples with 1, 5 or 25 tests each (a quarter of the programs wrong), all
+    tests run."""
+    tests = make_tests(tests_per_sample)
+    count = SAMPLES[tests_per_sample]
+    programs = [GOOD if i % 4 else BAD for i in range(count)]
+    items = [(p, tests) for p in programs]
+    r = compare(
+        benchmark,
+        lambda item: sfstream_run(*item),
+        lambda item: plain_run(*item),
+        items,
+        tests_per_sample,
+        [p == GOOD for p in programs],
+    )
+    cpu = r["sfstream_cpu_ms_per_item"]
+    PER_SAMPLE[tests_per_sample] = cpu
+    line = (
+        f"\n{tests_per_sample} test(s) per sample: sfstream {r['sfstream_per_s']:.0f} samples/s "
+        f"({r['sfstream_cases_per_s']:.0f} tests/s, {cpu:.2f} ms CPU per sample, "
+        f"{2000 / cpu:.0f} samples/s on 2 idle cores), plain subprocess "
+        f"{r['plain_per_s']:.1f} samples/s, ratio {r['ratio']:.1f}x (median of {r['ratios']}, "
         f"{THREADS} threads)"
+    )
+    if tests_per_sample == 25 and 1 in PER_SAMPLE:
+        # What a one-test sample costs (CPU) against one case of a 25-test sample.
+        overhead = PER_SAMPLE[1] / (PER_SAMPLE[25] / 25)
+        benchmark.extra_info["one_test_sample_vs_case"] = round(overhead, 2)
+        line += f"; a 1-test sample costs {overhead:.2f}x a case"
+    print(line)
+
+
+def test_bench_one_test_sample_against_a_case(benchmark: Any) -> None:
+    """What a sample with one test costs against one case of a sample with 25 (the per-sample
+    overhead): both run by sfstream at 2 threads, 50 cases a slice either way, alternating
+    within each round; by CPU time and by wall time."""
+    one = [(GOOD if i % 4 else BAD, make_tests(1)) for i in range(200)]
+    many = [(GOOD if i % 4 else BAD, make_tests(25)) for i in range(8)]
+
+    def check(item: tuple[str, dict[str, list[str]]]) -> bool:
+        return sfstream_run(*item)
+
+    workers = Workers(check)
+    workers.timed(one[:THREADS])
+    servers = fork_servers()
+    rounds: list[tuple[float, float]] = []
+
+    def one_round() -> None:
+        wall = {"one": 0.0, "many": 0.0}
+        cpu = {"one": 0.0, "many": 0.0}
+        for n in range(4):
+            order = [("one", one[50 * n : 50 * n + 50]), ("many", many[2 * n : 2 * n + 2])]
+            for name, items in order if n % 2 == 0 else order[::-1]:
+                before = sfstream_cpu(servers)
+                seconds, got = workers.timed(items)
+                cpu[name] += sfstream_cpu(servers) - before
+                wall[name] += seconds
+                assert got == [p == GOOD for p, _ in items], (name, got)
+        rounds.append((cpu["one"] / cpu["many"], wall["one"] / wall["many"]))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    workers.pool.shutdown()
+    by_cpu = statistics.median(r[0] for r in rounds)
+    by_wall = statistics.median(r[1] for r in rounds)
+    benchmark.extra_info.update(
+        {"sample_vs_case_cpu": round(by_cpu, 2), "sample_vs_case_wall": round(by_wall, 2)}
+    )
+    print(
+        f"\na one-test sample costs {by_cpu:.2f}x a case of a 25-test sample in CPU time "
+        f"({by_wall:.2f}x in wall time; {THREADS} threads, median of {ROUNDS} rounds)"
     )
 
 

@@ -88,8 +88,47 @@ out["evaluator_proc"] = run(
     "        OPENED.append(name)\n    except OSError:\n        pass\n",
     {"asserts": "assert OPENED == []\n"},
 )
+out["dev_stdin"] = run(
+    "import sys\nsys.stdin = open('/dev/stdin')\nprint(input()[::-1])\n",
+    {"inputs": ["ko\n"], "outputs": ["ok\n"]},
+)
+out["stderr_flood"] = run("import sys\nsys.stderr.write('x' * (8 << 20))\nprint('ok')\n")
+out["deep_recursion"] = run(
+    "import sys, functools\nsys.setrecursionlimit(10**6)\n@functools.lru_cache(None)\n"
+    "def f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\nprint('ok' if f(10**5) == 10**5 else 0)\n"
+)
+out["loopback_self"] = run(
+    "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n"
+    "c = socket.create_connection(s.getsockname(), timeout=2)\na, _ = s.accept()\n"
+    "c.sendall(b'ok\\n')\nprint(a.recv(3).decode(), end='')\n"
+)
+import socket
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+listener.setblocking(False)
+out["loopback_host"] = run(
+    "import socket\ntry:\n"
+    "    socket.create_connection(('127.0.0.1', %d), timeout=1)\n    print('connected')\n"
+    "except OSError:\n    print('ok')\n" % listener.getsockname()[1]
+)
+try:
+    listener.accept()
+    out["host_heard"] = True
+except BlockingIOError:
+    out["host_heard"] = False
+out["other_fds"] = run(
+    "import os\nopened = []\nfor pid in os.listdir('/proc'):\n"
+    "    if not pid.isdigit() or int(pid) == os.getpid():\n        continue\n"
+    "    for name in [f'fd/{fd}' for fd in range(8)] + ['mem', 'environ']:\n        try:\n"
+    "            os.close(os.open(f'/proc/{pid}/{name}', os.O_RDONLY))\n"
+    "            opened.append((pid, name))\n        except OSError:\n            pass\n"
+    "print(opened or 'ok')\n"
+)
 time.sleep(0.5)
-# What runs under our uid now: this process, and the fork server with its host-side parent.
+# What runs under our uid now: this process, the fork server with its host-side parent, and
+# the server's child waiting for the next case.
 left = []
 for pid in os.listdir("/proc"):
     if pid.isdigit() and int(pid) != os.getpid():
@@ -180,12 +219,21 @@ def test_hostile_programs_are_contained_without_root(unprivileged_dir: Path) -> 
         "new_user_namespace": "correct",
         "forged_pass": "wrong_answer",
         "evaluator_proc": "correct",
+        "dev_stdin": "correct",
+        "stderr_flood": "correct",
+        "deep_recursion": "correct",
+        "loopback_self": "correct",
+        "loopback_host": "correct",
+        "other_fds": "correct",
     }
     assert {k: out[k][0] for k in expected} == expected, out
+    assert out["host_heard"] is False, out
     # Nothing of the cases is left: under our uid run only the battery itself and the fork
-    # server (pid 1 of its namespace) with the host-side process it hangs from.
+    # server (pid 1 of its namespace) with the host-side process it hangs from, and the
+    # server's one child that waits for the next case's request.
     me, left = out["me"], out["left"]
     children = [p for p in left if p[1] == me]
     grandchildren = [p for p in left if p[1] in {c[0] for c in children}]
-    assert len(children) == 1 and len(grandchildren) == 1, left
-    assert len(left) == 2, left
+    waiting = [p for p in left if p[1] in {g[0] for g in grandchildren}]
+    assert len(children) == 1 and len(grandchildren) == 1 and len(waiting) == 1, left
+    assert len(left) == 3, left

@@ -66,6 +66,10 @@ def run_tests(
         SandboxError: no process could be started.
     """
 
+def sandbox_prestart(count: int, python: str | None = None) -> None:
+    """Starts fork servers for ``python`` in the background until ``count`` exist, so that the
+    first ``count`` concurrent callers find them warm; does nothing where servers cannot run."""
+
 def sandbox_capabilities() -> list[tuple[str, bool | str | None]]:
     """The sandbox protections active here (pid/network/mount/ipc/uts namespaces, uid drop as
     root or a user namespace without root, seccomp, fork server) and ``note``: what the kernel

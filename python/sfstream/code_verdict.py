@@ -54,6 +54,18 @@ def _python() -> str:
     return os.environ.get("SFSTREAM_PYTHON") or sys.executable or shutil.which("python3") or ""
 
 
+_WARMED: set[tuple[str, int]] = set()
+
+
+def warm_sandbox(workers: int) -> None:
+    """Starts ``workers`` fork servers in the background (once per process), so that that
+    many concurrent :func:`run_tests` calls find them ready."""
+    key = (_python(), workers)
+    if key not in _WARMED:
+        _WARMED.add(key)
+        _core.sandbox_prestart(workers, key[0])
+
+
 def _total(tests: Mapping[str, Any]) -> int:
     inputs = tests.get("inputs")
     return len(inputs) if isinstance(inputs, list) else 1
@@ -78,7 +90,8 @@ def run_tests(
             mode and ``checker`` (see the README), or ``{"asserts": ...}``.
         time_limit: Wall-clock seconds per test case (CPU time is limited likewise).
         memory_mb: Address-space limit per test case.
-        output_limit: Bytes of stdout/stderr allowed per test case.
+        output_limit: Bytes of stdout allowed per test case (more is ``output_limit``);
+            stderr is kept up to as many bytes (its head and tail) and never decides a verdict.
         stop_on_first_failure: Stop at the first failing test case.
 
     Raises:

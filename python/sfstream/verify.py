@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from sfstream._config import check_positive, configure
-from sfstream.code_verdict import extract_program, no_code_verdict, run_tests
+from sfstream.code_verdict import extract_program, no_code_verdict, run_tests, warm_sandbox
 from sfstream.errors import ConfigError, InvalidInputError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
@@ -90,6 +90,7 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
                 raise InvalidInputError(error)
             c = no_code_verdict(tests)
         else:
+            warm_sandbox(config.worker_count())
             # The core reads the spec before it runs anything, and refuses a malformed one.
             c = run_tests(
                 program,

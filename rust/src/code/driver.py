@@ -54,6 +54,12 @@ def _sfs_main():
         if req["mode"] != "asserts":
             redirect_stdin_to_null()
     os.set_inheritable(3, False)
+    # The interpreter started with a small stack limit (glibc sized thread stacks by it); the
+    # main thread may now grow to the hard limit for deep recursion.
+    import resource
+
+    _, stack = resource.getrlimit(resource.RLIMIT_STACK)
+    resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
     run_case(req, uses_prelude)
 
 

@@ -72,7 +72,8 @@ pub struct RunOptions {
     pub time_limit_s: f64,
     /// Address-space limit in MiB (0 = none).
     pub memory_mb: u64,
-    /// Cap on stdout and on stderr (each) per case, in bytes.
+    /// Cap on stdout per case, in bytes (more ends the case: `output_limit`); stderr is kept up
+    /// to as many bytes, truncated, and never decides a verdict.
     pub output_limit_bytes: usize,
     /// Stop at the first case that is not correct (the remaining cases are not run).
     pub stop_on_first_failure: bool,
@@ -317,6 +318,13 @@ fn limits_for(opts: &RunOptions) -> crate::Result<Limits> {
         wall: Duration::from_secs_f64(opts.time_limit_s),
         cpu_seconds: (opts.time_limit_s.ceil() as u64).max(1),
         address_space_bytes: memory,
+        // Half the memory at most, so that a stack overflow (SIGSEGV) is not mistaken for
+        // running out of memory.
+        stack_bytes: if memory == 0 {
+            sandbox::DEFAULT_STACK_BYTES
+        } else {
+            sandbox::DEFAULT_STACK_BYTES.min(memory / 2)
+        },
         stdout_bytes: opts.output_limit_bytes,
         stderr_bytes: opts.output_limit_bytes,
         result_bytes: opts.output_limit_bytes,
@@ -881,7 +889,15 @@ fn limit_verdict(
         }
         Verdict::Signaled(sig) => (
             CodeStatus::RuntimeError,
-            Some(format!("killed by {}", sandbox::signal_name(sig))),
+            Some(if sig == libc::SIGSEGV {
+                format!(
+                    "killed by SIGSEGV (a crash, or the stack limit of {} MiB exceeded by deep \
+                     recursion)",
+                    limits.stack_bytes >> 20
+                )
+            } else {
+                format!("killed by {}", sandbox::signal_name(sig))
+            }),
         ),
         Verdict::Exited(code) => (
             CodeStatus::RuntimeError,

@@ -83,6 +83,19 @@ pub fn py_run_tests(
     ))
 }
 
+/// Starts fork servers for `python` (None = the default interpreter) in the background until
+/// `count` exist, so that the first `count` concurrent callers find them warm. Does nothing
+/// where servers cannot run.
+#[pyfunction]
+#[pyo3(name = "sandbox_prestart", signature = (count, python = None))]
+pub fn py_sandbox_prestart(py: Python<'_>, count: usize, python: Option<PathBuf>) -> PyResult<()> {
+    detached(py, move || {
+        let interp = crate::sandbox::interpreter(python.as_deref())?;
+        crate::sandbox::forkserver::prestart(&interp, count);
+        Ok(())
+    })
+}
+
 /// The sandbox protections active on this machine, as `{name: bool}`, plus
 /// `"fork_server"` (false once a server failed to start) and `"note"`: one line saying what the
 /// kernel refused and what remains, or None when everything is active.

@@ -42,6 +42,9 @@ mod _core {
     #[pymodule_export]
     use super::{InvalidInputError, SandboxError, SfstreamError};
 
+    #[pymodule_export]
+    use super::code::py_sandbox_prestart;
+
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods;

@@ -228,11 +228,11 @@ def finish(body):
             except BaseException:
                 pass
             code = 1
-    except BaseException:
+    except BaseException as e:
         try:
-            import traceback
-
-            traceback.print_exc()
+            # The interpreter's own report of an uncaught exception (written in C: no
+            # traceback module, whose 1.3 MB the fork server would otherwise hold).
+            sys.__excepthook__(type(e), e, e.__traceback__)
         except BaseException:
             pass
         code = 1

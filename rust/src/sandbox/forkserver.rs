@@ -1,16 +1,20 @@
 //! A pool of warm Python fork servers, one test case at a time per server.
 //!
 //! A server (`server.py`) is started once inside the namespaces of [`super::isolation`] and
-//! pre-imports the modules competitive programs use. Per case the supervisor creates the four
-//! pipes (stdin, stdout, stderr, result), passes the child's ends to the server with
-//! `SCM_RIGHTS` together with the request, and supervises the case itself with one `poll(2)`
+//! pre-imports the modules competitive programs use. It forks each case's process ahead of its
+//! request. Per case the supervisor creates the four pipes (stdin, stdout, stderr, result),
+//! passes the child's ends with `SCM_RIGHTS` together with the request on the request socket,
+//! where that waiting process reads them itself, and supervises the case with one `poll(2)`
 //! loop: it feeds stdin, drains the outputs under their caps and keeps its own wall clock. On
-//! a deadline or an output overflow it tells the server to kill the case. The server replies
-//! only after the case's whole process tree is dead and reaped and its scratch file systems are
-//! emptied, with the wait status and resource usage of the case's main process.
+//! a deadline or an output overflow it tells the server, on the control socket, to kill the
+//! case. The server replies there once the case's whole process tree is dead and reaped, with
+//! the wait status and resource usage of the case's main process; it empties the case's
+//! scratch file systems before it forks the process for the next request.
 //!
-//! Servers are leased per [`run_tests`](crate::code::run_tests) call, so N threads use N
-//! servers in parallel; each server has its own sandbox uid.
+//! Servers are leased per [`run_tests`](crate::code::run_tests) call from one process-wide
+//! pool, so N threads use N servers in parallel; each server has its own sandbox uid. The pool
+//! grows to the number of concurrent callers, starting servers in background threads, and
+//! keeps them for the life of the process, whatever thread pools come and go.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
@@ -20,7 +24,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
@@ -31,6 +35,31 @@ use crate::code::marshal;
 use crate::Error;
 
 const SERVER: &str = concat!(include_str!("case.py"), include_str!("server.py"));
+
+/// How the server starts (`python -c BOOT SERVER args...`): a forked child compiles the
+/// server's source and hands back the code object (marshal), which the server runs. Compiling
+/// 600 lines leaves about 2.5 MB of parser memory behind in the process that does it, and
+/// every page the server holds is copied into each case's page tables at fork and torn down
+/// at its exit.
+const BOOT: &str = "import marshal, os, sys
+source = sys.argv.pop(1)
+r, w = os.pipe()
+if os.fork() == 0:
+    data = memoryview(marshal.dumps(compile(source, '<sfstream-server>', 'exec')))
+    while data:
+        data = data[os.write(w, data):]
+    os._exit(0)
+del source
+os.close(w)
+chunks = []
+while chunk := os.read(r, 1 << 20):
+    chunks.append(chunk)
+os.close(r)
+os.wait()
+code = marshal.loads(b''.join(chunks))
+del chunks, r, w, chunk
+exec(code)
+";
 
 /// Size cap of `/tmp` (working directories) and of `/dev/shm`, each, per server, in MiB.
 pub const SCRATCH_MB: u64 = 64;
@@ -44,7 +73,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// One running fork server.
 pub struct ForkServer {
     child: Child,
+    /// Kill orders to the server, its replies.
     ctl: UnixStream,
+    /// Requests (with the case's pipes), read by the server's waiting child itself.
+    requests: UnixStream,
+    /// Replies received: the number of the case now running.
+    cases: u64,
     /// The server's own scratch directory when it has no private mount namespace.
     scratch: Option<PathBuf>,
     slot: u32,
@@ -52,22 +86,57 @@ pub struct ForkServer {
     healthy: bool,
 }
 
-/// Pool of idle servers and the free sandbox-uid slots.
+/// The process-wide pool: idle servers, how many are being started, and the free sandbox-uid
+/// slots. It grows to the number of callers that ran at the same time and outlives any
+/// caller's thread pool.
 struct Pool {
     idle: Vec<ForkServer>,
+    /// Servers being started by background threads.
+    starting: usize,
+    /// Callers waiting for a server.
+    waiting: usize,
+    /// Servers leased out.
+    in_use: usize,
     next_slot: u32,
     free_slots: Vec<u32>,
 }
 
-fn pool() -> &'static Mutex<Pool> {
-    static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        Mutex::new(Pool {
+impl Pool {
+    fn take_slot(&mut self) -> u32 {
+        self.free_slots.pop().unwrap_or_else(|| {
+            self.next_slot += 1;
+            self.next_slot - 1
+        })
+    }
+}
+
+struct Shared {
+    pool: Mutex<Pool>,
+    /// Signalled when a server becomes idle or a start failed.
+    changed: Condvar,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| Shared {
+        pool: Mutex::new(Pool {
             idle: Vec::new(),
+            starting: 0,
+            waiting: 0,
+            in_use: 0,
             next_slot: 0,
             free_slots: Vec::new(),
-        })
+        }),
+        changed: Condvar::new(),
     })
+}
+
+fn lock_pool() -> MutexGuard<'static, Pool> {
+    shared().pool.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn release_slot(slot: u32) {
+    lock_pool().free_slots.push(slot);
 }
 
 /// A server leased from the pool; returned to it on drop if still healthy.
@@ -82,11 +151,16 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            if server.healthy {
-                let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
-                pool.idle.push(server);
-            }
+        let Some(server) = self.0.take() else { return };
+        let mut pool = lock_pool();
+        pool.in_use -= 1;
+        if server.healthy {
+            pool.idle.push(server);
+            drop(pool);
+            shared().changed.notify_all();
+        } else {
+            drop(pool);
+            drop(server);
         }
     }
 }
@@ -100,8 +174,7 @@ impl Drop for ForkServer {
         if let Some(dir) = &self.scratch {
             let _ = std::fs::remove_dir_all(dir);
         }
-        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
-        pool.free_slots.push(self.slot);
+        release_slot(self.slot);
     }
 }
 
@@ -109,42 +182,85 @@ impl Drop for ForkServer {
 /// the fresh-interpreter path).
 static START_FAILURE: OnceLock<String> = OnceLock::new();
 
-/// Leases a server for `interp`, starting one if none is idle. `None` if servers cannot be
-/// started on this machine (reported once on stderr).
+/// Leases a server for `interp`: an idle one, else the first that becomes idle or finishes
+/// starting. A caller that finds none idle and no more starting than callers waiting starts
+/// one in the background, so the pool grows to the number of concurrent callers. `None` if
+/// servers cannot be started on this machine (reported once on stderr).
 pub fn lease(interp: &Interpreter) -> Option<Lease> {
-    if START_FAILURE.get().is_some() {
-        return None;
-    }
-    let slot = {
-        let mut pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = lock_pool();
+    loop {
+        if START_FAILURE.get().is_some() {
+            return None;
+        }
         if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
+            pool.in_use += 1;
             return Some(Lease(Some(pool.idle.swap_remove(i))));
         }
-        match pool.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                pool.next_slot += 1;
-                pool.next_slot - 1
-            }
+        if pool.starting <= pool.waiting {
+            let slot = pool.take_slot();
+            pool.starting += 1;
+            start_in_background(interp.clone(), slot);
         }
-    };
-    match ForkServer::start(interp, slot) {
-        Ok(server) => Some(Lease(Some(server))),
-        Err(e) => {
-            pool()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .free_slots
-                .push(slot);
-            let msg = format!("{e}");
-            if START_FAILURE.set(msg.clone()).is_ok() {
-                eprintln!(
-                    "sfstream sandbox: fork server unavailable ({msg}); \
-                     running a fresh interpreter per test case"
-                );
+        pool.waiting += 1;
+        pool = shared()
+            .changed
+            .wait_timeout(pool, START_TIMEOUT + KILL_GRACE)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        pool.waiting -= 1;
+    }
+}
+
+/// Starts servers for `interp` in the background until `count` exist (idle, leased or
+/// starting), so that the first callers find them warm.
+pub fn prestart(interp: &Interpreter, count: usize) {
+    if START_FAILURE.get().is_some() {
+        return;
+    }
+    let mut pool = lock_pool();
+    let have = pool
+        .idle
+        .iter()
+        .filter(|s| s.interpreter == interp.path)
+        .count()
+        + pool.starting
+        + pool.in_use;
+    for _ in have..count {
+        let slot = pool.take_slot();
+        pool.starting += 1;
+        start_in_background(interp.clone(), slot);
+    }
+}
+
+/// Starts a server on a thread of its own; it joins the idle servers (or records why servers
+/// cannot start) and wakes the waiting callers. Called with the pool locked.
+fn start_in_background(interp: Interpreter, slot: u32) {
+    let spawned = std::thread::Builder::new()
+        .name("sfstream-forkserver".into())
+        .spawn(move || {
+            let result = ForkServer::start(&interp, slot);
+            let mut pool = lock_pool();
+            pool.starting -= 1;
+            match result {
+                Ok(server) => pool.idle.push(server),
+                Err(e) => {
+                    let msg = format!("{e}");
+                    if START_FAILURE.set(msg.clone()).is_ok() {
+                        eprintln!(
+                            "sfstream sandbox: fork server unavailable ({msg}); \
+                             running a fresh interpreter per test case"
+                        );
+                    }
+                }
             }
-            None
-        }
+            drop(pool);
+            shared().changed.notify_all();
+        });
+    if let Err(e) = spawned {
+        // Still under the caller's lock: undo the bookkeeping directly.
+        let _ = START_FAILURE.set(format!("cannot start a thread: {e}"));
+        eprintln!("sfstream sandbox: cannot start a fork server thread: {e}");
+        // The slot is leaked rather than relocking here; servers are unavailable from now on.
     }
 }
 
@@ -154,10 +270,27 @@ pub fn start_failure() -> Option<&'static str> {
 }
 
 impl ForkServer {
+    /// Starts a server with the sandbox uid of `slot` and proves it works. The slot is given
+    /// back on failure.
     fn start(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
+        let mut server = match Self::spawn(interp, slot) {
+            Ok(server) => server,
+            Err(e) => {
+                release_slot(slot);
+                return Err(e);
+            }
+        };
+        // On failure the server is dropped, which gives the slot back.
+        server.handshake()?;
+        Ok(server)
+    }
+
+    fn spawn(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
         let caps = capabilities();
         let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
         let (host_end, server_end) =
+            UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
+        let (requests_host, requests_server) =
             UnixStream::pair().map_err(|e| Error::Sandbox(format!("socketpair failed: {e}")))?;
         // Without a private root the sandbox uid reads the host's files: it must be able to
         // read the interpreter (a pyenv build under a private home cannot be).
@@ -181,6 +314,7 @@ impl ForkServer {
         }
         args.extend([
             "-c".into(),
+            BOOT.into(),
             SERVER.into(),
             "3".into(),
             id.to_string().into(),
@@ -216,22 +350,36 @@ impl ForkServer {
             } else {
                 "/tmp"
             })))
+            // Every symbol resolved once in the server, not lazily (a write to the server's
+            // pages, copied on write) in each case; the server drops the variable at once.
+            .env("LD_BIND_NOW", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let ctl_fd = server_end.as_raw_fd();
+        let requests_fd = requests_server.as_raw_fd();
         let filter = caps.seccomp;
         // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
         // data prepared before the fork (the plan owns every string it needs).
         unsafe {
             cmd.pre_exec(move || {
                 plan.enter()?;
-                if libc::dup2(ctl_fd, 3) < 0 {
+                // The control socket on fd 3, the request socket on fd 4 (by way of copies
+                // above both, so that neither overwrites the other).
+                let ctl = libc::fcntl(ctl_fd, libc::F_DUPFD, 10);
+                let requests = libc::fcntl(requests_fd, libc::F_DUPFD, 10);
+                if ctl < 0
+                    || requests < 0
+                    || libc::dup2(ctl, 3) < 0
+                    || libc::dup2(requests, 4) < 0
+                    || libc::close(ctl) < 0
+                    || libc::close(requests) < 0
+                {
                     return Err(io::Error::last_os_error());
                 }
                 libc::syscall(
                     libc::SYS_close_range,
-                    4 as libc::c_uint,
+                    5 as libc::c_uint,
                     libc::c_uint::MAX,
                     libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
                 );
@@ -252,17 +400,17 @@ impl ForkServer {
                 interp.path.display()
             ))
         })?;
-        drop(server_end);
-        let mut server = ForkServer {
+        drop((server_end, requests_server));
+        Ok(ForkServer {
             child,
             ctl: host_end,
+            requests: requests_host,
+            cases: 0,
             scratch,
             slot,
             interpreter: interp.path.clone(),
             healthy: true,
-        };
-        server.handshake()?;
-        Ok(server)
+        })
     }
 
     /// Runs a trivial case to prove the server works inside its sandbox.
@@ -322,10 +470,10 @@ impl ForkServer {
         message.extend_from_slice(&(request.len() as u64).to_le_bytes());
         message.extend_from_slice(request);
         let fds = [&stdin_r, &out_w, &err_w, &res_w].map(|fd| fd.as_raw_fd());
-        let sent = send_with_fds(&self.ctl, &message, &fds)
+        let sent = send_with_fds(&self.requests, &message, &fds)
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         drop((stdin_r, out_w, err_w, res_w));
-        (&self.ctl)
+        (&self.requests)
             .write_all(&message[sent..])
             .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         let mut pipes = Pipes::new(
@@ -402,6 +550,7 @@ impl ForkServer {
                 "malformed fork-server reply {text:?}"
             )));
         };
+        self.cases += 1;
         let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
         Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }
@@ -409,8 +558,11 @@ impl ForkServer {
     fn send_kill(&mut self, kill_sent: &mut Option<Instant>) -> crate::Result<()> {
         if kill_sent.is_none() {
             *kill_sent = Some(Instant::now());
+            // With the case's number: an order that crosses the reply is recognised as late.
+            let mut order = *b"k\0\0\0\0\0\0\0\0";
+            order[1..].copy_from_slice(&self.cases.to_le_bytes());
             (&self.ctl)
-                .write_all(b"k")
+                .write_all(&order)
                 .map_err(|e| Error::Sandbox(format!("cannot reach the fork server: {e}")))?;
         }
         Ok(())
@@ -433,6 +585,7 @@ pub fn limits_json(limits: &Limits) -> Json {
         ("fsize".into(), value(limits.file_size_bytes)),
         ("nofile".into(), value(limits.open_files)),
         ("nproc".into(), value(limits.processes)),
+        ("stack".into(), value(limits.stack_bytes)),
     ])
 }
 

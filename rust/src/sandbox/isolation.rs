@@ -6,7 +6,9 @@
 //! * **PID**: the server is pid 1 of its own namespace, so it can kill every process of a test
 //!   case with `kill(-1)` (a `setsid` double-fork daemon included) and the whole tree dies with
 //!   it; the host's processes are invisible.
-//! * **network**: no interfaces but a loopback that is down.
+//! * **network**: no interface but a loopback of its own, brought up, so a program can serve
+//!   and connect on 127.0.0.1 (a local server, multiprocessing managers) while the host's
+//!   network, its loopback included, stays unreachable.
 //! * **mount**: a private root (a small tmpfs) with read-only binds of the system directories
 //!   and of the interpreter's own directories, a fresh `/proc`, a size-capped tmpfs on `/tmp`
 //!   and on `/dev/shm` (emptied after every case) and only the harmless device nodes.
@@ -313,6 +315,8 @@ pub(super) struct Plan {
     /// Not root: the namespaces are created in a new user namespace mapping these ids.
     user_namespace: Option<IdMaps>,
     pid_namespace: bool,
+    /// Bring up the loopback interface of the new network namespace.
+    loopback: bool,
     ops: Vec<Op>,
 }
 
@@ -351,6 +355,7 @@ impl Plan {
             unshare_flags: flags,
             user_namespace: caps.user_namespace.then(IdMaps::of_caller),
             pid_namespace: caps.pid_namespace,
+            loopback: caps.network_namespace,
             ops,
         }
     }
@@ -371,6 +376,9 @@ impl Plan {
                 return err();
             }
         } else if self.unshare_flags != 0 && libc::unshare(self.unshare_flags) != 0 {
+            return err();
+        }
+        if self.loopback && loopback_up() != 0 {
             return err();
         }
         if self.pid_namespace {
@@ -397,6 +405,27 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Sets the `lo` interface of the current network namespace up (a new namespace has it down).
+///
+/// # Safety
+/// Raw syscalls only; for a freshly forked child.
+unsafe fn loopback_up() -> libc::c_int {
+    let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+    if fd < 0 {
+        return -1;
+    }
+    let mut req: libc::ifreq = std::mem::zeroed();
+    req.ifr_name[0] = b'l' as libc::c_char;
+    req.ifr_name[1] = b'o' as libc::c_char;
+    let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req);
+    if r == 0 {
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        r = libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req);
+    }
+    libc::close(fd);
+    r
 }
 
 /// The process between the host and the PID namespace's init: holds no descriptor, waits for

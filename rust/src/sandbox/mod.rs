@@ -36,6 +36,9 @@ use std::time::Duration;
 pub use isolation::{capabilities, Capabilities};
 pub use python::{default_interpreter, interpreter, Interpreter};
 
+/// The default [`Limits::stack_bytes`]: 256 MiB, the stack Codeforces gives a program.
+pub const DEFAULT_STACK_BYTES: u64 = 256 << 20;
+
 /// Resource limits for one child process.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -53,9 +56,15 @@ pub struct Limits {
     pub open_files: u64,
     /// `RLIMIT_NPROC`. Counts every process and thread of the uid, and is ignored for root.
     pub processes: u64,
+    /// `RLIMIT_STACK` in bytes: how far the main thread's stack may grow (deep recursion in C,
+    /// e.g. through `functools.lru_cache`, needs far more than the usual 8 MiB). A fresh
+    /// interpreter starts with at most 8 MiB (glibc sizes new threads' stacks by it) and its
+    /// driver raises it. 0 means the inherited hard limit.
+    pub stack_bytes: u64,
     /// Cap on captured stdout; exceeding it kills the child ([`Termination::OutputLimit`]).
     pub stdout_bytes: usize,
-    /// Cap on captured stderr; exceeding it kills the child.
+    /// Cap on captured stderr, which is truncated (its head and its last 16 KiB are kept),
+    /// never a reason to end the child.
     pub stderr_bytes: usize,
     /// Cap on the result pipe (fd 3); exceeding it kills the child.
     pub result_bytes: usize,
@@ -70,6 +79,7 @@ impl Default for Limits {
             file_size_bytes: 16 << 20,
             open_files: 128,
             processes: 512,
+            stack_bytes: DEFAULT_STACK_BYTES,
             stdout_bytes: 1 << 20,
             stderr_bytes: 1 << 20,
             result_bytes: 1 << 20,

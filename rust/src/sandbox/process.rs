@@ -132,12 +132,24 @@ impl Drop for ChildGuard {
     }
 }
 
+/// How much of the end of a truncated stream (stderr) is kept: where a traceback is.
+const TAIL: usize = 16 * 1024;
+
 /// A pipe end the supervisor reads from, with its cap.
+///
+/// A stream that kills at its cap (stdout, the result pipe) reports the overflow; one that
+/// truncates (stderr) keeps its first bytes up to the cap less [`TAIL`], and its last [`TAIL`]
+/// bytes, and drains the rest without keeping it, so writing to it never ends a run.
 pub(super) struct Reader {
     pub(super) fd: Option<OwnedFd>,
     pub(super) buf: Vec<u8>,
     cap: usize,
     pub(super) stream: Stream,
+    truncate: bool,
+    /// Truncating streams past the head: the most recent bytes (at most 2 x the tail kept).
+    tail: Vec<u8>,
+    /// Bytes read and not kept.
+    dropped: usize,
 }
 
 impl Reader {
@@ -147,17 +159,28 @@ impl Reader {
             buf: Vec::new(),
             cap,
             stream,
+            truncate: stream == Stream::Stderr,
+            tail: Vec::new(),
+            dropped: 0,
         }
     }
 
-    /// Reads what is available. Returns true if the cap was exceeded.
+    /// Reads what is available. Returns true if the cap was exceeded (never for a stream that
+    /// truncates).
     pub(super) fn drain(&mut self, chunk: &mut [u8]) -> io::Result<bool> {
-        let Some(fd) = &self.fd else { return Ok(false) };
+        let Some(fd) = self.fd.as_ref().map(AsRawFd::as_raw_fd) else {
+            return Ok(false);
+        };
         loop {
-            // SAFETY: `chunk` is a valid writable buffer of `chunk.len()` bytes.
-            let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            // SAFETY: `chunk` is a valid writable buffer of `chunk.len()` bytes; `fd` stays open
+            // while `self.fd` holds it (it is only dropped right before returning).
+            let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
             if n > 0 {
                 let n = n as usize;
+                if self.truncate {
+                    self.keep(&chunk[..n]);
+                    continue;
+                }
                 let room = self.cap.saturating_sub(self.buf.len());
                 self.buf.extend_from_slice(&chunk[..n.min(room)]);
                 if n > room {
@@ -180,6 +203,41 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// A truncating stream: the head up to the cap less the tail, then a rolling tail.
+    fn keep(&mut self, data: &[u8]) {
+        let tail = TAIL.min(self.cap / 2);
+        let head = self.cap - tail;
+        let room = head.saturating_sub(self.buf.len());
+        let (first, rest) = data.split_at(data.len().min(room));
+        self.buf.extend_from_slice(first);
+        if rest.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(rest);
+        if self.tail.len() > 2 * tail {
+            let cut = self.tail.len() - tail;
+            self.dropped += cut;
+            self.tail.drain(..cut);
+        }
+    }
+
+    /// What was kept: everything, or for a truncated stream its head, a line saying how much
+    /// was left out, and its tail.
+    fn into_bytes(mut self) -> Vec<u8> {
+        let tail = TAIL.min(self.cap / 2);
+        if self.tail.len() > tail {
+            let cut = self.tail.len() - tail;
+            self.dropped += cut;
+            self.tail.drain(..cut);
+        }
+        if self.dropped > 0 {
+            let note = format!("\n[... {} bytes not kept ...]\n", self.dropped);
+            self.buf.extend_from_slice(note.as_bytes());
+        }
+        self.buf.extend_from_slice(&self.tail);
+        self.buf
     }
 }
 
@@ -294,7 +352,7 @@ impl<'a> Pipes<'a> {
             None if libc::WIFSIGNALED(status) => Termination::Signaled(libc::WTERMSIG(status)),
             None => Termination::Exited(-1),
         };
-        let [stdout, stderr, result] = self.readers.map(|r| r.buf);
+        let [stdout, stderr, result] = self.readers.map(Reader::into_bytes);
         Outcome {
             termination,
             stdout,
@@ -477,6 +535,17 @@ fn child_setup(
             }
         }
         if let Some((uid, gid)) = drop_to {
+            // The pipes belong to the supervisor: hand the standard streams to the sandbox user
+            // so that the program can reopen them (`/dev/stdin`, `/proc/self/fd/1`).
+            for fd in 0..3 {
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(fd, &mut st) == 0
+                    && st.st_mode & libc::S_IFMT == libc::S_IFIFO
+                    && libc::fchown(fd, uid, gid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             if libc::setgroups(0, std::ptr::null()) != 0
                 || libc::setresgid(gid, gid, gid) != 0
                 || libc::setresuid(uid, uid, uid) != 0
@@ -549,7 +618,14 @@ fn plan_rlimits(limits: &Limits) -> crate::Result<Vec<RlimitSetting>> {
     // RLIMIT_NPROC does not bind uid 0 (the kernel skips the check for root / CAP_SYS_RESOURCE)
     // and counts all processes of the uid, not of this sandbox; a later uid drop plus pid
     // namespace makes it effective. Set it anyway for non-root callers.
-    let wanted: [(Resource, libc::rlim_t, libc::rlim_t); 6] = [
+    // The stack starts at the usual 8 MiB (glibc sizes every new thread's stack by the soft
+    // limit at startup) and the driver raises it to the hard limit for the main thread.
+    let stack_hard = if limits.stack_bytes == 0 {
+        inf
+    } else {
+        limits.stack_bytes as libc::rlim_t
+    };
+    let wanted: [(Resource, libc::rlim_t, libc::rlim_t); 7] = [
         (libc::RLIMIT_CPU, or_inf(limits.cpu_seconds), cpu_hard),
         (
             libc::RLIMIT_AS,
@@ -567,6 +643,7 @@ fn plan_rlimits(limits: &Limits) -> crate::Result<Vec<RlimitSetting>> {
             or_inf(limits.open_files),
         ),
         (libc::RLIMIT_CORE, 0, 0),
+        (libc::RLIMIT_STACK, stack_hard.min(8 << 20), stack_hard),
         (
             libc::RLIMIT_NPROC,
             or_inf(limits.processes),

@@ -2,16 +2,23 @@
 # this part).
 #
 # Started by the Rust supervisor as
-# `python -s -P -c <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`,
-# already inside the sandbox's namespaces (pid 1 of its own PID namespace when available). It
-# runs one case at a time:
+# `python -s -P -c <boot> <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
+# (<boot> compiles this in a forked child and runs the code object, see forkserver.rs),
+# already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
+# the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
+# time, in a child forked before its request arrives:
 #
-#   request  = 8-byte little-endian length + 4 descriptors (SCM_RIGHTS: the child's stdin,
-#              stdout, stderr and result pipe ends), then that many bytes: the marshal request.
-#   the supervisor may then send b"k" (kill now); EOF on the control socket ends the server.
-#   reply    = one line "status utime_us stime_us maxrss_kb\n" sent after the child exited or
-#              was killed, every other process of the case was killed and reaped, and the
-#              case's working directory, /tmp and /dev/shm were emptied.
+#   request  = on the request socket, read by that child: 8-byte little-endian length + 4
+#              descriptors (SCM_RIGHTS: the case's stdin, stdout, stderr and result pipe ends),
+#              then that many bytes: the marshal request.
+#   kill     = on the control socket: b"k" + the 8-byte number of the case (replies so far):
+#              kill it now (an order for a case already answered is ignored). EOF on the
+#              control socket ends the server.
+#   reply    = on the control socket, one line "status utime_us stime_us maxrss_kb\n" sent
+#              after the child exited or was killed and every other process of the case was
+#              killed and reaped. The case's working directory, /tmp and /dev/shm are emptied
+#              before the next child is forked (in "shared" mode, where they are the host's,
+#              before the reply).
 #
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
 # directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
@@ -19,29 +26,49 @@
 # forks, waits and reports wait status and resource usage. Whatever is the same for every case
 # (environment, standard streams, signal dispositions, no-new-privileges) is set up once here,
 # so a child only does what is per case.
-import ctypes
+import _socket
+import _ctypes
 import gc
 import io
 import resource
 import select
-import shutil
 import signal
-import socket
-import traceback  # noqa: F401 (loaded once for the children's error reports)
+import stat
 
 # What competitive-programming code commonly imports, loaded once here so children start warm.
-import bisect, collections, copy, datetime, decimal, fractions, functools, heapq  # noqa
-import itertools, math, operator, random, re, statistics, string, typing, array  # noqa
+# Rarer modules (decimal, fractions, random, statistics, datetime: about 1.3 MB together) are
+# left to the programs that use them: each page here costs every case, in fork and exit.
+import bisect, collections, copy, functools, heapq, itertools, math, operator, re  # noqa
+import string, typing, array  # noqa
 
 # The first compile() of a process builds the ~120 AST node types (about 2 ms): once, here.
 compile("", "<warm-up>", "exec")
 
-CTL = socket.socket(fileno=int(sys.argv[1]))
+# Every page the server holds is copied into each case's page tables and torn down again when
+# the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
+# and a tree the case left behind is removed by a forked child).
+CTL = _socket.socket(fileno=int(sys.argv[1]))
+REQUESTS = _socket.socket(fileno=int(sys.argv[1]) + 1)
+PID = 0  # the process of the current (or next) case
+REPLIES = 0  # cases answered
 UID = int(sys.argv[2])
 GID = int(sys.argv[3])
 PID_NS = sys.argv[4] == "1"
-LIBC = ctypes.CDLL(None, use_errno=True)
-PRCTL = LIBC.prctl  # resolved once here, not in every child
+
+
+# Two C functions through the C part of ctypes alone (its Python part holds 250 KB more).
+class CInt(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class CFunction(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL
+    _restype_ = CInt
+
+
+LIBC = _ctypes.dlopen(None)
+PRCTL = CFunction(_ctypes.dlsym(LIBC, "prctl"))  # resolved once here, not in every child
+MALLOC_TRIM = CFunction(_ctypes.dlsym(LIBC, "malloc_trim"))
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -130,13 +157,15 @@ def clean_scratch():
                     except OSError:
                         pass
     elif not left_nothing():
-        for top in (SCRATCH, "/dev/shm"):
+        remover = os.fork()
+        if remover == 0:
             try:
-                entries = os.listdir(top)
-            except OSError:
-                continue
-            for name in entries:
-                remove(os.path.join(top, name))
+                for top in (SCRATCH, "/dev/shm"):
+                    for name in os.listdir(top):
+                        remove(os.path.join(top, name))
+            finally:
+                os._exit(0)
+        os.waitpid(remover, 0)
     os.mkdir(WORKDIR, 0o700)
     if UID:
         os.chown(WORKDIR, UID, GID)
@@ -156,6 +185,8 @@ def left_nothing():
 
 
 def remove(path):
+    import shutil
+
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -174,41 +205,101 @@ def fix_and_remove(path):
                 os.chmod(os.path.join(root, d), 0o700)
             except OSError:
                 pass
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
-def serve():
-    gc.freeze()
-    while True:
+def recv_fds(sock, size, most):
+    # One message of at most `size` bytes and the descriptors sent with it (SCM_RIGHTS).
+    data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(4 * most))
+    fds = []
+    for level, kind, payload in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            for i in range(0, len(payload) - 3, 4):
+                fds.append(int.from_bytes(payload[i : i + 4], sys.byteorder))
+    return data, fds
+
+
+def prefork():
+    # The next case's process, forked as soon as the last case is over, while the supervisor
+    # still judges it: the fork is off the next case's path. It reads its request (and the
+    # case's pipes) from the request socket itself.
+    pid = os.fork()
+    if pid == 0:
         try:
-            header, fds, _, _ = socket.recv_fds(CTL, 8, 4)
-        except OSError:
-            return
-        if len(header) < 8 or len(fds) != 4:
+            CTL.close()
+            header, fds = recv_fds(REQUESTS, 8, 4)
+            if len(header) == 8 and len(fds) == 4:
+                req = read_exact(REQUESTS.fileno(), int.from_bytes(header, "little"))
+                REQUESTS.close()
+                child(req, fds)
+        finally:
+            os._exit(120)
+    return pid
+
+
+def drain_requests():
+    # What a killed process did not read of its request (all of it was sent before the kill
+    # order): gone, so that the next process does not take it for its own.
+    REQUESTS.setblocking(False)
+    try:
+        while True:
+            data, fds = recv_fds(REQUESTS, 1 << 16, 4)
             for fd in fds:
                 os.close(fd)
-            return
-        req = read_exact(CTL.fileno(), int.from_bytes(header, "little"))
-        pid = os.fork()
-        if pid == 0:
+            if not data:
+                break
+    except BlockingIOError:
+        pass
+    finally:
+        REQUESTS.setblocking(True)
+
+
+def kill_order():
+    # Waits for the case's process to exit or for a kill order about it. Returns "exited",
+    # "kill" or "gone" (the supervisor closed the control socket). An order carries the
+    # number of the case it is about; one about a case already answered crossed the reply
+    # and is ignored.
+    pidfd = os.pidfd_open(PID)
+    try:
+        while True:
+            ready, _, _ = select.select([CTL, pidfd], [], [])
+            if pidfd in ready:
+                return "exited"
             try:
-                child(req, fds)
-            finally:
-                os._exit(120)
-        for fd in fds:
-            os.close(fd)
-        del req
-        pidfd = os.pidfd_open(pid)
-        ready, _, _ = select.select([CTL, pidfd], [], [])
-        # Either the child exited or the supervisor said b"k" (kill now) or went away.
-        if pidfd not in ready and not CTL.recv(1):
-            kill_everything(pid)
-            return
+                order = read_exact(CTL.fileno(), 9)
+            except EOFError:
+                return "gone"
+            if int.from_bytes(order[1:], "little") == REPLIES:
+                return "kill"
+    finally:
         os.close(pidfd)
-        kill_everything(pid)
-        _, status, ru = os.wait4(pid, 0)
+
+
+def serve():
+    global PID, REPLIES
+    # Leave as little as possible for every fork to copy: collect the start-up garbage and give
+    # the freed heap pages back to the kernel, then keep the survivors out of the children's
+    # collections.
+    gc.collect()
+    MALLOC_TRIM(0)
+    gc.freeze()
+    PID = prefork()
+    while True:
+        outcome = kill_order()
+        kill_everything(PID)
+        if outcome == "gone":
+            return
+        _, status, ru = os.wait4(PID, 0)
         reap_all()
-        clean_scratch()
+        if outcome == "kill":
+            drain_requests()
+        if not PRIVATE:
+            # Shared scratch directories are the host's: clean before run_tests returns.
+            clean_scratch()
+        # Every process of the case is gone: the verdict can go. The private scratch space is
+        # emptied and the next case's process forked while the supervisor judges.
         reply = "%d %d %d %d\n" % (
             status,
             int(ru.ru_utime * 1e6),
@@ -216,11 +307,21 @@ def serve():
             ru.ru_maxrss,
         )
         CTL.sendall(reply.encode())
+        REPLIES += 1
+        if PRIVATE:
+            clean_scratch()
+        PID = prefork()
 
 
 def child(raw, fds):
     req = read_request(raw)
     del raw
+    if UID:
+        # The pipes belong to the supervisor's uid: hand the standard streams to the sandbox uid
+        # so that the case can reopen them (open("/dev/stdin"), /proc/self/fd/1) as anywhere.
+        for fd in fds[:3]:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.fchown(fd, UID, GID)
     # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null in call mode; in asserts
     # mode it carries the sentinel and the tests, see case.py), nothing else.
     for target, fd in enumerate(fds):
@@ -239,9 +340,10 @@ def child(raw, fds):
         (resource.RLIMIT_NOFILE, (lim["nofile"], lim["nofile"])),
         (resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"])),
         (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_STACK, (lim["stack"], lim["stack"])),
     ):
         soft, hard = value
-        cur_soft, cur_hard = resource.getrlimit(res)
+        cur_hard = HARD_LIMITS[res]
         if hard < 0 or (cur_hard != resource.RLIM_INFINITY and hard > cur_hard):
             hard = cur_hard
         if soft < 0 or (hard != resource.RLIM_INFINITY and soft > hard):
@@ -265,17 +367,26 @@ def standard_streams():
     os.dup2(r, 0)
     os.dup2(w, 1)
     os.dup2(w, 2)
+    # newline="\n" as CPython's own standard streams on POSIX: no newline translation, so the
+    # program reads exactly the bytes the judge sent ("\r\n" stays) and writes what it printed.
     streams = (
         io.TextIOWrapper(
             io.BufferedReader(io.FileIO(0, "r", closefd=False)),
             encoding="utf-8",
             errors="surrogateescape",
+            newline="\n",
         ),
-        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"),
+        io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+            encoding="utf-8",
+            errors="surrogateescape",
+            newline="\n",
+        ),
         io.TextIOWrapper(
             io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
             encoding="utf-8",
             errors="backslashreplace",
+            newline="\n",
             line_buffering=True,
         ),
     )
@@ -295,8 +406,26 @@ if not PID_NS:
     PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 # Inherited by every child and irreversible; setresuid still works without exec.
 PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+# Without a uid drop (in a user namespace) the cases share the server's uid: non-dumpable, its
+# /proc files (descriptors, memory) stay closed to them.
+PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
 os.environ["HOME"] = WORKDIR
 os.environ["TMPDIR"] = WORKDIR
+# The server's hard limits, which bound the cases' (they never change).
+HARD_LIMITS = {
+    res: resource.getrlimit(res)[1]
+    for res in (
+        resource.RLIMIT_CPU,
+        resource.RLIMIT_AS,
+        resource.RLIMIT_FSIZE,
+        resource.RLIMIT_NOFILE,
+        resource.RLIMIT_NPROC,
+        resource.RLIMIT_CORE,
+        resource.RLIMIT_STACK,
+    )
+}
+# Only for the server's own start (see forkserver.rs): the cases do not inherit it.
+os.environ.pop("LD_BIND_NOW", None)
 NULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 sys.stdin, sys.stdout, sys.stderr = standard_streams()
 sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
@@ -313,5 +442,5 @@ try:
     serve()
 finally:
     if not PRIVATE:
-        shutil.rmtree(SERVER_ARGS[6], ignore_errors=True)
+        remove(SERVER_ARGS[6])
     os._exit(0)

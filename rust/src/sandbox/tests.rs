@@ -111,11 +111,28 @@ fn huge_output_is_cut_quickly() {
 }
 
 #[test]
-fn stderr_flood_is_cut() {
-    let mut job = python_job("import sys\nwhile True: sys.stderr.write('e' * 65536)");
+fn stderr_is_truncated_and_never_ends_the_run() {
+    // 8 MB of stderr (8 x the cap) between a first and a last line, then the answer.
+    let code = "import sys\n\
+                sys.stderr.write('first\\n')\n\
+                for _ in range(128): sys.stderr.write('e' * 65536)\n\
+                sys.stderr.write('\\nlast line\\n')\n\
+                print('done')";
+    let mut job = python_job(code);
     job.limits = limits(20.0, 20);
     let out = run(&job).unwrap();
-    assert_eq!(out.termination, Termination::OutputLimit(Stream::Stderr));
+    assert_eq!(out.termination, Termination::Exited(0));
+    assert_eq!(out.stdout, b"done\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("first\n"), "{}", &err[..40]);
+    assert!(err.ends_with("\nlast line\n"), "{}", &err[err.len() - 40..]);
+    assert!(err.contains("bytes not kept ..."));
+    assert!(out.stderr.len() < job.limits.stderr_bytes + 100);
+    // A stream that never stops is ended by the time limit, not by its size.
+    let mut job = python_job("import sys\nwhile True: sys.stderr.write('e' * 65536)");
+    job.limits = limits(1.0, 1);
+    let out = run(&job).unwrap();
+    assert_eq!(out.verdict(), Verdict::Timeout);
 }
 
 #[test]

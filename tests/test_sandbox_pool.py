@@ -1,0 +1,120 @@
+"""The fork servers form one process-wide pool: thread pools that come and go reuse the same
+servers, the pool grows only to the number of callers running at once, and servers can be
+started ahead of the first call. Each check runs in a fresh process, whose servers are all its
+own (servers started by other tests in the same process would blur the counts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sfstream import _core
+
+PRELUDE = r"""
+import json, os, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from sfstream import _core, run_tests
+
+GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
+TESTS = {"inputs": ["1 2\n", "5 5\n"], "outputs": ["3\n", "10\n"]}
+
+
+def parent(pid):
+    try:
+        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return "0"
+
+
+def servers():
+    # This process's fork servers: processes running the server script (python -s ...; not
+    # the host-side processes between this one and a PID namespace, which are forks of this
+    # one) whose parent, or parent's parent with a PID namespace, is this process.
+    me = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        p = parent(entry.name)
+        server = cmdline.split(b"\0")[1:2] == [b"-s"] and b"The fork server" in cmdline
+        if server and me in (p, parent(p)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def check(_):
+    return run_tests(GOOD, TESTS).correct
+"""
+
+ROUNDS = (
+    PRELUDE
+    + r"""
+out = {}
+with ThreadPoolExecutor(2) as pool:
+    assert all(pool.map(check, range(4)))
+out["first"] = servers()
+for _ in range(5):
+    with ThreadPoolExecutor(2) as pool:
+        assert all(pool.map(check, range(6)))
+out["after_five_pools"] = servers()
+with ThreadPoolExecutor(4) as pool:
+    assert all(pool.map(check, range(16)))
+out["four_callers"] = servers()
+print(json.dumps(out))
+"""
+)
+
+PRESTART = (
+    PRELUDE
+    + r"""
+out = {}
+_core.sandbox_prestart(3, sys.executable)
+deadline = time.monotonic() + 60
+while len(servers()) < 3 and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["prestarted"] = servers()
+# Two callers at once use two of them; nothing new starts.
+with ThreadPoolExecutor(2) as pool:
+    assert all(pool.map(check, range(8)))
+# Asking again for as many as exist starts nothing either.
+_core.sandbox_prestart(3, sys.executable)
+time.sleep(0.5)
+out["after"] = servers()
+print(json.dumps(out))
+"""
+)
+
+
+def run_script(script: str) -> dict[str, list[int]]:
+    if not dict(_core.sandbox_capabilities())["fork_server"]:
+        pytest.skip("no fork server here")
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, list[int]] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+def test_thread_pools_that_come_and_go_reuse_the_servers() -> None:
+    out = run_script(ROUNDS)
+    first = set(out["first"])
+    # Two callers at once: two servers, and the same two served every later thread pool.
+    assert len(first) == 2, out
+    assert set(out["after_five_pools"]) == first, out
+    # Four callers at once: the pool grows to four, keeping the first ones.
+    grown = set(out["four_callers"])
+    assert first < grown and len(grown) <= 4, out
+
+
+def test_servers_can_be_started_ahead_of_the_first_call() -> None:
+    out = run_script(PRESTART)
+    assert len(out["prestarted"]) == 3, out
+    assert out["after"] == out["prestarted"], out
