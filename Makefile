@@ -57,15 +57,16 @@ bench: install-dev vllm-env
 
 .PHONY: lint
 lint: install-dev
-	$(VENV)/bin/ruff check python tests benches scripts
-	$(VENV)/bin/ruff format --check python tests benches scripts
+	$(VENV)/bin/ruff check python tests benches scripts rust/src
+	$(VENV)/bin/ruff format --check python tests benches scripts rust/src
 	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest sfstream._core
 	cargo fmt --all -- --check
 	cargo clippy -p sfstream-core --all-targets -- -D warnings
 	cargo clippy -p sfstream-core --all-targets --features python -- -D warnings
 
 .PHONY: format
 format: install-dev
-	$(VENV)/bin/ruff format python tests benches scripts
-	$(VENV)/bin/ruff check --fix python tests benches scripts
+	$(VENV)/bin/ruff format python tests benches scripts rust/src
+	$(VENV)/bin/ruff check --fix python tests benches scripts rust/src
 	cargo fmt --all

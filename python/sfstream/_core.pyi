@@ -1,5 +1,23 @@
 """The native core of sfstream (Rust). Every function releases the GIL while it works."""
 
+__all__ = [
+    "DEFAULT_CHECKER_TIME_LIMIT",
+    "DEFAULT_JUDGE",
+    "JUDGE_MODES",
+    "InvalidInputError",
+    "SandboxError",
+    "SfstreamError",
+    "__version__",
+    "check_math",
+    "extract_answer",
+    "extract_program",
+    "normalize_answer",
+    "run_tests",
+    "sandbox_capabilities",
+    "sandbox_prestart",
+    "validate_tests",
+]
+
 __version__: str
 #: The judge modes a test spec may name in ``judge``.
 JUDGE_MODES: tuple[str, ...]

@@ -522,6 +522,7 @@ fn bind_ro(ops: &mut Vec<Op>, src: &Path, target: &Path) {
 /// The flags of the mount holding `path` that a remount must keep: inside a user namespace
 /// the kernel refuses to clear nodev, noexec or the atime flags of a mount it inherited.
 fn kept_mount_flags(path: &Path) -> libc::c_ulong {
+    // SAFETY: statvfs is a plain C struct of integers, for which all-zero bytes are valid.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid C string and a valid out-pointer.
     if unsafe { libc::statvfs(cstr(path).as_ptr(), &mut st) } != 0 {

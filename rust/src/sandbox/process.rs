@@ -524,7 +524,8 @@ fn child_setup(
     drop_to: Option<(libc::uid_t, libc::gid_t)>,
     filter: bool,
 ) -> io::Result<()> {
-    // SAFETY (whole function): only async-signal-safe syscalls on plain data.
+    // SAFETY: only async-signal-safe system calls on plain data, in the forked child before
+    // exec (the whole block).
     unsafe {
         if libc::setsid() < 0 {
             return Err(io::Error::last_os_error());
