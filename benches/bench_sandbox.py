@@ -26,6 +26,16 @@ from typing import Any
 
 import pytest
 import sfstream
+from public_data import public_data_dir
+
+
+def public_data() -> Path:
+    """The public datasets' folder; the benchmark that needs it is skipped without it."""
+    path = public_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"public datasets not found at {path} (set SFSTREAM_TEST_DATA)")
+    return path
+
 
 THREADS = 2
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
@@ -254,7 +264,7 @@ def livecodebench() -> list[tuple[str, dict[str, Any]]]:
     the public tests (76 programs, 214 test cases)."""
     import sandbox_real_data as rd
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    data = public_data()
     return [
         (code, tests)
         for _, code, tests, passed in rd.livecodebench_o1mini(data)
@@ -299,7 +309,7 @@ def test_bench_livecodebench_vs_plain_subprocess(benchmark: Any) -> None:
 
 def humaneval() -> list[tuple[str, str, str]]:
     """HumanEval's canonical solutions with their tests: (program, test code, entry point)."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "humaneval"
+    path = public_data() / "humaneval"
     with gzip.open(path / "HumanEval.jsonl.gz", "rt") as f:
         rows = [json.loads(line) for line in f]
     return [(r["prompt"] + r["canonical_solution"], r["test"], r["entry_point"]) for r in rows]

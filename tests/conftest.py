@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from public_data import public_data_dir
 
 pytest_plugins = ["vllm_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def public_data_dir() -> Path:
-    """Where the large public datasets are: ``$SFSTREAM_TEST_DATA``, else ``../shared/data``
-    beside the repository. Tests and benchmarks that need them skip when it is absent."""
-    configured = os.environ.get("SFSTREAM_TEST_DATA")
-    return Path(configured) if configured else ROOT.parent / "shared" / "data"
 
 
 SHARED_DATA = public_data_dir()

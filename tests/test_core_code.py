@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import public_data_dir
+from public_data import public_data_dir
 from sfstream import _core
 
 DATA = public_data_dir()

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import public_data_dir
+from public_data import public_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "python" / "sfstream" / "data"
