@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -674,12 +675,10 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
     print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
 
 
-async def _serve(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
+def _serve(args: argparse.Namespace) -> int:
     from sfstream.serve import serve_forever
 
-    code = await anyio.to_thread.run_sync(serve_forever, _serve_config(args, args.model))
-    if code:
-        _exit(code)
+    return serve_forever(_serve_config(args, args.model))
 
 
 async def _merge(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
@@ -719,7 +718,6 @@ COMMANDS = {
     "verify": _verify,
     "format": _format,
     "run": _run,
-    "serve": _serve,
     "merge": _merge,
     "stats": _stats,
 }
@@ -768,7 +766,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     log.propagate = False
     writers: dict[str, NdjsonWriter] = {}
+    if args.command == "run" and args.serve is not None:
+        # Stop the server on SIGTERM too (as on Ctrl-C), not only when the run ends.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        if args.command == "serve":  # signal handlers need the main thread
+            _exit(_serve(args))
         anyio.run(COMMANDS[args.command], args, writers)
     except BaseException as exc:
         err = first_error(exc)
