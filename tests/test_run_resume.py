@@ -93,7 +93,7 @@ def test_flags_override_the_file_and_the_effective_configuration_is_written(
     config = tmp_path / "run.toml"
     config.write_text(
         '[collect]\nsources = ["sample"]\nlimit = 2\nseed = 1\n'
-        "[generate]\nn = 1\n[verify]\nworkers = 1\n[format]\nstyle = \"sharegpt\"\n"
+        '[generate]\nn = 1\n[verify]\nworkers = 1\n[format]\nstyle = "sharegpt"\n'
     )
     out = tmp_path / "out"
     proc = sh(

@@ -164,8 +164,20 @@ def test_run_serve_starts_the_server_runs_against_it_and_stops_it(
     env, record = stand_in
     out = tmp_path / "out"
     proc = subprocess.run(
-        [*SFSTREAM, "run", "sample", "--limit", "3", "--serve", "served", "-n", "2"]
-        + ["--out", str(out), "-q"],
+        [
+            *SFSTREAM,
+            "run",
+            "sample",
+            "--limit",
+            "3",
+            "--serve",
+            "served",
+            "-n",
+            "2",
+            "-q",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         env=env,
         timeout=300,

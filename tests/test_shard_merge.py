@@ -54,7 +54,7 @@ def test_collect_shards_partition_the_problems(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr.decode()
         parts.append([r["id"] for r in rows_of(proc.stdout)])
     assert all(parts)
-    assert sorted(sum(parts, [])) == sorted(ids)  # disjoint, and together everything
+    assert sorted(x for part in parts for x in part) == sorted(ids)  # disjoint, all of them
     for i, part in enumerate(parts):  # input order is kept within a shard
         assert part == [x for x in ids if shard_of(x, 3) == i]
     bad = sh(["collect", "sample", "--shard", "3/3"])
@@ -96,8 +96,7 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path: Path) -> None:
     assert b["shards"] == ["0/3", "1/3", "2/3"]
     # Each shard has a part of the problems, so no shard alone has the whole rate.
     assert all(
-        orjson.loads((s / "report.json").read_bytes())["stages"]["collect"]
-        < a["stages"]["collect"]
+        orjson.loads((s / "report.json").read_bytes())["stages"]["collect"] < a["stages"]["collect"]
         for s in shards
     )
 

@@ -157,7 +157,9 @@ def _collect_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
     )
     o.add("--split", field="split", choices=["train", "test"])
     o.add("--limit", field="limit", type=_positive, metavar="N", help="problems per source")
-    o.add("--seed", field="seed", type=int, metavar="S", help="shuffle before --limit with this seed")
+    o.add(
+        "--seed", field="seed", type=int, metavar="S", help="shuffle before --limit with this seed"
+    )
     o.add(
         "--data-dir",
         field="data_dir",
@@ -446,8 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="run all stages in one process, resumable (offline on the bundled sample by "
-        "default)",
+        help="run all stages in one process, resumable (offline on the bundled sample by default)",
         description="Runs collect, generate, verify and format in one process. Every option of "
         "the stages is a flag here (collect's --seed shuffles; the generation seed is "
         "--generate-seed); flags override the --config file. The output folder is the run's "
@@ -465,8 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--restart",
         action="store_true",
-        help="delete the run's files in the output directory and start over instead of "
-        "resuming",
+        help="delete the run's files in the output directory and start over instead of resuming",
     )
     p.add_argument(
         "--serve",
@@ -685,7 +685,9 @@ async def _merge(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> 
     from sfstream.merge import merge
 
     report = await anyio.to_thread.run_sync(
-        lambda: merge([Path(d) for d in args.dirs], Path(args.out), allow_missing=args.allow_missing)
+        lambda: merge(
+            [Path(d) for d in args.dirs], Path(args.out), allow_missing=args.allow_missing
+        )
     )
     if not args.quiet:
         print(report.to_text(), file=sys.stderr)

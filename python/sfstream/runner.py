@@ -276,7 +276,8 @@ def effective_config(config: RunConfig) -> dict[str, Any]:
         "verify": dataclasses.asdict(config.verify),
         "format": fmt,
     }
-    return _drop_none(data)
+    result: dict[str, Any] = _drop_none(data)
+    return result
 
 
 def _drop_none(value: Any) -> Any:
@@ -369,6 +370,9 @@ class _Resume:
     resumed: bool = False
 
 
+_NO_LIMIT = 1 << 40  # lines of verified.jsonl were written by sfstream itself
+
+
 def _prepare_out(config: RunConfig) -> _Resume:
     """Checks the output folder against the configuration and finds what can be reused
     (blocking; run in a thread)."""
@@ -410,22 +414,25 @@ def _prepare_out(config: RunConfig) -> _Resume:
     resume = _Resume(partial, resumed=resumed)
     if partial.exists():
         with open(partial, "r+b") as f:
-            for line in iter_framed(f):
+            for line in iter_framed(f, _NO_LIMIT):
                 if not line.terminated:
                     break  # cut short by a crash
                 try:
-                    row = decode_line(line.raw, 1 << 62)
-                except ValueError:
-                    row = None
-                if row is None:
-                    break
-                resume.kept.add((row["id"], row["sample_index"]))
+                    row = decode_line(line.raw, _NO_LIMIT)
+                    key = (row["id"], row["sample_index"]) if row else None
+                except (ValueError, KeyError, TypeError):
+                    key = None
+                if key is None:
+                    break  # only a crash writes a bad line, and it is the last one
+                resume.kept.add(key)
                 resume.kept_end = line.offset + line.size + 1
             f.truncate(resume.kept_end)
     journal = out / "generate.journal"
     if journal.exists():
         with open(journal, "rb") as f:
-            resume.journal_samples = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            resume.journal_samples = sum(
+                chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")
+            )
     return resume
 
 

@@ -178,7 +178,7 @@ def start_server(config: ServeConfig) -> Iterator[RunningServer]:
     cmd = server_command(config, port)
     env = {**os.environ, **config.env}
     started = time.monotonic()
-    out = open(config.log, "wb") if config.log is not None else None  # noqa: SIM115
+    out = open(config.log, "wb") if config.log is not None else None
     try:
         proc = subprocess.Popen(
             cmd,
