@@ -241,7 +241,12 @@ def test_kill_before_any_response_resends_only_the_requests_in_flight(tmp_path: 
     assert len(rows(out / "train.jsonl")) == 30
 
 
-def test_kill_while_generating_resends_at_most_the_requests_in_flight(tmp_path: Path) -> None:
+def test_kill_while_collecting_and_generating_resends_at_most_the_requests_in_flight(
+    tmp_path: Path,
+) -> None:
+    """Killed mid-stream: with buffers of 8 between stages and collect reading 64 problems at a
+    time, collect is at most ~120 problems ahead of the ~30 journaled, so it is still reading
+    the 300 when the process dies."""
     problems = _problems_file(tmp_path / "problems.jsonl", 300)
     out = tmp_path / "out"
 

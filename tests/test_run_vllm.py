@@ -115,12 +115,9 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
     resumed = subprocess.run(args, capture_output=True, timeout=600, check=False)
     assert resumed.returncode == 0, resumed.stderr.decode()
     report = orjson.loads((out / "report.json").read_bytes())
-    assert report["stages"] == {
-        "collect": 8,
-        "generate": 16,
-        "verify": 16,
-        "format": report["statuses"].get("correct", 0),
-    }
+    stages = report["stages"]
+    assert stages.pop("format", 0) == report["statuses"].get("correct", 0)
+    assert stages == {"collect": 8, "generate": 16, "verify": 16}
     assert report["resumed"]["reused_from_journal"] == journaled
     assert report["resumed"]["generated_now"] == 16 - journaled
     assert _complete_lines(journal) == 16  # each response journaled once over both runs
