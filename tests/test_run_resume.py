@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 from instant_fake_server import InstantFakeServer
+from sfstream.ndjson import dumps
 from sfstream.records import Problem
 from sfstream.runner import load_config
 
@@ -275,3 +276,26 @@ def test_kill_while_collecting_and_generating_resends_at_most_the_requests_in_fl
     assert len(got) == 600 and max(got.values()) == 1
     assert len(rows(out / "train.jsonl")) == 300
     assert r["stages"] == {"collect": 300, "generate": 600, "verify": 600, "format": 300}
+
+
+def test_samples_kept_from_an_earlier_attempt_keep_big_integers(tmp_path: Path) -> None:
+    big = 2**70 + 1
+    problem = Problem(
+        id="big/0",
+        domain="math",
+        source="test",
+        problem="What is 2 + 2?",
+        answer="4",
+        meta={"weight": big},
+    )
+    problems = tmp_path / "problems.jsonl"
+    problems.write_bytes(dumps(problem))
+    out = tmp_path / "out"
+    with InstantFakeServer(lambda body, i: ("\\boxed{4}", "stop")) as server:
+        args = ["run", str(problems), "--base-url", server.base_url, "--model", "m"]
+        args += ["--out", str(out), "-q"]
+        assert sh(args).returncode == 0
+        again = sh(args)  # resumes the finished run: its sample is read back, not verified
+        assert again.returncode == 0, again.stderr.decode()
+    assert report(out)["resumed"]["verified_kept"] == 1
+    assert str(big).encode() in (out / "train.jsonl").read_bytes()

@@ -483,8 +483,9 @@ def _with_kept(path: Path, end: int) -> StageFn:
                         left -= len(chunk)
                         *lines, rest = (rest + chunk).split(b"\n")
                         for raw in lines:
-                            if raw.strip():
-                                await send.send(Sample.from_dict(orjson.loads(raw)))
+                            row = decode_line(raw, _NO_LIMIT)  # integers of any size exact
+                            if row is not None:
+                                await send.send(Sample.from_dict(row))
                 finally:
                     f.close()
             async for sample in receive:
