@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent
 SFSTREAM = [sys.executable, "-m", "sfstream"]
 
 STAND_IN = """
-import argparse, os, subprocess, sys
+import argparse, os, subprocess, sys, time
 sys.path.insert(0, {tests!r})
 from instant_fake_server import InstantFakeServer
 import asyncio
@@ -38,7 +38,15 @@ args, extra = p.parse_known_args()
 engine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
 with open(os.environ["STAND_IN_RECORD"], "w") as f:
     f.write(" ".join(sys.argv[1:]) + "\\n" + str(engine.pid) + "\\n")
-server = InstantFakeServer(port=args.port)
+delay = float(os.environ.get("STAND_IN_DELAY", "0"))
+
+
+def respond(body, index):
+    time.sleep(delay)
+    return "answer " + str(index), "stop"
+
+
+server = InstantFakeServer(respond, port=args.port)
 asyncio.run(server.serve())
 """
 
@@ -196,3 +204,43 @@ def test_run_serve_starts_the_server_runs_against_it_and_stops_it(
     assert not _alive(engine)
     config = (out / "config.toml").read_text()
     assert 'backend = "openai"' in config and 'model = "served"' in config
+
+
+def test_sigterm_stops_run_serve_and_its_server_and_the_run_resumes(
+    stand_in: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, record = stand_in
+    out = tmp_path / "out"
+    args = [*SFSTREAM, "run", "sample", "--limit", "20", "--serve", "served", "--concurrency"]
+    args += ["1", "-q", "--out", str(out)]
+    journal = out / "generate.journal"
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**env, "STAND_IN_DELAY": "0.2"},
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode()
+    engine = int(record.read_text().splitlines()[1])
+    deadline = time.monotonic() + 30
+    while _alive(engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(engine)  # the server went with the run
+    journaled = journal.read_bytes().count(b"\n")
+    again = subprocess.run(args, capture_output=True, env=env, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    report = orjson.loads((out / "report.json").read_bytes())
+    assert report["resumed"]["reused_from_journal"] == journaled
+    assert report["stages"]["generate"] == 20
