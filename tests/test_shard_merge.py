@@ -124,3 +124,7 @@ def test_merge_refuses_what_does_not_fit(tmp_path: Path) -> None:
         assert proc.returncode == 1 and message in proc.stderr.decode(), (dirs, proc.stderr)
     partial = sh(["merge", outs["s0"], "--allow-missing", "--out", str(tmp_path / "m")])
     assert partial.returncode == 0, partial.stderr.decode()
+    # A run still going (or killed) has no report yet.
+    (Path(outs["s1"]) / "report.json").unlink()
+    unfinished = sh(["merge", outs["s0"], outs["s1"], "--out", str(tmp_path / "m2")])
+    assert unfinished.returncode == 1 and "not a finished run" in unfinished.stderr.decode()

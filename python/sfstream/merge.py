@@ -26,7 +26,7 @@ __all__ = ["merge"]
 
 def _read_shard(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     state_path, report_path = folder / "run-state.json", folder / "report.json"
-    for name in ("verified.jsonl", "train.jsonl"):
+    for name in ("verified.jsonl", "train.jsonl", "report.json"):
         if (folder / f"{name}.partial").exists() or not (folder / name).exists():
             raise ConfigError(
                 f"{folder} is not a finished run ({name} is missing or still partial): "

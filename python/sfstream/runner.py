@@ -405,6 +405,9 @@ def _prepare_out(config: RunConfig) -> _Resume:
             json.dumps({"config": state}, indent=2, sort_keys=True).encode() + b"\n",
         )
     _write_atomic(out / "config.toml", to_toml(effective_config(config)).encode())
+    # The report is written last, when the run ends: while it is missing the run is unfinished.
+    for name in ("report.json", "report.txt"):
+        (out / name).unlink(missing_ok=True)
     partial = out / "verified.jsonl.partial"
     final = out / "verified.jsonl"
     if final.exists() and not partial.exists():
@@ -596,8 +599,9 @@ async def run_async(
         "report": str(where / "report.json"),
         "config": str(where / "config.toml"),
     }
-    (out / "report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
-    (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
+    _write_atomic(out / "report.txt", (report.to_text() + "\n").encode())
+    # Last: a folder with report.json holds a finished run (merge relies on it).
+    _write_atomic(out / "report.json", orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     return report
 
 
