@@ -299,3 +299,26 @@ def test_samples_kept_from_an_earlier_attempt_keep_big_integers(tmp_path: Path) 
         assert again.returncode == 0, again.stderr.decode()
     assert report(out)["resumed"]["verified_kept"] == 1
     assert str(big).encode() in (out / "train.jsonl").read_bytes()
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    problems = _problems_file(tmp_path / "problems.jsonl", 10)
+    out = tmp_path / "out"
+    with InstantFakeServer(_answer_right, hold_until=10**6, hold_seconds=3600) as held:
+        args = _server_args(held, problems, out)
+        with subprocess.Popen(
+            SFSTREAM + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ) as first:
+            try:
+                deadline = time.monotonic() + 120
+                while held.requests < 4:  # the first run holds the folder, waiting on answers
+                    assert first.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.01)
+                second = sh(args)
+                assert second.returncode == 1
+                assert "in use by another sfstream run" in second.stderr.decode()
+            finally:
+                first.kill()
+                first.wait()

@@ -30,8 +30,8 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,11 @@ from sfstream.templates import load_templates
 from sfstream.verify import VerifyConfig, verify_stage
 
 __all__ = ["RunConfig", "effective_config", "load_config", "run", "run_async"]
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("sfstream")
 
@@ -448,6 +453,22 @@ def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:
     return set() if old == new else {prefix.rstrip(".")}
 
 
+@contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """Holds an exclusive lock on the output folder, so two runs never write into one."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ConfigError(f"{out} is in use by another sfstream run") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _skip_kept(kept: set[tuple[str, int]]) -> StageFn:
     """Drops samples already verified by an earlier attempt of the run."""
 
@@ -532,77 +553,79 @@ async def run_async(
         generate = replace(generate, journal=str(out / "generate.journal"))
     # Checked before the folder is touched.
     gen_stage = generate_stage(generate, gen_progress := board.stage("generate"))
-    resume = await anyio.to_thread.run_sync(_prepare_out, config)
-    if resume.resumed:
-        log.info(
-            "run: resuming %s: %d verified sample(s) kept (not verified again), %d sample(s) "
-            "in the generation journal (not requested again)",
-            out,
-            len(resume.kept),
-            resume.journal_samples,
+    with _folder_lock(out):
+        resume = await anyio.to_thread.run_sync(_prepare_out, config)
+        if resume.resumed:
+            log.info(
+                "run: resuming %s: %d verified sample(s) kept (not verified again), %d sample(s) "
+                "in the generation journal (not requested again)",
+                out,
+                len(resume.kept),
+                resume.journal_samples,
+            )
+        source = collect(
+            list(config.sources),
+            split=config.split,
+            limit=config.limit,
+            seed=config.seed,
+            data_dir=config.data_dir,
         )
-    source = collect(
-        list(config.sources),
-        split=config.split,
-        limit=config.limit,
-        seed=config.seed,
-        data_dir=config.data_dir,
-    )
-    if config.shard is not None:
-        source = config.shard.filter(source)
-    async with (
-        _append_writer(resume.verified_path) as verified,
-        open_writer(out / "train.jsonl") as train,
-    ):
-        writers["verified"], writers["train"] = verified, train
-        stages = [
-            _observe(report, "collect"),
-            gen_stage,
-            _observe(report, "generate"),
-            _skip_kept(resume.kept),
-            verify_stage(config.verify, board.stage("verify")),
-            _observe(report, "verified", verified.write),
-            _with_kept(resume.verified_path, resume.kept_end),
-            _observe(report, "verify"),
-            format_stage(config.format, board.stage("format")),
-            _observe(report, "format"),
-        ]
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(board.run)
-            async with open_pipeline(source, stages) as examples:
-                batch: list[Any] = []
-                async for example in examples:
-                    batch.append(example)
-                    # Write what is at hand in one go; never hold records back waiting.
-                    while len(batch) < 256:
-                        try:
-                            batch.append(examples.receive_nowait())
-                        except (anyio.WouldBlock, anyio.EndOfStream):
-                            break
-                    await train.write_many(batch)
-                    batch.clear()
-            tg.cancel_scope.cancel()
-        board.finish()
-    resume.verified_path.replace(out / "verified.jsonl")
-    report.elapsed = time.monotonic() - started
-    verified_now = report.stages.pop("verified", 0)
-    report.resumed = {
-        "verified_kept": len(resume.kept),
-        "verified_now": verified_now,
-        "generated_now": gen_progress.samples - gen_progress.reused,
-        "reused_from_journal": gen_progress.reused,
-    }
-    where = out.resolve()  # noqa: ASYNC240 - no I/O beyond a cwd lookup
-    report.outputs = {
-        "train": str(where / "train.jsonl"),
-        "verified": str(where / "verified.jsonl"),
-        "report": str(where / "report.json"),
-        "config": str(where / "config.toml"),
-    }
-    _write_atomic(out / "report.txt", (report.to_text() + "\n").encode())
-    # Last: a folder with report.json holds a finished run (merge relies on it).
-    _write_atomic(out / "report.json", orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
-    return report
+        if config.shard is not None:
+            source = config.shard.filter(source)
+        async with (
+            _append_writer(resume.verified_path) as verified,
+            open_writer(out / "train.jsonl") as train,
+        ):
+            writers["verified"], writers["train"] = verified, train
+            stages = [
+                _observe(report, "collect"),
+                gen_stage,
+                _observe(report, "generate"),
+                _skip_kept(resume.kept),
+                verify_stage(config.verify, board.stage("verify")),
+                _observe(report, "verified", verified.write),
+                _with_kept(resume.verified_path, resume.kept_end),
+                _observe(report, "verify"),
+                format_stage(config.format, board.stage("format")),
+                _observe(report, "format"),
+            ]
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(board.run)
+                async with open_pipeline(source, stages) as examples:
+                    batch: list[Any] = []
+                    async for example in examples:
+                        batch.append(example)
+                        # Write what is at hand in one go; never hold records back waiting.
+                        while len(batch) < 256:
+                            try:
+                                batch.append(examples.receive_nowait())
+                            except (anyio.WouldBlock, anyio.EndOfStream):
+                                break
+                        await train.write_many(batch)
+                        batch.clear()
+                tg.cancel_scope.cancel()
+            board.finish()
+        resume.verified_path.replace(out / "verified.jsonl")
+        report.elapsed = time.monotonic() - started
+        verified_now = report.stages.pop("verified", 0)
+        report.resumed = {
+            "verified_kept": len(resume.kept),
+            "verified_now": verified_now,
+            "generated_now": gen_progress.samples - gen_progress.reused,
+            "reused_from_journal": gen_progress.reused,
+        }
+        where = out.resolve()  # noqa: ASYNC240 - no I/O beyond a cwd lookup
+        report.outputs = {
+            "train": str(where / "train.jsonl"),
+            "verified": str(where / "verified.jsonl"),
+            "report": str(where / "report.json"),
+            "config": str(where / "config.toml"),
+        }
+        _write_atomic(out / "report.txt", (report.to_text() + "\n").encode())
+        # Last: a folder with report.json holds a finished run (merge relies on it).
+        data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
+        _write_atomic(out / "report.json", data)
+        return report
 
 
 def run(config: RunConfig | None = None) -> Report:
