@@ -244,3 +244,17 @@ def test_sigterm_stops_run_serve_and_its_server_and_the_run_resumes(
     report = orjson.loads((out / "report.json").read_bytes())
     assert report["resumed"]["reused_from_journal"] == journaled
     assert report["stages"]["generate"] == 20
+
+
+def test_run_serve_checks_the_output_folder_before_starting_the_server(
+    stand_in: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, record = stand_in
+    out = tmp_path / "out"
+    args = [*SFSTREAM, "run", "sample", "--serve", "served", "-q", "--out", str(out)]
+    first = subprocess.run([*args, "--limit", "1"], capture_output=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr.decode()
+    record.unlink()
+    other = subprocess.run([*args, "--limit", "2"], capture_output=True, env=env, timeout=300)
+    assert other.returncode == 1 and "another configuration" in other.stderr.decode()
+    assert not record.exists()  # no server was started

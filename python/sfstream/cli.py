@@ -632,7 +632,7 @@ def _serve_config(args: argparse.Namespace, model: str) -> Any:
 
 
 async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
-    from sfstream.runner import load_config, run_async
+    from sfstream.runner import check_resumable, load_config, run_async
     from sfstream.serve import start_server
 
     sections = {s: _stage_options(args, s) for s in ("collect", "generate", "verify", "format")}
@@ -657,8 +657,8 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
         report = await run_async(load({}), writers)
     else:
         serve = _serve_config(args, args.serve)
-        # The configuration is checked before the (slow) server starts.
-        load({"base_url": "http://127.0.0.1:1/v1", "model": serve.name})
+        # The configuration and the output folder are checked before the (slow) server starts.
+        check_resumable(load({"base_url": "http://127.0.0.1:1/v1", "model": serve.name}))
         stack = contextlib.ExitStack()
         server = await anyio.to_thread.run_sync(stack.enter_context, start_server(serve))
         try:

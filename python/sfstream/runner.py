@@ -378,6 +378,30 @@ class _Resume:
 _NO_LIMIT = 1 << 40  # lines of verified.jsonl were written by sfstream itself
 
 
+def check_resumable(config: RunConfig) -> bool:
+    """Whether ``config.out`` holds an earlier attempt of this run (to be resumed).
+
+    Raises:
+        ConfigError: the folder holds a run of another configuration (unless ``restart``).
+    """
+    state_path = Path(config.out) / "run-state.json"
+    if config.restart or not state_path.exists():
+        return False
+    try:
+        old = json.loads(state_path.read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{state_path} cannot be read ({e}); rerun with --restart") from None
+    state = _state_of(config)
+    if old != state:
+        changed = sorted(_differences(old, state))
+        raise ConfigError(
+            f"{config.out} holds a run made with another configuration (differs in: "
+            f"{', '.join(changed)}); rerun with the same options to resume it, choose "
+            "another --out, or add --restart to delete its files and start over"
+        )
+    return True
+
+
 def _prepare_out(config: RunConfig) -> _Resume:
     """Checks the output folder against the configuration and finds what can be reused
     (blocking; run in a thread)."""
@@ -388,20 +412,8 @@ def _prepare_out(config: RunConfig) -> _Resume:
             (out / name).unlink(missing_ok=True)
     state_path = out / "run-state.json"
     state = _state_of(config)
-    resumed = state_path.exists()
-    if resumed:
-        try:
-            old = json.loads(state_path.read_text(encoding="utf-8"))["config"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{state_path} cannot be read ({e}); rerun with --restart") from None
-        if old != state:
-            changed = sorted(_differences(old, state))
-            raise ConfigError(
-                f"{out} holds a run made with another configuration (differs in: "
-                f"{', '.join(changed)}); rerun with the same options to resume it, choose "
-                "another --out, or add --restart to delete its files and start over"
-            )
-    else:
+    resumed = check_resumable(config)
+    if not resumed:
         # A fresh run: nothing of an earlier run without a state file is trusted.
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
