@@ -369,7 +369,9 @@ class _Resume:
     """What a run found in its output folder."""
 
     verified_path: Path
-    kept: set[tuple[str, int]] = field(default_factory=set)
+    # Sample indices already verified, per problem id, as a bit mask (one entry per problem).
+    kept: dict[str, int] = field(default_factory=dict)
+    kept_count: int = 0
     kept_end: int = 0
     journal_samples: int = 0
     resumed: bool = False
@@ -444,7 +446,11 @@ def _prepare_out(config: RunConfig) -> _Resume:
                     key = None
                 if key is None:
                     break  # only a crash writes a bad line, and it is the last one
-                resume.kept.add(key)
+                problem_id, index = key
+                mask = resume.kept.get(problem_id, 0)
+                if not (mask >> index) & 1:
+                    resume.kept[problem_id] = mask | (1 << index)
+                    resume.kept_count += 1
                 resume.kept_end = line.offset + line.size + 1
             f.truncate(resume.kept_end)
     journal = out / "generate.journal"
@@ -481,7 +487,7 @@ def _folder_lock(out: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _skip_kept(kept: set[tuple[str, int]]) -> StageFn:
+def _skip_kept(kept: dict[str, int]) -> StageFn:
     """Drops samples already verified by an earlier attempt of the run."""
 
     async def stage(
@@ -489,7 +495,7 @@ def _skip_kept(kept: set[tuple[str, int]]) -> StageFn:
     ) -> None:
         async with receive, send:
             async for sample in receive:
-                if (sample.id, sample.sample_index) not in kept:
+                if not (kept.get(sample.id, 0) >> sample.sample_index) & 1:
                     await send.send(sample)
 
     return stage
@@ -572,7 +578,7 @@ async def run_async(
                 "run: resuming %s: %d verified sample(s) kept (not verified again), %d sample(s) "
                 "in the generation journal (not requested again)",
                 out,
-                len(resume.kept),
+                resume.kept_count,
                 resume.journal_samples,
             )
         source = collect(
@@ -621,7 +627,7 @@ async def run_async(
         report.elapsed = time.monotonic() - started
         verified_now = report.stages.pop("verified", 0)
         report.resumed = {
-            "verified_kept": len(resume.kept),
+            "verified_kept": resume.kept_count,
             "verified_now": verified_now,
             "generated_now": gen_progress.samples - gen_progress.reused,
             "reused_from_journal": gen_progress.reused,
