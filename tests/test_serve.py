@@ -1,8 +1,8 @@
 """``sfstream serve`` and ``sfstream run --serve``.
 
-The session's real vLLM server is itself started through :func:`sfstream.serve.start_server`
+The test run's real vLLM server is itself started through :func:`sfstream.serve.start_server`
 (see ``vllm_server.py``), so every vLLM-backed test runs that code. The tests here check what
-one vLLM server per session cannot: the command line built from the flags, and starting,
+one vLLM server per test run cannot: the command line built from the flags, and starting,
 health-waiting and stopping a whole process group from the command, with a stand-in module
 named ``vllm.entrypoints.openai.api_server`` (an instant local OpenAI-compatible server that
 also starts a child process, as vLLM's engine does).

@@ -1,9 +1,9 @@
 """``sfstream serve``: start a vLLM OpenAI-compatible server, wait until it is healthy, and
 stop it (its whole process group) when done.
 
-The server runs as ``PYTHON -m vllm.entrypoints.openai.api_server`` in a new session, so the
-engine processes it spawns are stopped with it: SIGTERM to the group, SIGKILL after a grace
-period. ``PYTHON`` is ``--python``, else ``$SFSTREAM_VLLM_PYTHON``, else the interpreter
+The server runs as ``PYTHON -m vllm.entrypoints.openai.api_server`` in a new process group,
+so the engine processes it spawns are stopped with it: SIGTERM to the group, SIGKILL after a
+grace period. ``PYTHON`` is ``--python``, else ``$SFSTREAM_VLLM_PYTHON``, else the interpreter
 running sfstream.
 
 Example:
