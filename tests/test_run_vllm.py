@@ -65,7 +65,8 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
     vllm_server: Any, tmp_path: Path
 ) -> None:
     """``kill -9`` once two responses are journaled; the same command finishes the run with
-    every sample once, asking the server only for what the journal does not hold."""
+    every sample once, asking the server only for what the journal does not hold. One request
+    at a time, so a warm server cannot finish all 24 between two looks at the journal."""
     out = tmp_path / "out"
     args = [
         sys.executable,
@@ -74,7 +75,7 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
         "run",
         "sample",
         "--limit",
-        "8",
+        "24",
         "--seed",
         "3",
         "--base-url",
@@ -84,11 +85,11 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
         "-n",
         "2",
         "--max-tokens",
-        "24",
+        "48",
         "--generate-seed",
         "7",
         "--concurrency",
-        "2",
+        "1",
         "--workers",
         "2",
         "--out",
@@ -102,7 +103,7 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
             while _complete_lines(journal) < 4:
                 assert proc.poll() is None, "the run ended before the kill point"
                 assert time.monotonic() < deadline, "no response journaled"
-                time.sleep(0.01)
+                time.sleep(0.002)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
         finally:
@@ -110,20 +111,20 @@ def test_run_killed_while_generating_resumes_against_the_real_server(
                 proc.kill()
                 proc.wait()
     journaled = _complete_lines(journal)
-    assert 4 <= journaled < 16 and journaled % 2 == 0  # whole responses of n=2
+    assert 4 <= journaled < 48 and journaled % 2 == 0  # whole responses of n=2
     assert not (out / "report.json").exists()
     resumed = subprocess.run(args, capture_output=True, timeout=600, check=False)
     assert resumed.returncode == 0, resumed.stderr.decode()
     report = orjson.loads((out / "report.json").read_bytes())
     stages = report["stages"]
     assert stages.pop("format", 0) == report["statuses"].get("correct", 0)
-    assert stages == {"collect": 8, "generate": 16, "verify": 16}
+    assert stages == {"collect": 24, "generate": 48, "verify": 48}
     assert report["resumed"]["reused_from_journal"] == journaled
-    assert report["resumed"]["generated_now"] == 16 - journaled
-    assert _complete_lines(journal) == 16  # each response journaled once over both runs
+    assert report["resumed"]["generated_now"] == 48 - journaled
+    assert _complete_lines(journal) == 48  # each response journaled once over both runs
     keys = [
         (s["id"], s["sample_index"])
         for s in (orjson.loads(x) for x in (out / "verified.jsonl").read_bytes().splitlines())
     ]
-    assert len(keys) == len(set(keys)) == 16
-    assert {i for _, i in keys} == {0, 1} and len({k for k, _ in keys}) == 8
+    assert len(keys) == len(set(keys)) == 48
+    assert {i for _, i in keys} == {0, 1} and len({k for k, _ in keys}) == 24
