@@ -19,13 +19,8 @@ import contextlib
 import hashlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,107 +121,50 @@ def _tiny_model(python: Path) -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(root: str) -> bool:
-    try:
-        with urllib.request.urlopen(root + "/health", timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (the engine runs in child processes), then
-    SIGKILL after a grace period."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    # Children that outlived the server in its group.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 @contextlib.contextmanager
 def start_vllm(
     model_dir: Path, python: Path, log: Path, startup_timeout: float = 300.0
 ) -> Iterator[VllmServer]:
-    """Runs a vLLM OpenAI server on ``model_dir`` until the block exits."""
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
-    }
-    cmd = [
-        str(python),
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        str(model_dir),
-        "--served-model-name",
-        SERVED_NAME,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--dtype",
-        "float32",
-        "--max-model-len",
-        str(MAX_MODEL_LEN),
-    ]
+    """Runs a vLLM OpenAI server on ``model_dir`` until the block exits, through sfstream's
+    own ``serve`` code (so every vLLM test also exercises it)."""
+    from sfstream.serve import ServeConfig, ServerError, start_server
+
+    config = ServeConfig(
+        model=str(model_dir),
+        served_model_name=SERVED_NAME,
+        max_model_len=MAX_MODEL_LEN,
+        extra_args=("--dtype", "float32"),
+        python=str(python),
+        env={
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+        },
+        log=log,
+        startup_timeout=startup_timeout,
+        stop_grace=STOP_GRACE,
+    )
     log.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
     try:
-        deadline = started + startup_timeout
-        while not _healthy(root):
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"vLLM server exited with {proc.returncode} while starting; "
-                    f"log {log}:\n{_tail(log)}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"vLLM server not healthy after {startup_timeout:.0f} s; "
-                    f"log {log}:\n{_tail(log)}"
-                )
-            time.sleep(0.5)
+        server_cm = start_server(config)
+        server = server_cm.__enter__()
+    except ServerError as e:
+        pytest.fail(f"{e}\n(log {log})")
+    try:
         yield VllmServer(
-            root=root,
-            base_url=root + "/v1",
-            model=SERVED_NAME,
+            root=server.root,
+            base_url=server.base_url,
+            model=server.model,
             max_model_len=MAX_MODEL_LEN,
             log=log,
-            startup_seconds=time.monotonic() - started,
-            pid=proc.pid,
+            startup_seconds=server.startup_seconds,
+            pid=server.pid,
             model_dir=model_dir,
         )
     finally:
-        _stop(proc)
+        server_cm.__exit__(None, None, None)
 
 
 _STARTUP = pytest.StashKey[str]()

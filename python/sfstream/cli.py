@@ -10,9 +10,11 @@ fault (with one line saying what and where), 2 on bad usage, 130 when interrupte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +24,7 @@ import anyio
 import orjson
 
 from sfstream import __version__
-from sfstream.errors import RecordError, SfstreamError
+from sfstream.errors import ConfigError, RecordError, SfstreamError
 from sfstream.ndjson import (
     DEFAULT_MAX_LINE_BYTES,
     NdjsonWriter,
@@ -114,6 +116,311 @@ def _concurrency(text: str) -> int | str:
         raise argparse.ArgumentTypeError("must be a positive integer or auto") from None
 
 
+def _shard(text: str) -> Any:
+    from sfstream.shard import Shard
+
+    try:
+        return Shard.parse(text)
+    except SfstreamError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+class _Options:
+    """Adds one stage's options to a parser. Each option is defined once, here, and serves
+    both its stage command and ``run``. Destinations are ``STAGE.FIELD`` (the field of the
+    stage's config); for ``run`` no default is set, so a flag overrides the TOML file only
+    when given, and flags that two stages share get a longer name there."""
+
+    def __init__(self, p: argparse.ArgumentParser, stage: str, *, run: bool) -> None:
+        self.p, self.stage, self.run = p, stage, run
+
+    def add(
+        self, *flags: str, field: str, run_flags: Sequence[str] | None = None, **kw: Any
+    ) -> None:
+        if self.run:
+            kw.pop("default", None)
+            if run_flags is not None:
+                flags = tuple(run_flags)
+        kw.setdefault("default", None)
+        self.p.add_argument(*flags, dest=f"{self.stage}.{field}", **kw)
+
+
+def _collect_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
+    o = _Options(p, "collect", run=run)
+    p.add_argument(
+        "collect.sources",
+        nargs="*" if run else "+",
+        metavar="SOURCE",
+        help="dataset name (sample, math, math500, aime24, aime25, apps, ...), a "
+        ".jsonl/.json/.parquet file, or hf:ORG/NAME"
+        + (" (default: the [collect] sources of --config, else sample)" if run else ""),
+    )
+    o.add("--split", field="split", choices=["train", "test"])
+    o.add("--limit", field="limit", type=_positive, metavar="N", help="problems per source")
+    o.add(
+        "--seed", field="seed", type=int, metavar="S", help="shuffle before --limit with this seed"
+    )
+    o.add(
+        "--data-dir",
+        field="data_dir",
+        metavar="DIR",
+        help="directory of named datasets (default: $SFSTREAM_DATA_DIR)",
+    )
+    o.add(
+        "--shard",
+        field="shard",
+        type=_shard,
+        metavar="I/N",
+        help="keep only shard I of N (0 <= I < N) of the problems, partitioned by a fixed hash "
+        "of the problem id (after --limit and --seed); for job arrays, see merge",
+    )
+
+
+def _generate_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
+    o = _Options(p, "generate", run=run)
+    o.add(
+        "--backend",
+        field="backend",
+        choices=["openai", "transformers", "replay"],
+        default="openai",
+        help="an OpenAI-compatible server (default"
+        + (" when a server is given, else replay" if run else "")
+        + "), a small transformers model run in this process, or recorded completions",
+    )
+    o.add(
+        "--replay",
+        field="replay_path",
+        metavar="FILE",
+        help="recorded completions for --backend replay (default: the bundled ones)",
+    )
+    o.add(
+        "--base-url",
+        field="base_url",
+        action="append",
+        metavar="URL",
+        help="server URL such as http://127.0.0.1:8000/v1 (default: $SFSTREAM_BASE_URL); "
+        "repeat it or separate URLs by commas to balance over several servers",
+    )
+    o.add(
+        "--model",
+        field="model",
+        metavar="NAME",
+        help="model name (default: $SFSTREAM_MODEL); a Hugging Face id or directory for "
+        "--backend transformers",
+    )
+    o.add("--endpoint", field="endpoint", choices=["chat", "completions"], help="default chat")
+    o.add(
+        "--chat-template",
+        field="chat_template",
+        action="store_true",
+        help="with --endpoint completions, render the model's chat template locally "
+        "(needs transformers)",
+    )
+    o.add(
+        "--tokenizer",
+        field="tokenizer",
+        metavar="NAME",
+        help="where to load the chat template from (default: --model)",
+    )
+    o.add("-n", field="n", type=_positive, metavar="N", help="samples per problem (default 1)")
+    o.add(
+        "--temperature",
+        field="temperature",
+        type=float,
+        metavar="T",
+        help="default: 0.7 for math, 0.8 for code",
+    )
+    o.add("--top-p", field="top_p", type=float, metavar="P")
+    o.add(
+        "--max-tokens",
+        field="max_tokens",
+        type=_positive,
+        metavar="M",
+        help="default: 512 for math, 1024 for code",
+    )
+    o.add(
+        "--max-tokens-field",
+        field="max_tokens_field",
+        choices=["max_tokens", "max_completion_tokens"],
+        help="request field carrying --max-tokens (default max_tokens)",
+    )
+    o.add(
+        "--seed",
+        field="seed",
+        run_flags=["--generate-seed"],
+        type=int,
+        metavar="S",
+        help="run seed; each sample gets its own seed derived from it",
+    )
+    o.add("--stop", field="stop", action="append", metavar="TEXT")
+    o.add(
+        "--extra-body",
+        field="extra_body",
+        type=_json_object,
+        metavar="JSON",
+        help='extra request fields, e.g. \'{"top_k": 20, "min_p": 0.05}\'',
+    )
+    o.add(
+        "--concurrency",
+        field="concurrency",
+        type=_concurrency,
+        metavar="C|auto",
+        help="requests in flight over all servers (default 64), or auto: follow each vLLM "
+        "server's /metrics to keep its queue just full",
+    )
+    o.add(
+        "--max-concurrency",
+        field="max_concurrency",
+        type=_positive,
+        metavar="C",
+        help="with --concurrency auto, the largest limit per server (default 512)",
+    )
+    o.add(
+        "--metrics-interval",
+        field="metrics_interval",
+        type=float,
+        metavar="SECONDS",
+        help="with --concurrency auto, between readings of /metrics (default 1)",
+    )
+    o.add(
+        "--timeout",
+        field="timeout",
+        type=float,
+        metavar="SECONDS",
+        help="per request (default 3600)",
+    )
+    o.add("--max-retries", field="max_retries", type=int, metavar="N")
+    if not run:  # run keeps its journal in its output folder
+        o.add(
+            "--journal",
+            field="journal",
+            metavar="PATH",
+            help="append every response to PATH as it arrives; rerunning the same command "
+            "after a crash emits the journaled samples again and requests only the rest",
+        )
+        o.add(
+            "--templates",
+            field="templates",
+            metavar="FILE",
+            help="JSON file overriding the prompt templates per domain",
+        )
+
+
+def _verify_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
+    o = _Options(p, "verify", run=run)
+    o.add(
+        "--workers",
+        field="workers",
+        type=_positive,
+        metavar="N",
+        help="samples checked at once (default: number of CPUs)",
+    )
+    o.add(
+        "--time-limit",
+        field="time_limit",
+        type=float,
+        metavar="SECONDS",
+        help="per test case (default 4)",
+    )
+    o.add(
+        "--memory-mb",
+        field="memory_mb",
+        type=_positive,
+        metavar="MB",
+        help="per test case (default 1024)",
+    )
+    o.add(
+        "--math-timeout",
+        field="math_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="limit on a symbolic comparison (default 5)",
+    )
+    o.add(
+        "--math-strict",
+        field="math_strict",
+        action="store_true",
+        help="a math completion needs a box, an answer phrase or a bold final value "
+        "(its concluding sentence alone does not count)",
+    )
+    o.add(
+        "--math-rel-tol",
+        field="math_rel_tol",
+        type=_non_negative_float,
+        metavar="TOL",
+        help="relative tolerance for numeric math answers (default 0: exact)",
+    )
+
+
+def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
+    o = _Options(p, "format", run=run)
+    o.add(
+        "--style",
+        field="style",
+        choices=["messages", "seed", "sharegpt"],
+        help="default messages",
+    )
+    o.add(
+        "--keep",
+        field="keep",
+        choices=["all", "first", "shortest"],
+        help="correct samples kept per problem (default all)",
+    )
+    o.add(
+        "--templates",
+        field="templates",
+        metavar="FILE",
+        help="JSON file overriding the prompt templates per domain"
+        + (" (for generate and format)" if run else ""),
+    )
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tensor-parallel-size",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="GPUs the model is split over",
+    )
+    p.add_argument(
+        "--quantization",
+        default=None,
+        metavar="Q",
+        help="vLLM quantization method (awq, gptq, fp8, ...)",
+    )
+    p.add_argument(
+        "--max-model-len", type=_positive, default=None, metavar="L", help="context length"
+    )
+    p.add_argument(
+        "--served-model-name",
+        default=None,
+        metavar="NAME",
+        help="name clients use (default: MODEL)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, metavar="P", help="default: a free port")
+    p.add_argument(
+        "--python",
+        default=None,
+        metavar="PATH",
+        help="python with vLLM installed (default: $SFSTREAM_VLLM_PYTHON, else this one)",
+    )
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="wait this long for /health (default 600)",
+    )
+    p.add_argument(
+        "--server-log",
+        default=None,
+        metavar="PATH",
+        help="write the server's output here (default: stderr)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sfstream`` command."""
     parser = argparse.ArgumentParser(
@@ -124,213 +431,79 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("collect", help="read problems from datasets or files")
-    p.add_argument(
-        "sources",
-        nargs="+",
-        metavar="SOURCE",
-        help="dataset name (sample, math, math500, aime24, aime25, apps, ...), a "
-        ".jsonl/.json/.parquet file, or hf:ORG/NAME",
-    )
-    p.add_argument("--split", choices=["train", "test"], default=None)
-    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="problems per source")
-    p.add_argument(
-        "--seed", type=int, default=None, metavar="S", help="shuffle before --limit with this seed"
-    )
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        metavar="DIR",
-        help="directory of named datasets (default: $SFSTREAM_DATA_DIR)",
-    )
+    _collect_options(p)
     _common(p, reads=False)
 
     p = sub.add_parser("generate", help="sample solutions from a model server")
-    p.add_argument(
-        "--backend",
-        choices=["openai", "transformers", "replay"],
-        default="openai",
-        help="an OpenAI-compatible server (default), a small transformers model run in "
-        "this process, or recorded completions",
-    )
-    p.add_argument(
-        "--replay",
-        default=None,
-        metavar="FILE",
-        help="recorded completions for --backend replay (default: the bundled ones)",
-    )
-    p.add_argument(
-        "--base-url",
-        action="append",
-        default=None,
-        metavar="URL",
-        help="server URL such as http://127.0.0.1:8000/v1 (default: $SFSTREAM_BASE_URL); "
-        "repeat it or separate URLs by commas to balance over several servers",
-    )
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="NAME",
-        help="model name (default: $SFSTREAM_MODEL); a Hugging Face id or directory for "
-        "--backend transformers",
-    )
-    p.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
-    p.add_argument(
-        "--chat-template",
-        action="store_true",
-        default=None,
-        help="with --endpoint completions, render the model's chat template locally "
-        "(needs transformers)",
-    )
-    p.add_argument(
-        "--tokenizer",
-        default=None,
-        metavar="NAME",
-        help="where to load the chat template from (default: --model)",
-    )
-    p.add_argument(
-        "-n", type=_positive, default=None, metavar="N", help="samples per problem (default 1)"
-    )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=None,
-        metavar="T",
-        help="default: 0.7 for math, 0.8 for code",
-    )
-    p.add_argument("--top-p", type=float, default=None, metavar="P")
-    p.add_argument(
-        "--max-tokens",
-        type=_positive,
-        default=None,
-        metavar="M",
-        help="default: 512 for math, 1024 for code",
-    )
-    p.add_argument(
-        "--max-tokens-field",
-        choices=["max_tokens", "max_completion_tokens"],
-        default=None,
-        help="request field carrying --max-tokens (default max_tokens)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        metavar="S",
-        help="run seed; each sample gets its own seed derived from it",
-    )
-    p.add_argument("--stop", action="append", default=None, metavar="TEXT")
-    p.add_argument(
-        "--extra-body",
-        type=_json_object,
-        default=None,
-        metavar="JSON",
-        help='extra request fields, e.g. \'{"top_k": 20, "min_p": 0.05}\'',
-    )
-    p.add_argument(
-        "--concurrency",
-        type=_concurrency,
-        default=None,
-        metavar="C|auto",
-        help="requests in flight over all servers (default 64), or auto: follow each vLLM "
-        "server's /metrics to keep its queue just full",
-    )
-    p.add_argument(
-        "--max-concurrency",
-        type=_positive,
-        default=None,
-        metavar="C",
-        help="with --concurrency auto, the largest limit per server (default 512)",
-    )
-    p.add_argument(
-        "--metrics-interval",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="with --concurrency auto, between readings of /metrics (default 1)",
-    )
-    p.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="per request (default 3600)"
-    )
-    p.add_argument("--max-retries", type=int, default=None, metavar="N")
-    p.add_argument(
-        "--journal",
-        default=None,
-        metavar="PATH",
-        help="append every response to PATH as it arrives; rerunning the same command after "
-        "a crash emits the journaled samples again and requests only the rest",
-    )
-    p.add_argument(
-        "--templates",
-        default=None,
-        metavar="FILE",
-        help="JSON file overriding the prompt templates per domain",
-    )
+    _generate_options(p)
     _common(p)
 
     p = sub.add_parser("verify", help="check answers and run code against tests")
-    p.add_argument(
-        "--workers",
-        type=_positive,
-        default=None,
-        metavar="N",
-        help="samples checked at once (default: number of CPUs)",
-    )
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="per test case (default 4)",
-    )
-    p.add_argument(
-        "--memory-mb",
-        type=_positive,
-        default=None,
-        metavar="MB",
-        help="per test case (default 1024)",
-    )
-    p.add_argument(
-        "--math-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="limit on a symbolic comparison (default 5)",
-    )
-    p.add_argument(
-        "--math-strict",
-        action="store_true",
-        default=None,
-        help="a math completion needs a box, an answer phrase or a bold final value "
-        "(its concluding sentence alone does not count)",
-    )
-    p.add_argument(
-        "--math-rel-tol",
-        type=_non_negative_float,
-        default=None,
-        metavar="TOL",
-        help="relative tolerance for numeric math answers (default 0: exact)",
-    )
+    _verify_options(p)
     _common(p)
 
     p = sub.add_parser("format", help="turn correct samples into training examples")
-    p.add_argument("--style", choices=["messages", "seed", "sharegpt"], default="messages")
-    p.add_argument(
-        "--keep",
-        choices=["all", "first", "shortest"],
-        default="all",
-        help="correct samples kept per problem",
-    )
-    p.add_argument("--templates", default=None, metavar="FILE")
+    _format_options(p)
     _common(p)
 
     p = sub.add_parser(
-        "run", help="run all stages in one process (offline on the bundled sample by default)"
+        "run",
+        help="run all stages in one process, resumable (offline on the bundled sample by default)",
+        description="Runs collect, generate, verify and format in one process. Every option of "
+        "the stages is a flag here (collect's --seed shuffles; the generation seed is "
+        "--generate-seed); flags override the --config file. The output folder is the run's "
+        "state: rerunning the same command resumes it. Arguments after -- go to the vLLM "
+        "server started by --serve.",
     )
+    _collect_options(p, run=True)
+    _generate_options(p, run=True)
+    _verify_options(p, run=True)
+    _format_options(p, run=True)
     p.add_argument("--config", default=None, metavar="FILE", help="TOML configuration")
     p.add_argument(
         "--out", default=None, metavar="DIR", help="output directory (default: sfstream-out)"
     )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the run's files in the output directory and start over instead of resuming",
+    )
+    p.add_argument(
+        "--serve",
+        default=None,
+        metavar="MODEL",
+        help="start a vLLM server for MODEL (options as for sfstream serve), run against it, "
+        "and stop it with the run",
+    )
+    _serve_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress")
+
+    p = sub.add_parser(
+        "serve",
+        help="start a vLLM OpenAI-compatible server and print its URL",
+        description="Starts python -m vllm.entrypoints.openai.api_server, waits for /health, "
+        "prints the API base URL on stdout and stops the server (its whole process group) "
+        "on Ctrl-C or SIGTERM. Arguments after -- go to vLLM as they are.",
+    )
+    p.add_argument("model", metavar="MODEL", help="Hugging Face id or local directory")
+    _serve_options(p)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser(
+        "merge",
+        help="combine the output folders of shards (--shard) into one",
+        description="Concatenates the verified samples and training examples of shard output "
+        "folders and sums their reports (pass rates recomputed). The shards must be finished "
+        "runs of one configuration, each with a different --shard of the same N.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="shard output folders")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="merge even when not every shard of N is given",
+    )
+    p.add_argument("-q", "--quiet", action="store_true")
 
     p = sub.add_parser("stats", help="summarise NDJSON records of any stage")
     p.add_argument("-i", "--input", default="-", metavar="PATH")
@@ -351,8 +524,14 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _options(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
-    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+def _stage_options(args: argparse.Namespace, stage: str) -> dict[str, Any]:
+    """The options of one stage given on the command line, by config field."""
+    prefix = stage + "."
+    return {
+        k[len(prefix) :]: v
+        for k, v in vars(args).items()
+        if k.startswith(prefix) and v is not None and v != []
+    }
 
 
 async def _filter(
@@ -392,11 +571,14 @@ async def _filter(
 async def _collect(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
     from sfstream.collect import collect
 
+    opts = _stage_options(args, "collect")
+    shard = opts.pop("shard", None)
+    source = collect(opts.pop("sources"), **opts)
+    if shard is not None:
+        source = shard.filter(source)
     async with open_writer(args.output) as writer:
         writers["output"] = writer
-        async for problem in collect(
-            args.sources, split=args.split, limit=args.limit, seed=args.seed, data_dir=args.data_dir
-        ):
+        async for problem in source:
             await writer.write(problem)
     log.info("collect: wrote %d problems to %s", writer.written, writer.name)
 
@@ -404,36 +586,7 @@ async def _collect(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -
 async def _generate(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
     from sfstream.generate import GenerateConfig, generate_stage
 
-    opts = _options(
-        args,
-        [
-            "backend",
-            "base_url",
-            "model",
-            "endpoint",
-            "chat_template",
-            "tokenizer",
-            "n",
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "max_tokens_field",
-            "seed",
-            "stop",
-            "concurrency",
-            "max_concurrency",
-            "metrics_interval",
-            "timeout",
-            "max_retries",
-            "journal",
-            "templates",
-        ],
-    )
-    if args.replay is not None:
-        opts["replay_path"] = args.replay
-    if args.extra_body is not None:
-        opts["extra_body"] = args.extra_body
-    config = GenerateConfig(**opts)
+    config = GenerateConfig(**_stage_options(args, "generate"))
     await _filter(
         args, "generate", "problem", Problem.from_dict, lambda p: generate_stage(config, p), writers
     )
@@ -442,12 +595,7 @@ async def _generate(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) 
 async def _verify(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
     from sfstream.verify import VerifyConfig, verify_stage
 
-    config = VerifyConfig(
-        **_options(
-            args,
-            ["workers", "time_limit", "memory_mb", "math_timeout", "math_strict", "math_rel_tol"],
-        )
-    )
+    config = VerifyConfig(**_stage_options(args, "verify"))
     await _filter(
         args, "verify", "sample", Sample.from_dict, lambda p: verify_stage(config, p), writers
     )
@@ -457,27 +605,93 @@ async def _format(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) ->
     from sfstream.format import FormatConfig, format_stage
     from sfstream.templates import load_templates
 
-    config = FormatConfig(
-        style=args.style, keep=args.keep, templates=load_templates(args.templates)
-    )
+    opts = _stage_options(args, "format")
+    opts["templates"] = load_templates(opts.get("templates"))
+    config = FormatConfig(**opts)
     await _filter(
         args, "format", "verified", Sample.from_dict, lambda p: format_stage(config, p), writers
     )
 
 
-async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
-    from sfstream.runner import load_config, run_async
+def _serve_config(args: argparse.Namespace, model: str) -> Any:
+    from sfstream.serve import ServeConfig
 
-    config = load_config(
-        args.config,
-        out=Path(args.out) if args.out else None,
-        progress=False if args.quiet else None,
+    return ServeConfig(
+        model=model,
+        served_model_name=args.served_model_name,
+        host=args.host,
+        port=args.port,
+        tensor_parallel_size=args.tensor_parallel_size,
+        quantization=args.quantization,
+        max_model_len=args.max_model_len,
+        extra_args=tuple(getattr(args, "extra_args", ())),
+        python=args.python,
+        log=Path(args.server_log) if args.server_log else None,
+        startup_timeout=args.startup_timeout,
     )
-    report = await run_async(config, writers)
+
+
+async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
+    from sfstream.runner import check_resumable, load_config, run_async
+    from sfstream.serve import start_server
+
+    sections = {s: _stage_options(args, s) for s in ("collect", "generate", "verify", "format")}
+    if "templates" in sections["format"]:
+        sections["generate"]["templates"] = sections["format"]["templates"]
+    if args.serve is not None and ("base_url" in sections["generate"]):
+        raise ConfigError("--serve starts the server: leave out --base-url")
+
+    def load(extra_generate: dict[str, Any]) -> Any:
+        return load_config(
+            args.config,
+            collect=sections["collect"],
+            generate={**sections["generate"], **extra_generate},
+            verify=sections["verify"],
+            format=sections["format"],
+            out=Path(args.out) if args.out else None,
+            progress=False if args.quiet else None,
+            restart=True if args.restart else None,
+        )
+
+    if args.serve is None:
+        report = await run_async(load({}), writers)
+    else:
+        serve = _serve_config(args, args.serve)
+        # The configuration and the output folder are checked before the (slow) server starts.
+        check_resumable(load({"base_url": "http://127.0.0.1:1/v1", "model": serve.name}))
+        stack = contextlib.ExitStack()
+        server = await anyio.to_thread.run_sync(stack.enter_context, start_server(serve))
+        try:
+            log.info("run: vLLM server for %s healthy at %s", server.model, server.base_url)
+            config = load({"base_url": server.base_url, "model": server.model})
+            report = await run_async(config, writers)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(stack.close)
     print(report.to_text(), file=sys.stderr)
     print(f"training examples: {report.outputs['train']}", file=sys.stderr)
     print(f"verified samples:  {report.outputs['verified']}", file=sys.stderr)
     print(f"report:            {report.outputs['report']}", file=sys.stderr)
+    print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sfstream.serve import serve_forever
+
+    return serve_forever(_serve_config(args, args.model))
+
+
+async def _merge(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
+    from sfstream.merge import merge
+
+    report = await anyio.to_thread.run_sync(
+        lambda: merge(
+            [Path(d) for d in args.dirs], Path(args.out), allow_missing=args.allow_missing
+        )
+    )
+    if not args.quiet:
+        print(report.to_text(), file=sys.stderr)
+    log.info("merge: wrote %s", Path(args.out) / "report.json")
 
 
 async def _stats(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
@@ -506,6 +720,7 @@ COMMANDS = {
     "verify": _verify,
     "format": _format,
     "run": _run,
+    "merge": _merge,
     "stats": _stats,
 }
 
@@ -537,7 +752,14 @@ def _say_written(writers: dict[str, NdjsonWriter]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``sfstream`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv and argv[0] in ("serve", "run") and "--" in argv:
+        # Everything after -- goes to the vLLM server as it is.
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.extra_args = extra
     # Only sfstream's own logger speaks on stderr; libraries (httpx logs every request at
     # INFO) stay at their warnings.
     handler = logging.StreamHandler(sys.stderr)
@@ -546,7 +768,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     log.propagate = False
     writers: dict[str, NdjsonWriter] = {}
+    if args.command == "run" and args.serve is not None:
+        # Stop the server on SIGTERM too (as on Ctrl-C), not only when the run ends.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        if args.command == "serve":  # signal handlers need the main thread
+            _exit(_serve(args))
         anyio.run(COMMANDS[args.command], args, writers)
     except BaseException as exc:
         err = first_error(exc)

@@ -21,14 +21,25 @@ class _Rate:
     correct: int = 0
     problems: set[str] = field(default_factory=set)
     solved: set[str] = field(default_factory=set)
+    # Problems counted without their ids (reports of disjoint shards summed by merge).
+    more_problems: int = 0
+    more_solved: int = 0
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.more_problems
+
+    @property
+    def solved_count(self) -> int:
+        return len(self.solved) + self.more_solved
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
             "correct": self.correct,
             "pass_rate": round(self.correct / self.verified, 4) if self.verified else None,
-            "problems": len(self.problems),
-            "problems_solved": len(self.solved),
+            "problems": self.problem_count,
+            "problems_solved": self.solved_count,
         }
 
 
@@ -47,6 +58,8 @@ class Report:
         skipped_lines: Malformed input lines skipped.
         outputs: Files written, by role.
         elapsed: Seconds the run took.
+        resumed: For ``sfstream run``: verified samples kept from an earlier attempt of the
+            run and verified now, samples generated now and reused from the journal.
     """
 
     stages: dict[str, int] = field(default_factory=dict)
@@ -58,6 +71,7 @@ class Report:
     skipped_lines: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
     elapsed: float | None = None
+    resumed: dict[str, int] = field(default_factory=dict)
 
     def observe(self, stage: str, record: Record) -> None:
         """Counts one record seen after ``stage``."""
@@ -102,6 +116,7 @@ class Report:
             "skipped_lines": self.skipped_lines,
             "outputs": dict(self.outputs),
             "elapsed_seconds": None if self.elapsed is None else round(self.elapsed, 3),
+            **({"resumed": dict(self.resumed)} if self.resumed else {}),
         }
 
     def to_text(self) -> str:
@@ -131,12 +146,20 @@ class Report:
                 pct = f"{100 * rate.correct / rate.verified:.1f}%" if rate.verified else "-"
                 lines.append(
                     f"  {key:<14} {rate.verified:>9} {rate.correct:>8} {pct:>7} "
-                    f"{len(rate.solved):>4}/{len(rate.problems):<4}"
+                    f"{rate.solved_count:>4}/{rate.problem_count:<4}"
                 )
         if self.tokens:
             lines.append("tokens: " + ", ".join(f"{k} {v:,}" for k, v in self.tokens.items()))
         if self.skipped_lines:
             lines.append(f"skipped input lines: {self.skipped_lines}")
+        if self.resumed.get("verified_kept") or self.resumed.get("reused_from_journal"):
+            r = self.resumed
+            lines.append(
+                f"resumed: {r.get('verified_kept', 0)} verified sample(s) kept, "
+                f"{r.get('verified_now', 0)} verified now; "
+                f"{r.get('reused_from_journal', 0)} sample(s) from the journal, "
+                f"{r.get('generated_now', 0)} generated now"
+            )
         if self.elapsed is not None:
             lines.append(f"elapsed: {self.elapsed:.1f}s")
         return "\n".join(lines)
