@@ -81,6 +81,24 @@ pub fn extract_answer_opts(text: &str, anchored: bool, strict: bool) -> Option<S
     }
 }
 
+/// The content of the last complete, non-empty box of `text` (`\boxed{...}`, `\fbox{...}`,
+/// `\boxed 5`), trimmed: the gold answer of a reference solution. Unlike
+/// [`extract_answer`], which reads a model's completion, an unterminated or empty later box
+/// gives way to an earlier complete one, and boxes side by side are not joined.
+pub fn last_box(text: &str) -> Option<String> {
+    let positions = box_positions(text);
+    if positions.is_empty() {
+        return None;
+    }
+    let matches = match_braces(text.as_bytes());
+    positions.iter().rev().find_map(|&(start, after)| {
+        box_at(text, &matches, start, after)
+            .ok()
+            .flatten()
+            .map(|span| span.inner)
+    })
+}
+
 /// The multiple-choice letter (`A`–`E`) a completion answers with: from the last box
 /// (`\boxed{C}`, `\boxed{\textbf{(C)}}`), else an answer phrase ("Answer: C", "the answer is
 /// (C)", "the correct option is C) 12"), else a lone `\textbf{(C)}` on the last line that has
@@ -984,6 +1002,28 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn last_box_reads_a_reference_solution() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("so $\\boxed{5}$", Some("5")),
+            ("\\boxed{1} then \\boxed{\\frac{1}{2}}", Some("\\frac{1}{2}")),
+            ("so $\\boxed{4}$ and $\\boxed{7}$.", Some("7")),
+            ("\\boxed{2} and then \\boxed{3", Some("2")),
+            ("\\boxed{2} and then \\boxed{ }", Some("2")),
+            ("\\boxed{\\{1, 2\\}}", Some("\\{1, 2\\}")),
+            ("\\fbox{x}", Some("x")),
+            ("$\\boxed 7$", Some("7")),
+            ("\\boxed{ 12 }", Some("12")),
+            ("\\boxedfoo{3}", None),
+            ("\\boxed{}", None),
+            ("\\boxed", None),
+            ("no box", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(last_box(text).as_deref(), *want, "{text:?}");
         }
     }
 

@@ -12,7 +12,9 @@ mod normalize;
 mod number;
 mod numeric;
 
-pub use extract::{extract_answer, extract_answer_opts, extract_answer_with, extract_choice};
+pub use extract::{
+    extract_answer, extract_answer_opts, extract_answer_with, extract_choice, last_box,
+};
 pub use normalize::normalize_answer;
 
 use compare::{compare_with, Verdict};

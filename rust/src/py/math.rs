@@ -1,4 +1,5 @@
-//! Bindings for the math checker: `extract_answer`, `normalize_answer`, `check_math`.
+//! Bindings for the math checker: `extract_answer`, `last_box`, `normalize_answer`,
+//! `check_math`.
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,14 @@ pub fn py_extract_answer(
     detached(py, move || {
         Ok(math::extract_answer_opts(&text, anchored, strict))
     })
+}
+
+/// The content of the last complete, non-empty `\boxed{}` / `\fbox{}` of a reference
+/// solution, or `None`.
+#[pyfunction]
+#[pyo3(name = "last_box")]
+pub fn py_last_box(py: Python<'_>, text: String) -> PyResult<Option<String>> {
+    detached(py, move || Ok(math::last_box(&text)))
 }
 
 /// The canonical form of an answer string used for comparison.
