@@ -1009,7 +1009,10 @@ mod tests {
     fn last_box_reads_a_reference_solution() {
         let cases: &[(&str, Option<&str>)] = &[
             ("so $\\boxed{5}$", Some("5")),
-            ("\\boxed{1} then \\boxed{\\frac{1}{2}}", Some("\\frac{1}{2}")),
+            (
+                "\\boxed{1} then \\boxed{\\frac{1}{2}}",
+                Some("\\frac{1}{2}"),
+            ),
             ("so $\\boxed{4}$ and $\\boxed{7}$.", Some("7")),
             ("\\boxed{2} and then \\boxed{3", Some("2")),
             ("\\boxed{2} and then \\boxed{ }", Some("2")),
