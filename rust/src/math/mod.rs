@@ -7,6 +7,7 @@
 
 mod algebra;
 mod compare;
+mod expr;
 mod extract;
 mod normalize;
 mod number;
