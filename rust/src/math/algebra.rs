@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::expr::{self, Domain, Parser};
+use super::normalize::has_plain_word;
 use super::number::{parse_number, Rational};
 
 /// Most terms one value may have.
@@ -532,34 +533,10 @@ enum Rounding {
 
 /// Parses a normalised answer into its canonical form; `None` outside the algebra.
 pub fn parse(s: &str) -> Option<Poly> {
-    if s.is_empty() || s.len() > MAX_LEN || has_word(s) {
+    if s.is_empty() || s.len() > MAX_LEN || has_plain_word(s, 3) {
         return None;
     }
     expr::read(s, Algebra).map(|(v, _)| v)
-}
-
-/// True for a run of three or more plain letters (a word, not a product of variables).
-fn has_word(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let mut run = 0;
-    let mut in_command = false;
-    for &b in bytes {
-        if b == b'\\' {
-            in_command = true;
-            run = 0;
-        } else if b.is_ascii_alphabetic() {
-            if !in_command {
-                run += 1;
-                if run >= 3 {
-                    return true;
-                }
-            }
-        } else {
-            in_command = false;
-            run = 0;
-        }
-    }
-    false
 }
 
 /// Whether two normalised answers are equal in this algebra; `None` when either side is
@@ -599,7 +576,7 @@ pub fn equal(a: &str, b: &str) -> Option<bool> {
 /// (denominator 1), `\frac{p}{q}`, `-\frac{p}{q}` or `p/q` at the top level. The
 /// denominator is never zero.
 fn quotient(s: &str) -> Option<(Poly, Poly)> {
-    if s.len() > MAX_LEN || has_word(s) {
+    if s.len() > MAX_LEN || has_plain_word(s, 3) {
         return None;
     }
     if let Some(v) = parse(s) {

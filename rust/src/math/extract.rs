@@ -5,6 +5,8 @@
 //! Everything here runs in time linear in the input: brace matching is precomputed in one
 //! stack pass, and every phrase candidate only looks at the rest of its own line.
 
+use super::normalize::has_plain_word;
+
 /// Commands whose argument is taken as a boxed answer.
 const BOX_COMMANDS: [&str; 2] = ["\\boxed", "\\fbox"];
 
@@ -467,25 +469,9 @@ fn clean_phrase_answer(rest: &str) -> Option<String> {
 /// True when an answer phrase's text is a value rather than a word of prose (so "This answer
 /// is reasonable." after a box does not replace it).
 fn valueish(a: &str) -> bool {
-    let bytes = a.as_bytes();
     // A plain word after the value (`12 apples`) makes the phrase prose: the box stays.
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 1;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            continue;
-        }
-        let run = bytes[i..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphabetic())
-            .count();
-        if run >= 3 {
-            return false;
-        }
-        i += run.max(1);
+    if has_plain_word(a, 3) {
+        return false;
     }
     a.bytes().any(|b| b.is_ascii_digit() || b == b'\\') || a.trim().chars().count() <= 3
 }
