@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use super::expr::{self, Domain, Parser};
 use super::normalize::has_plain_word;
-use super::number::{parse_number, Rational};
+use super::number::{gcd, parse_number, Rational};
 
 /// Most terms one value may have.
 const MAX_TERMS: usize = 128;
@@ -102,17 +102,6 @@ impl Mono {
             coef,
         ))
     }
-}
-
-fn gcd(mut a: i128, mut b: i128) -> i128 {
-    a = a.abs();
-    b = b.abs();
-    while b != 0 {
-        let t = a % b;
-        a = b;
-        b = t;
-    }
-    a.max(1)
 }
 
 /// A sum of monomials with non-zero rational coefficients (canonical form).

@@ -13,7 +13,8 @@ pub struct Rational {
     den: i128,
 }
 
-fn gcd(mut a: i128, mut b: i128) -> i128 {
+/// The greatest common divisor of `|a|` and `|b|` (0 for two zeros).
+pub(super) fn gcd(mut a: i128, mut b: i128) -> i128 {
     // Callers never pass i128::MIN (construction rejects it), so abs cannot overflow.
     a = a.abs();
     b = b.abs();
