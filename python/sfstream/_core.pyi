@@ -28,6 +28,10 @@ def last_box(text: str) -> str | None:
     reference solution, trimmed; an unterminated or empty later box gives way to an earlier
     one, and boxes side by side are not joined."""
 
+def gold_answer(gold: str) -> str:
+    """The final answer of a gold as ``check_math`` compares it: the box of a gold written as a
+    full solution, else the gold itself."""
+
 def normalize_answer(text: str) -> str:
     """The canonical form of an answer used for comparison."""
 
