@@ -6,9 +6,10 @@
 //! expr    := term (('+' | '-') term)*
 //! term    := unary (('*' | '\cdot' | '\times') unary | ('/' | '\div') unary | factor)*
 //! unary   := ('-' | '+') unary | power
-//! power   := postfix ['^' ('{' expr '}' | ['-'] digit)]
+//! power   := postfix ['^' (group | ['-'] digit)]
 //! postfix := atom '!'*
-//! atom    := '{' expr '}' | '(' expr ')' | '\frac' group group | domain atom
+//! atom    := group | '(' expr ')' | '\frac' group group | domain atom
+//! group   := '{' expr '}'
 //! ```
 //!
 //! `factor` is a power written right after another (`2x`, `3\sqrt{2}`): which tokens start
