@@ -584,6 +584,8 @@ def test_hf_apps_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("$\\boxed 7$", "7"),
         ("\\boxed{ 12 }", "12"),
         ("\\boxed{2} and then \\boxed{3", "2"),
+        ("so $\\boxed{4}$ and $\\boxed{7}$.", "7"),  # a solution's boxes are not joined
+        ("\\boxed{2} and then \\boxed{ }", "2"),
         ("\\boxed{}", None),
         ("no box", None),
     ],

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sfstream import _core
+from sfstream import _core, check_math
 
 QWEN_MATH500 = (
     "llm_outputs/math500/Qwen2.5-14B-Instruct_test_qwen25-math-cot_-1_seed0_t0.0_s0_e-1.jsonl"
@@ -104,6 +104,27 @@ def test_check_math_returns_raw_extracted_answer() -> None:
         "equal values",
     )
     assert _core.check_math("nothing", "1")[1] is None
+
+
+@pytest.mark.parametrize(
+    ("gold", "expected"),
+    [
+        ("\\frac{1}{2}", "\\frac{1}{2}"),
+        ("Hence $x = \\boxed{\\cos 2x}$.", "\\cos 2x"),
+        ("$\\boxed{4}$ and $\\boxed{7}$", "4, 7"),
+        ("\\boxed{3", "\\boxed{3"),
+    ],
+)
+def test_gold_answer(gold: str, expected: str) -> None:
+    assert _core.gold_answer(gold) == expected
+
+
+@pytest.mark.timeout(60)
+def test_gold_written_as_a_solution_reaches_the_symbolic_check() -> None:
+    gold = "By the double-angle identity, $\\boxed{\\cos^2 x - \\sin^2 x}$."
+    assert _core.check_math("so \\boxed{\\cos 2x}", gold)[0] == "undecided"
+    assert check_math("so \\boxed{\\cos 2x}", gold).status == "correct"
+    assert check_math("so \\boxed{\\sin 2x}", gold).status == "wrong_answer"
 
 
 @pytest.mark.timeout(30)

@@ -41,6 +41,15 @@ def extract_answer(text: str, anchored: bool = True, strict: bool = False) -> st
     ``anchored=False`` falls back to the last math span or number; ``strict`` does not read a
     concluding sentence without an answer marker."""
 
+def last_box(text: str) -> str | None:
+    """The content of the last complete, non-empty ``\\boxed{}`` (or ``\\fbox{}``) of a
+    reference solution, trimmed; an unterminated or empty later box gives way to an earlier
+    one, and boxes side by side are not joined."""
+
+def gold_answer(gold: str) -> str:
+    """The final answer of a gold as ``check_math`` compares it: the box of a gold written as a
+    full solution, else the gold itself."""
+
 def normalize_answer(text: str) -> str:
     """The canonical form of an answer used for comparison."""
 

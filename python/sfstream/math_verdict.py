@@ -100,12 +100,9 @@ def check_math(
         return MathVerdict(False, "truncated", extracted, "generation stopped at the token limit")
     status, extracted, detail = _core.check_math(completion, gold, anchored, strict, rel_tol)
     if status == "undecided" and extracted is not None:
-        gold_answer = gold
-        if "\\boxed" in gold or "\\fbox" in gold:
-            gold_answer = _core.extract_answer(gold) or gold
         outcome = _symbolic.equivalent(
             _core.normalize_answer(extracted),
-            _core.normalize_answer(gold_answer),
+            _core.normalize_answer(_core.gold_answer(gold)),
             timeout,
             rel_tol=rel_tol,
         )

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sfstream import _core
+
 __all__ = [
     "ProblemDict",
     "Row",
@@ -38,78 +40,23 @@ class SkipRow(RowError):
 
 
 # --------------------------------------------------------------------------------------------
-# \boxed{} extraction
+# \boxed{} answers
 # --------------------------------------------------------------------------------------------
-_BOX_MARKERS = ("\\boxed", "\\fbox")
-
-
-def _group_end(text: str, start: int) -> int | None:
-    """Index just past the ``}`` that closes the ``{`` at ``text[start]``, or None.
-
-    ``\\{`` and ``\\}`` are literal braces in LaTeX and do not open or close a group.
-    """
-    depth = 0
-    i = start
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
-def _boxed_at(text: str, pos: int, marker: str) -> str | None:
-    i = pos + len(marker)
-    if i < len(text) and (text[i].isalpha()):
-        return None  # some other command, e.g. \boxedfoo
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i >= len(text):
-        return None
-    if text[i] == "{":
-        end = _group_end(text, i)
-        if end is None:
-            return None
-        return text[i + 1 : end - 1].strip()
-    if i > pos + len(marker):
-        # "\boxed 5": the argument runs to the next space or "$".
-        m = re.match(r"[^\s$]+", text[i:])
-        return m.group(0) if m else None
-    return None
-
-
 def last_boxed(text: str) -> str | None:
-    """The content of the last well-formed ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``.
+    """The content of the last complete, non-empty ``\\boxed{...}`` (or ``\\fbox{...}``) of a
+    reference solution, read by the core's extractor.
 
     Braces are matched with nesting, so ``\\boxed{\\frac{1}{2}}`` gives ``\\frac{1}{2}``;
     escaped braces (``\\{``, ``\\}``) are content, not grouping. ``\\boxed 5`` gives ``5``.
+    An unterminated or empty later box gives way to an earlier one.
 
     Args:
-        text: A solution or completion, typically LaTeX.
+        text: A solution, typically LaTeX (anything else has no box).
 
     Returns:
         The boxed content with surrounding whitespace removed, or None if there is none.
     """
-    if not isinstance(text, str):
-        return None
-    pos = len(text)
-    while True:
-        found = [(text.rfind(m, 0, pos), m) for m in _BOX_MARKERS]
-        at, marker = max(found)
-        if at < 0:
-            return None
-        content = _boxed_at(text, at, marker)
-        if content:
-            return content
-        pos = at
+    return _core.last_box(text) if isinstance(text, str) else None
 
 
 # --------------------------------------------------------------------------------------------

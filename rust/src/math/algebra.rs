@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use super::number::Rational;
+use super::expr::{self, Domain, Parser};
+use super::normalize::has_plain_word;
+use super::number::{gcd, parse_number, Rational};
 
 /// Most terms one value may have.
 const MAX_TERMS: usize = 128;
@@ -24,8 +26,6 @@ const MAX_RADICAND: i128 = 1_000_000_000_000;
 /// Largest exponent of a symbol, and of a power of a sum.
 const MAX_SYMBOL_EXP: i32 = 256;
 const MAX_SUM_POWER: i128 = 24;
-/// Deepest nesting the parser follows.
-const MAX_DEPTH: usize = 48;
 /// Longest input considered.
 const MAX_LEN: usize = 2048;
 
@@ -102,17 +102,6 @@ impl Mono {
             coef,
         ))
     }
-}
-
-fn gcd(mut a: i128, mut b: i128) -> i128 {
-    a = a.abs();
-    b = b.abs();
-    while b != 0 {
-        let t = a % b;
-        a = b;
-        b = t;
-    }
-    a.max(1)
 }
 
 /// A sum of monomials with non-zero rational coefficients (canonical form).
@@ -533,42 +522,10 @@ enum Rounding {
 
 /// Parses a normalised answer into its canonical form; `None` outside the algebra.
 pub fn parse(s: &str) -> Option<Poly> {
-    if s.is_empty() || s.len() > MAX_LEN || has_word(s) {
+    if s.is_empty() || s.len() > MAX_LEN || has_plain_word(s, 3) {
         return None;
     }
-    let mut p = Parser {
-        s: s.as_bytes(),
-        src: s,
-        pos: 0,
-        depth: 0,
-    };
-    let v = p.expr()?;
-    p.skip_spaces();
-    (p.pos == p.s.len()).then_some(v)
-}
-
-/// True for a run of three or more plain letters (a word, not a product of variables).
-fn has_word(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let mut run = 0;
-    let mut in_command = false;
-    for &b in bytes {
-        if b == b'\\' {
-            in_command = true;
-            run = 0;
-        } else if b.is_ascii_alphabetic() {
-            if !in_command {
-                run += 1;
-                if run >= 3 {
-                    return true;
-                }
-            }
-        } else {
-            in_command = false;
-            run = 0;
-        }
-    }
-    false
+    expr::read(s, Algebra).map(|(v, _)| v)
 }
 
 /// Whether two normalised answers are equal in this algebra; `None` when either side is
@@ -608,7 +565,7 @@ pub fn equal(a: &str, b: &str) -> Option<bool> {
 /// (denominator 1), `\frac{p}{q}`, `-\frac{p}{q}` or `p/q` at the top level. The
 /// denominator is never zero.
 fn quotient(s: &str) -> Option<(Poly, Poly)> {
-    if s.len() > MAX_LEN || has_word(s) {
+    if s.len() > MAX_LEN || has_plain_word(s, 3) {
         return None;
     }
     if let Some(v) = parse(s) {
@@ -701,204 +658,98 @@ fn proportional(a: &Poly, b: &Poly) -> Option<bool> {
     Some(a.scale(k)? == *b)
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    src: &'a str,
-    pos: usize,
-    depth: usize,
-}
+/// The grammar's domain of this algebra: spaces, implicit products (`2x`, `3\sqrt{2}`),
+/// variables, `\pi`, `e`, `i`, roots, factorials, `|x|`, `\lfloor x \rfloor`, `\binom`, `\log_b`.
+struct Algebra;
 
-impl Parser<'_> {
-    fn skip_spaces(&mut self) {
-        while self.s.get(self.pos) == Some(&b' ') {
-            self.pos += 1;
-        }
+impl Domain for Algebra {
+    type Value = Poly;
+    const SPACES: bool = true;
+    const SIGNED_EXPONENT: bool = true;
+    const MAX_DEPTH: usize = 48;
+
+    fn add(&mut self, a: Poly, b: Poly) -> Option<Poly> {
+        a.add(&b)
     }
 
-    fn peek(&mut self) -> Option<u8> {
-        self.skip_spaces();
-        self.s.get(self.pos).copied()
+    fn sub(&mut self, a: Poly, b: Poly) -> Option<Poly> {
+        a.sub(&b)
     }
 
-    /// The name of the command at the cursor (`frac` for `\frac`), without consuming it.
-    fn command(&self) -> Option<&str> {
-        if self.s.get(self.pos) != Some(&b'\\') {
-            return None;
-        }
-        let start = self.pos + 1;
-        let end = start
-            + self.s[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphabetic())
-                .count();
-        (end > start).then(|| &self.src[start..end])
+    fn mul(&mut self, a: Poly, b: Poly) -> Option<Poly> {
+        a.mul(&b)
     }
 
-    fn eat(&mut self, lit: &str) -> bool {
-        self.skip_spaces();
-        if self.s[self.pos..].starts_with(lit.as_bytes()) {
-            let end = self.pos + lit.len();
-            if lit.starts_with('\\') && self.s.get(end).is_some_and(u8::is_ascii_alphabetic) {
-                return false;
-            }
-            self.pos = end;
-            true
-        } else {
-            false
-        }
+    fn div(&mut self, a: Poly, b: Poly) -> Option<Poly> {
+        a.mul(&b.inverse()?)
     }
 
-    fn enter(&mut self) -> Option<()> {
-        self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+    fn neg(&mut self, a: Poly) -> Option<Poly> {
+        a.neg()
     }
 
-    fn expr(&mut self) -> Option<Poly> {
-        self.enter()?;
-        let mut v = self.term()?;
-        loop {
-            if self.eat("+") {
-                v = v.add(&self.term()?)?;
-            } else if self.eat("-") {
-                v = v.sub(&self.term()?)?;
-            } else {
-                break;
-            }
-        }
-        self.depth -= 1;
-        Some(v)
-    }
-
-    fn term(&mut self) -> Option<Poly> {
-        let mut v = self.unary()?;
-        loop {
-            if self.eat("*") || self.eat("\\cdot") || self.eat("\\times") {
-                v = v.mul(&self.unary()?)?;
-            } else if self.eat("/") || self.eat("\\div") {
-                v = v.mul(&self.unary()?.inverse()?)?;
-            } else if self.starts_factor() {
-                v = v.mul(&self.power()?)?;
-            } else {
-                break;
-            }
-        }
-        Some(v)
-    }
-
-    /// Whether an implicit product continues here (`2x`, `3\sqrt{2}`, `2(x+1)`).
-    fn starts_factor(&mut self) -> bool {
-        match self.peek() {
-            Some(b) if b.is_ascii_alphanumeric() || b == b'(' || b == b'{' => true,
-            Some(b'\\') => !matches!(
-                self.command(),
-                Some("cdot" | "times" | "div" | "rfloor" | "rceil") | None
-            ),
-            _ => false,
-        }
-    }
-
-    fn unary(&mut self) -> Option<Poly> {
-        self.enter()?;
-        let v = if self.eat("-") {
-            self.unary()?.neg()?
-        } else if self.eat("+") {
-            self.unary()?
-        } else {
-            self.power()?
-        };
-        self.depth -= 1;
-        Some(v)
-    }
-
-    fn power(&mut self) -> Option<Poly> {
-        let base = self.postfix()?;
-        if !self.eat("^") {
-            return Some(base);
-        }
-        let exp = match self.peek()? {
-            b'{' => self.group()?,
-            b'-' => {
-                // `x^-1`
-                self.pos += 1;
-                self.single()?.neg()?
-            }
-            _ => self.single()?,
-        };
+    fn pow(&mut self, base: Poly, exp: Poly) -> Option<Poly> {
         base.pow(exp.as_rational()?)
     }
 
-    /// One-character exponent: `2^3`, `x^n` is outside the algebra.
-    fn single(&mut self) -> Option<Poly> {
-        let b = self.peek()?;
-        if b.is_ascii_digit() {
-            self.pos += 1;
-            return Some(Poly::constant(Rational::integer(i128::from(b - b'0'))?));
-        }
-        None
+    fn digit(&mut self, d: u8) -> Option<Poly> {
+        Some(Poly::constant(Rational::integer(i128::from(d))?))
     }
 
-    fn postfix(&mut self) -> Option<Poly> {
-        let mut v = self.atom()?;
-        while self.s.get(self.pos) == Some(&b'!') {
-            self.pos += 1;
-            let n = v.as_rational()?;
-            if !n.is_integer() || !(0..=33).contains(&n.numer()) {
-                return None;
-            }
-            let mut f = Rational::integer(1)?;
-            for k in 2..=n.numer() {
-                f = f.mul(Rational::integer(k)?)?;
-            }
-            v = Poly::constant(f);
-        }
-        Some(v)
-    }
-
-    fn group(&mut self) -> Option<Poly> {
-        if !self.eat("{") {
+    fn factorial(&mut self, v: Poly) -> Option<Poly> {
+        let n = v.as_rational()?;
+        if !n.is_integer() || !(0..=33).contains(&n.numer()) {
             return None;
         }
-        let v = self.expr()?;
-        self.eat("}").then_some(v)
+        let mut f = Rational::integer(1)?;
+        for k in 2..=n.numer() {
+            f = f.mul(Rational::integer(k)?)?;
+        }
+        Some(Poly::constant(f))
     }
 
-    fn atom(&mut self) -> Option<Poly> {
-        let b = self.peek()?;
-        match b {
-            b'{' => self.group(),
-            b'(' => {
-                self.pos += 1;
-                let v = self.expr()?;
-                self.eat(")").then_some(v)
-            }
-            b'0'..=b'9' | b'.' => self.number(),
+    fn starts_factor(next: u8, command: Option<&str>) -> bool {
+        match next {
+            b'\\' => !matches!(
+                command,
+                Some("cdot" | "times" | "div" | "rfloor" | "rceil") | None
+            ),
+            b => b.is_ascii_alphanumeric() || b == b'(' || b == b'{',
+        }
+    }
+
+    fn atom(p: &mut Parser<'_, Self>) -> Option<Poly> {
+        match p.peek()? {
+            b'0'..=b'9' | b'.' => p.number(),
             b'|' => {
-                self.pos += 1;
-                let v = self.expr()?;
-                if !self.eat("|") {
+                p.pos += 1;
+                let v = p.expr()?;
+                if !p.eat("|") {
                     return None;
                 }
                 v.apply(Rounding::Abs)
             }
-            b'\\' => self.command_atom(),
+            b'\\' => p.command_atom(),
             b'i' => {
-                self.pos += 1;
+                p.pos += 1;
                 Poly::imaginary_unit()
             }
             b'e' => {
-                self.pos += 1;
+                p.pos += 1;
                 Some(Poly::sym(Sym::E))
             }
             b if b.is_ascii_alphabetic() => {
-                self.pos += 1;
+                p.pos += 1;
                 let mut name = char::from(b).to_string();
-                name.push_str(&self.subscript()?);
+                name.push_str(&p.subscript()?);
                 Some(Poly::sym(Sym::Var(name)))
             }
             _ => None,
         }
     }
+}
 
+impl Parser<'_, Algebra> {
     /// `_1`, `_{12}`, `_n` after a variable, as text; empty when there is none.
     fn subscript(&mut self) -> Option<String> {
         if self.s.get(self.pos) != Some(&b'_') {
@@ -925,6 +776,7 @@ impl Parser<'_> {
         }
     }
 
+    /// A decimal literal (`12`, `1.5`, `1.5e3`), read exactly by [`parse_number`].
     fn number(&mut self) -> Option<Poly> {
         let start = self.pos;
         let mut end = start;
@@ -942,37 +794,26 @@ impl Parser<'_> {
                 }
             }
         }
-        let value = super::number::parse_number(&self.src[start..end])?;
+        let value = parse_number(&self.src[start..end])?;
         self.pos = end;
         Some(Poly::constant(value))
     }
 
     fn command_atom(&mut self) -> Option<Poly> {
-        let name = self.command()?.to_string();
+        let name = self.command()?;
         self.pos += 1 + name.len();
-        match name.as_str() {
-            "frac" => {
-                let n = self.group()?;
-                let d = self.group()?;
-                n.mul(&d.inverse()?)
-            }
+        match name {
             "sqrt" => {
-                let index = if self.eat("[") {
-                    let start = self.pos;
-                    let end = start + self.src[start..].find(']')?;
-                    self.pos = end + 1;
-                    let idx = super::number::parse_number(self.src[start..end].trim())?;
-                    if !idx.is_integer() || !(2..=64).contains(&idx.numer()) {
-                        return None;
+                let (index, arg) = self.root_args()?;
+                let index = match index {
+                    Some(text) => {
+                        let idx = parse_number(text.trim())?;
+                        if !idx.is_integer() || !(2..=64).contains(&idx.numer()) {
+                            return None;
+                        }
+                        idx.numer()
                     }
-                    idx.numer()
-                } else {
-                    2
-                };
-                let arg = if self.peek()? == b'{' {
-                    self.group()?
-                } else {
-                    self.atom()?
+                    None => 2,
                 };
                 arg.pow(Rational::new(1, index)?)
             }
@@ -999,9 +840,7 @@ impl Parser<'_> {
             _ => None,
         }
     }
-}
 
-impl Parser<'_> {
     /// `\log_b x` after `\log`: an integer base `b` (`_2` or `_{10}`) and an exact argument
     /// (`8`, `{8}`, `(8)`), evaluated only when `x` is an exact power of `b`.
     fn log(&mut self) -> Option<Poly> {
@@ -1019,14 +858,7 @@ impl Parser<'_> {
         };
         let arg = match self.peek()? {
             b'{' => self.group()?,
-            b'(' => {
-                self.pos += 1;
-                let v = self.expr()?;
-                if !self.eat(")") {
-                    return None;
-                }
-                v
-            }
+            b'(' => self.parens()?,
             b'0'..=b'9' => {
                 let v = self.number()?;
                 // `\log_2 8x` or `\log_2 8^2`: the argument's extent is unclear.

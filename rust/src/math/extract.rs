@@ -5,6 +5,8 @@
 //! Everything here runs in time linear in the input: brace matching is precomputed in one
 //! stack pass, and every phrase candidate only looks at the rest of its own line.
 
+use super::normalize::has_plain_word;
+
 /// Commands whose argument is taken as a boxed answer.
 const BOX_COMMANDS: [&str; 2] = ["\\boxed", "\\fbox"];
 
@@ -79,6 +81,24 @@ pub fn extract_answer_opts(text: &str, anchored: bool, strict: bool) -> Option<S
         (None, Some((_, n))) => Some(n),
         (None, None) => None,
     }
+}
+
+/// The content of the last complete, non-empty box of `text` (`\boxed{...}`, `\fbox{...}`,
+/// `\boxed 5`), trimmed: the gold answer of a reference solution. Unlike
+/// [`extract_answer`], which reads a model's completion, an unterminated or empty later box
+/// gives way to an earlier complete one, and boxes side by side are not joined.
+pub fn last_box(text: &str) -> Option<String> {
+    let positions = box_positions(text);
+    if positions.is_empty() {
+        return None;
+    }
+    let matches = match_braces(text.as_bytes());
+    positions.iter().rev().find_map(|&(start, after)| {
+        box_at(text, &matches, start, after)
+            .ok()
+            .flatten()
+            .map(|span| span.inner)
+    })
 }
 
 /// The multiple-choice letter (`A`–`E`) a completion answers with: from the last box
@@ -449,25 +469,9 @@ fn clean_phrase_answer(rest: &str) -> Option<String> {
 /// True when an answer phrase's text is a value rather than a word of prose (so "This answer
 /// is reasonable." after a box does not replace it).
 fn valueish(a: &str) -> bool {
-    let bytes = a.as_bytes();
     // A plain word after the value (`12 apples`) makes the phrase prose: the box stays.
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 1;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            continue;
-        }
-        let run = bytes[i..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphabetic())
-            .count();
-        if run >= 3 {
-            return false;
-        }
-        i += run.max(1);
+    if has_plain_word(a, 3) {
+        return false;
     }
     a.bytes().any(|b| b.is_ascii_digit() || b == b'\\') || a.trim().chars().count() <= 3
 }
@@ -984,6 +988,31 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(extract_answer(text).as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn last_box_reads_a_reference_solution() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("so $\\boxed{5}$", Some("5")),
+            (
+                "\\boxed{1} then \\boxed{\\frac{1}{2}}",
+                Some("\\frac{1}{2}"),
+            ),
+            ("so $\\boxed{4}$ and $\\boxed{7}$.", Some("7")),
+            ("\\boxed{2} and then \\boxed{3", Some("2")),
+            ("\\boxed{2} and then \\boxed{ }", Some("2")),
+            ("\\boxed{\\{1, 2\\}}", Some("\\{1, 2\\}")),
+            ("\\fbox{x}", Some("x")),
+            ("$\\boxed 7$", Some("7")),
+            ("\\boxed{ 12 }", Some("12")),
+            ("\\boxedfoo{3}", None),
+            ("\\boxed{}", None),
+            ("\\boxed", None),
+            ("no box", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(last_box(text).as_deref(), *want, "{text:?}");
         }
     }
 

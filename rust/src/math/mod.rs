@@ -7,12 +7,15 @@
 
 mod algebra;
 mod compare;
+mod expr;
 mod extract;
 mod normalize;
 mod number;
 mod numeric;
 
-pub use extract::{extract_answer, extract_answer_opts, extract_answer_with, extract_choice};
+pub use extract::{
+    extract_answer, extract_answer_opts, extract_answer_with, extract_choice, last_box,
+};
 pub use normalize::normalize_answer;
 
 use compare::{compare_with, Verdict};
@@ -249,8 +252,10 @@ fn rounds_to(pred: &str, gold: &str) -> bool {
     (p - g).abs() < half * (1.0 - 1e-9)
 }
 
-/// The gold's final answer: a gold written as a full solution carries it in a box.
-fn gold_answer(gold: &str) -> String {
+/// The gold's final answer, as [`check_math`] compares it: a gold written as a full solution
+/// carries it in a box (read as [`extract_answer`] reads a completion); any other gold is its
+/// own answer.
+pub fn gold_answer(gold: &str) -> String {
     if gold.contains("\\boxed") || gold.contains("\\fbox") {
         extract_answer(gold).unwrap_or_else(|| gold.to_string())
     } else {

@@ -299,7 +299,7 @@ fn label_value(s: &str) -> Option<&str> {
     {
         return None;
     }
-    let valued = !has_bare_letters(last);
+    let valued = !has_plain_word(last, 1);
     if sides.len() >= 3 {
         // A chain of computations: the last side is the answer when it is a value.
         return (valued || is_label(first)).then_some(last);
@@ -310,7 +310,7 @@ fn label_value(s: &str) -> Option<&str> {
         return (valued || function_value).then_some(last);
     }
     // `3^3 = 27`: a computation ending in its value.
-    (!has_bare_letters(first) && valued).then_some(last)
+    (!has_plain_word(first, 1) && valued).then_some(last)
 }
 
 /// Drops the names and computations written around values: `x = 5` -> `5`,
@@ -343,7 +343,7 @@ fn strip_labels_in(s: &str) -> String {
     if named.len() == parts.len() {
         named.sort_unstable_by_key(|(n, _)| *n);
         if named.windows(2).all(|w| w[0].0 != w[1].0)
-            && named.iter().all(|(_, v)| !has_bare_letters(v))
+            && named.iter().all(|(_, v)| !has_plain_word(v, 1))
         {
             let values: Vec<&str> = named.iter().map(|(_, v)| *v).collect();
             return format!("({})", values.join(","));
@@ -921,7 +921,7 @@ fn strip_assignment(s: &str) -> String {
     } else {
         return s.to_string();
     };
-    if rhs.contains('=') || rhs.is_empty() || !is_simple_variable(lhs) || has_bare_letters(rhs) {
+    if rhs.contains('=') || rhs.is_empty() || !is_simple_variable(lhs) || has_plain_word(rhs, 1) {
         return s.to_string();
     }
     rhs.to_string()
@@ -949,8 +949,10 @@ fn is_simple_variable(lhs: &str) -> bool {
     base_ok && sub_ok
 }
 
-/// True when `s` has a letter that is not part of a `\command` name.
-fn has_bare_letters(s: &str) -> bool {
+/// True when `s` has a run of at least `len` (1 or more) plain letters: letters outside
+/// `\command` names. With `len` 1, any bare letter; with 3, a word rather than a product of
+/// variables such as `xy`.
+pub(super) fn has_plain_word(s: &str, len: usize) -> bool {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -961,10 +963,14 @@ fn has_bare_letters(s: &str) -> bool {
             }
             continue;
         }
-        if bytes[i].is_ascii_alphabetic() {
+        let run = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if run >= len {
             return true;
         }
-        i += 1;
+        i += run.max(1);
     }
     false
 }

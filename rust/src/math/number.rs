@@ -1,8 +1,10 @@
-//! Exact rational numbers and a small parser for numeric answers in normalised LaTeX.
+//! Exact rational numbers, and numeric answers in normalised LaTeX read as them.
 //!
 //! Values are `i128` fractions with checked arithmetic: an overflow makes the value unknown
 //! (the caller then leaves the decision to a CAS), never an approximation. There is no
 //! tolerance anywhere: `0.333` is not `1/3`, and `1/2^99` is not `1/2^98`.
+
+use super::expr::{self, Domain, Parser};
 
 /// An exact fraction `num/den` in lowest terms with `den > 0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,7 +13,8 @@ pub struct Rational {
     den: i128,
 }
 
-fn gcd(mut a: i128, mut b: i128) -> i128 {
+/// The greatest common divisor of `|a|` and `|b|` (0 for two zeros).
+pub(super) fn gcd(mut a: i128, mut b: i128) -> i128 {
     // Callers never pass i128::MIN (construction rejects it), so abs cannot overflow.
     a = a.abs();
     b = b.abs();
@@ -139,9 +142,6 @@ impl Rational {
     }
 }
 
-/// Maximum nesting of groups, fractions and unary signs the parser follows.
-const MAX_DEPTH: usize = 64;
-
 /// Parses a normalised numeric answer exactly: integers, decimals, `\frac{a}{b}`, `a/b`,
 /// signs, `+ - * / \cdot \times \div`, parentheses/braces, integer powers and mixed numbers
 /// (`3\frac{1}{2}` = 7/2). `None` when the string is not such a number or overflows.
@@ -149,163 +149,67 @@ pub fn parse_number(s: &str) -> Option<Rational> {
     if s.is_empty() || s.len() > 4096 {
         return None;
     }
-    let mut p = Parser {
-        s: s.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
-    let v = p.expr()?;
-    if p.pos == p.s.len() {
-        Some(v)
-    } else {
-        None
-    }
+    expr::read(s, Rationals).map(|(v, _)| v)
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
-    depth: usize,
-}
+/// The grammar's domain of exact rationals: no spaces, no implicit products, no symbols.
+struct Rationals;
 
-impl Parser<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
+impl Domain for Rationals {
+    type Value = Rational;
+    const SPACES: bool = false;
+    const SIGNED_EXPONENT: bool = false;
+    const MAX_DEPTH: usize = 64;
+
+    fn add(&mut self, a: Rational, b: Rational) -> Option<Rational> {
+        a.add(b)
     }
 
-    fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.pos..].starts_with(lit.as_bytes()) {
-            // A command must not continue with letters (`\times` vs `\timesx`).
-            let end = self.pos + lit.len();
-            if lit.starts_with('\\') && self.s.get(end).is_some_and(u8::is_ascii_alphabetic) {
-                return false;
-            }
-            self.pos = end;
-            true
-        } else {
-            false
-        }
+    fn sub(&mut self, a: Rational, b: Rational) -> Option<Rational> {
+        a.sub(b)
     }
 
-    fn enter(&mut self) -> Option<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            None
-        } else {
-            Some(())
-        }
+    fn mul(&mut self, a: Rational, b: Rational) -> Option<Rational> {
+        a.mul(b)
     }
 
-    fn expr(&mut self) -> Option<Rational> {
-        self.enter()?;
-        let mut v = self.term()?;
-        loop {
-            if self.eat("+") {
-                v = v.add(self.term()?)?;
-            } else if self.eat("-") {
-                v = v.sub(self.term()?)?;
-            } else {
-                break;
-            }
-        }
-        self.depth -= 1;
-        Some(v)
+    fn div(&mut self, a: Rational, b: Rational) -> Option<Rational> {
+        a.div(b)
     }
 
-    fn term(&mut self) -> Option<Rational> {
-        let mut v = self.unary()?;
-        loop {
-            if self.eat("*") || self.eat("\\cdot") || self.eat("\\times") {
-                v = v.mul(self.unary()?)?;
-            } else if self.eat("/") || self.eat("\\div") {
-                v = v.div(self.unary()?)?;
-            } else {
-                break;
-            }
-        }
-        Some(v)
+    fn neg(&mut self, a: Rational) -> Option<Rational> {
+        a.neg()
     }
 
-    fn unary(&mut self) -> Option<Rational> {
-        self.enter()?;
-        let v = if self.eat("-") {
-            self.unary()?.neg()?
-        } else if self.eat("+") {
-            self.unary()?
-        } else {
-            self.power()?
-        };
-        self.depth -= 1;
-        Some(v)
-    }
-
-    fn power(&mut self) -> Option<Rational> {
-        let base = self.atom()?;
-        if !self.eat("^") {
-            return Some(base);
-        }
-        let exp = if self.peek() == Some(b'{') {
-            self.group()?
-        } else {
-            // A single digit: `2^3`.
-            let d = self.peek().filter(u8::is_ascii_digit)?;
-            self.pos += 1;
-            Rational::integer(i128::from(d - b'0'))?
-        };
+    fn pow(&mut self, base: Rational, exp: Rational) -> Option<Rational> {
         if !exp.is_integer() {
             return None;
         }
         base.pow(exp.num)
     }
 
-    /// `{ expr }`.
-    fn group(&mut self) -> Option<Rational> {
-        if !self.eat("{") {
+    fn digit(&mut self, d: u8) -> Option<Rational> {
+        Rational::integer(i128::from(d))
+    }
+
+    /// A literal, or a mixed number: `3\frac{1}{2}` with integer parts only.
+    fn atom(p: &mut Parser<'_, Self>) -> Option<Rational> {
+        if !matches!(p.peek()?, b'0'..=b'9' | b'.') {
             return None;
         }
-        let v = self.expr()?;
-        if !self.eat("}") {
-            return None;
+        let (v, is_int) = p.literal()?;
+        if is_int && p.s[p.pos..].starts_with(b"\\frac{") {
+            let save = p.pos;
+            if let Some(f) = p.mixed_fraction() {
+                return v.add(f);
+            }
+            p.pos = save;
         }
         Some(v)
     }
+}
 
-    fn atom(&mut self) -> Option<Rational> {
-        match self.peek()? {
-            b'{' => self.group(),
-            b'(' => {
-                self.pos += 1;
-                let v = self.expr()?;
-                if !self.eat(")") {
-                    return None;
-                }
-                Some(v)
-            }
-            b'\\' => {
-                if self.eat("\\frac") {
-                    let n = self.group()?;
-                    let d = self.group()?;
-                    n.div(d)
-                } else {
-                    None
-                }
-            }
-            b'0'..=b'9' | b'.' => {
-                let (v, is_int) = self.literal()?;
-                // Mixed number: `3\frac{1}{2}` with integer parts only.
-                if is_int && self.s[self.pos..].starts_with(b"\\frac{") {
-                    let save = self.pos;
-                    if let Some(f) = self.mixed_fraction() {
-                        return v.add(f);
-                    }
-                    self.pos = save;
-                }
-                Some(v)
-            }
-            _ => None,
-        }
-    }
-
+impl Parser<'_, Rationals> {
     /// `\frac{int}{int}` right after an integer, for mixed numbers.
     fn mixed_fraction(&mut self) -> Option<Rational> {
         if !self.eat("\\frac") {

@@ -7,8 +7,8 @@
 //! decided here. Trigonometric functions are left out on purpose: a normalised answer has lost
 //! its degree signs, so `\cos 40` may mean degrees.
 
-/// Deepest nesting followed.
-const MAX_DEPTH: usize = 48;
+use super::expr::{self, Domain, Parser};
+
 /// Longest input considered.
 const MAX_LEN: usize = 1024;
 
@@ -25,19 +25,8 @@ pub fn evaluate(s: &str) -> Option<Approx> {
     if s.is_empty() || s.len() > MAX_LEN {
         return None;
     }
-    let mut p = Eval {
-        s: s.as_bytes(),
-        src: s,
-        pos: 0,
-        depth: 0,
-        scale: 1.0,
-    };
-    let v = p.expr()?;
-    p.skip_spaces();
-    (p.pos == p.s.len() && v.is_finite() && p.scale.is_finite()).then_some(Approx {
-        value: v,
-        scale: p.scale,
-    })
+    let (value, Floats { scale }) = expr::read(s, Floats { scale: 1.0 })?;
+    (value.is_finite() && scale.is_finite()).then_some(Approx { value, scale })
 }
 
 /// Whether two constants are certainly different: their values differ by more than a millionth
@@ -51,53 +40,13 @@ pub fn clearly_different(a: &str, b: &str) -> bool {
     gap > 1e-6 * size && gap > 1e-9 * x.scale.max(y.scale)
 }
 
-struct Eval<'a> {
-    s: &'a [u8],
-    src: &'a str,
-    pos: usize,
-    depth: usize,
+/// The grammar's domain of floating-point values: it keeps the largest magnitude it meets.
+struct Floats {
     scale: f64,
 }
 
-impl Eval<'_> {
-    fn skip_spaces(&mut self) {
-        while self.s.get(self.pos) == Some(&b' ') {
-            self.pos += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Option<u8> {
-        self.skip_spaces();
-        self.s.get(self.pos).copied()
-    }
-
-    fn command(&self) -> Option<&str> {
-        if self.s.get(self.pos) != Some(&b'\\') {
-            return None;
-        }
-        let start = self.pos + 1;
-        let end = start
-            + self.s[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphabetic())
-                .count();
-        (end > start).then(|| &self.src[start..end])
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        self.skip_spaces();
-        if self.s[self.pos..].starts_with(lit.as_bytes()) {
-            let end = self.pos + lit.len();
-            if lit.starts_with('\\') && self.s.get(end).is_some_and(u8::is_ascii_alphabetic) {
-                return false;
-            }
-            self.pos = end;
-            true
-        } else {
-            false
-        }
-    }
-
+impl Floats {
+    /// `v`, counted into the scale; `None` when it is not finite.
     fn note(&mut self, v: f64) -> Option<f64> {
         if !v.is_finite() {
             return None;
@@ -105,174 +54,96 @@ impl Eval<'_> {
         self.scale = self.scale.max(v.abs());
         Some(v)
     }
+}
 
-    fn enter(&mut self) -> Option<()> {
-        self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+impl Domain for Floats {
+    type Value = f64;
+    const SPACES: bool = true;
+    const SIGNED_EXPONENT: bool = true;
+    const MAX_DEPTH: usize = 48;
+
+    fn add(&mut self, a: f64, b: f64) -> Option<f64> {
+        self.note(a + b)
     }
 
-    fn expr(&mut self) -> Option<f64> {
-        self.enter()?;
-        let mut v = self.term()?;
-        loop {
-            if self.eat("+") {
-                let t = self.term()?;
-                v = self.note(v + t)?;
-            } else if self.eat("-") {
-                let t = self.term()?;
-                v = self.note(v - t)?;
-            } else {
-                break;
-            }
+    fn sub(&mut self, a: f64, b: f64) -> Option<f64> {
+        self.note(a - b)
+    }
+
+    fn mul(&mut self, a: f64, b: f64) -> Option<f64> {
+        self.note(a * b)
+    }
+
+    fn div(&mut self, a: f64, b: f64) -> Option<f64> {
+        if b == 0.0 {
+            return None;
         }
-        self.depth -= 1;
-        Some(v)
+        self.note(a / b)
     }
 
-    fn term(&mut self) -> Option<f64> {
-        let mut v = self.unary()?;
-        loop {
-            if self.eat("*") || self.eat("\\cdot") || self.eat("\\times") {
-                let f = self.unary()?;
-                v = self.note(v * f)?;
-            } else if self.eat("/") || self.eat("\\div") {
-                let f = self.unary()?;
-                if f == 0.0 {
-                    return None;
-                }
-                v = self.note(v / f)?;
-            } else if self.starts_factor() {
-                let f = self.power()?;
-                v = self.note(v * f)?;
-            } else {
-                break;
-            }
-        }
-        Some(v)
+    fn neg(&mut self, a: f64) -> Option<f64> {
+        Some(-a)
     }
 
-    fn starts_factor(&mut self) -> bool {
-        match self.peek() {
-            Some(b) if b.is_ascii_digit() || b == b'(' || b == b'{' || b == b'e' => true,
-            Some(b'\\') => matches!(self.command(), Some("frac" | "sqrt" | "pi")),
-            _ => false,
-        }
-    }
-
-    fn unary(&mut self) -> Option<f64> {
-        self.enter()?;
-        let v = if self.eat("-") {
-            -self.unary()?
-        } else if self.eat("+") {
-            self.unary()?
-        } else {
-            self.power()?
-        };
-        self.depth -= 1;
-        Some(v)
-    }
-
-    fn power(&mut self) -> Option<f64> {
-        let base = self.atom()?;
-        if !self.eat("^") {
-            return Some(base);
-        }
-        let exp = match self.peek()? {
-            b'{' => self.group()?,
-            b'-' => {
-                self.pos += 1;
-                -self.digit()?
-            }
-            _ => self.digit()?,
-        };
+    fn pow(&mut self, base: f64, exp: f64) -> Option<f64> {
         if base < 0.0 && exp.fract() != 0.0 {
             return None;
         }
         self.note(base.powf(exp))
     }
 
-    fn digit(&mut self) -> Option<f64> {
-        let b = self.peek()?;
-        if b.is_ascii_digit() {
-            self.pos += 1;
-            return Some(f64::from(b - b'0'));
-        }
-        None
+    fn digit(&mut self, d: u8) -> Option<f64> {
+        Some(f64::from(d))
     }
 
-    fn group(&mut self) -> Option<f64> {
-        if !self.eat("{") {
-            return None;
+    fn starts_factor(next: u8, command: Option<&str>) -> bool {
+        match next {
+            b'\\' => matches!(command, Some("frac" | "sqrt" | "pi")),
+            b => b.is_ascii_digit() || b == b'(' || b == b'{' || b == b'e',
         }
-        let v = self.expr()?;
-        self.eat("}").then_some(v)
     }
 
-    fn atom(&mut self) -> Option<f64> {
-        match self.peek()? {
-            b'{' => self.group(),
-            b'(' => {
-                self.pos += 1;
-                let v = self.expr()?;
-                self.eat(")").then_some(v)
+    fn atom(p: &mut Parser<'_, Self>) -> Option<f64> {
+        match p.peek()? {
+            b'0'..=b'9' | b'.' => {
+                let start = p.pos;
+                let mut end = start;
+                while end < p.s.len() && (p.s[end].is_ascii_digit() || p.s[end] == b'.') {
+                    end += 1;
+                }
+                let v: f64 = p.src[start..end].parse().ok()?;
+                p.pos = end;
+                p.dom.note(v)
             }
-            b'0'..=b'9' | b'.' => self.number(),
             b'e' => {
-                self.pos += 1;
+                p.pos += 1;
                 Some(std::f64::consts::E)
             }
-            b'\\' => self.command_atom(),
-            _ => None,
-        }
-    }
-
-    fn number(&mut self) -> Option<f64> {
-        let start = self.pos;
-        let mut end = start;
-        while end < self.s.len() && (self.s[end].is_ascii_digit() || self.s[end] == b'.') {
-            end += 1;
-        }
-        let v: f64 = self.src[start..end].parse().ok()?;
-        self.pos = end;
-        self.note(v)
-    }
-
-    fn command_atom(&mut self) -> Option<f64> {
-        let name = self.command()?.to_string();
-        self.pos += 1 + name.len();
-        match name.as_str() {
-            "frac" => {
-                let n = self.group()?;
-                let d = self.group()?;
-                if d == 0.0 {
-                    return None;
-                }
-                self.note(n / d)
-            }
-            "sqrt" => {
-                let index = if self.eat("[") {
-                    let start = self.pos;
-                    let end = start + self.src[start..].find(']')?;
-                    self.pos = end + 1;
-                    let idx: f64 = self.src[start..end].trim().parse().ok()?;
-                    if !(2.0..=64.0).contains(&idx) || idx.fract() != 0.0 {
-                        return None;
+            b'\\' => {
+                let name = p.command()?;
+                p.pos += 1 + name.len();
+                match name {
+                    "sqrt" => {
+                        let (index, arg) = p.root_args()?;
+                        let index = match index {
+                            Some(text) => {
+                                let idx: f64 = text.trim().parse().ok()?;
+                                if !(2.0..=64.0).contains(&idx) || idx.fract() != 0.0 {
+                                    return None;
+                                }
+                                idx
+                            }
+                            None => 2.0,
+                        };
+                        if arg < 0.0 {
+                            return None;
+                        }
+                        p.dom.note(arg.powf(1.0 / index))
                     }
-                    idx
-                } else {
-                    2.0
-                };
-                let arg = if self.peek()? == b'{' {
-                    self.group()?
-                } else {
-                    self.atom()?
-                };
-                if arg < 0.0 {
-                    return None;
+                    "pi" => Some(std::f64::consts::PI),
+                    _ => None,
                 }
-                self.note(arg.powf(1.0 / index))
             }
-            "pi" => Some(std::f64::consts::PI),
             _ => None,
         }
     }

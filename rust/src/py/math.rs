@@ -1,4 +1,5 @@
-//! Bindings for the math checker: `extract_answer`, `normalize_answer`, `check_math`.
+//! Bindings for the math checker: `extract_answer`, `last_box`, `gold_answer`,
+//! `normalize_answer`, `check_math`.
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,22 @@ pub fn py_extract_answer(
     detached(py, move || {
         Ok(math::extract_answer_opts(&text, anchored, strict))
     })
+}
+
+/// The content of the last complete, non-empty `\boxed{}` / `\fbox{}` of a reference
+/// solution, or `None`.
+#[pyfunction]
+#[pyo3(name = "last_box")]
+pub fn py_last_box(py: Python<'_>, text: String) -> PyResult<Option<String>> {
+    detached(py, move || Ok(math::last_box(&text)))
+}
+
+/// The final answer of a gold as `check_math` compares it (the box of a gold written as a
+/// full solution, else the gold itself).
+#[pyfunction]
+#[pyo3(name = "gold_answer")]
+pub fn py_gold_answer(py: Python<'_>, gold: String) -> PyResult<String> {
+    detached(py, move || Ok(math::gold_answer(&gold)))
 }
 
 /// The canonical form of an answer string used for comparison.

@@ -38,7 +38,9 @@ mod _core {
         py_extract_program, py_run_tests, py_sandbox_capabilities, py_validate_tests,
     };
     #[pymodule_export]
-    use super::math::{py_check_math, py_extract_answer, py_normalize_answer};
+    use super::math::{
+        py_check_math, py_extract_answer, py_gold_answer, py_last_box, py_normalize_answer,
+    };
     #[pymodule_export]
     use super::{InvalidInputError, SandboxError, SfstreamError};
 
