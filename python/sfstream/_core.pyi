@@ -11,6 +11,8 @@ __all__ = [
     "check_math",
     "extract_answer",
     "extract_program",
+    "gold_answer",
+    "last_box",
     "normalize_answer",
     "run_tests",
     "sandbox_capabilities",
