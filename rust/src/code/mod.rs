@@ -51,7 +51,7 @@ use std::time::Duration;
 pub use extract::extract_program;
 
 use crate::sandbox::forkserver::{self, Lease};
-use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdict};
+use crate::sandbox::{self, Interpreter, Job, Limits, Stop, Stream, Termination, Verdict};
 use crate::Error;
 use compare::Judge;
 use json::Json;
@@ -82,6 +82,9 @@ pub struct RunOptions {
     /// Run cases in a warm fork server inside the sandbox's namespaces (falls back to a fresh
     /// interpreter per case when no server can start).
     pub fork_server: bool,
+    /// Once set, the running case's processes are killed and [`run_tests`] returns
+    /// `Err(Error::Stopped)` without starting another case.
+    pub stop: Option<Stop>,
 }
 
 impl Default for RunOptions {
@@ -93,6 +96,7 @@ impl Default for RunOptions {
             stop_on_first_failure: true,
             python: None,
             fork_server: true,
+            stop: None,
         }
     }
 }
@@ -210,7 +214,8 @@ impl Tests {
 ///
 /// Returns `Err(Error::InvalidInput)` for malformed tests or options and `Err(Error::Sandbox)`
 /// if no process can be started; everything the program does is a verdict in the `CodeCheck`.
-/// An empty program gives `no_code`.
+/// An empty program gives `no_code`. When [`RunOptions::stop`] is set the running case is
+/// killed (every process of it is gone when this returns) and the result is `Err(Error::Stopped)`.
 ///
 /// ```no_run
 /// use _core::code::{run_tests, RunOptions};
@@ -252,10 +257,11 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         limits: &limits,
         program,
         lease: if opts.fork_server {
-            forkserver::lease(&interp)
+            forkserver::lease(&interp, opts.stop.as_ref())
         } else {
             None
         },
+        stop: opts.stop.as_ref(),
     };
 
     let mut check = CodeCheck {
@@ -266,6 +272,9 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         cases: Vec::new(),
     };
     for index in 0..total {
+        if let Some(stop) = &opts.stop {
+            stop.check()?;
+        }
         let checker = checker.as_ref().map(|(source, limits)| (*source, limits));
         let case = match &tests {
             Tests::Stdio(cases) => {
@@ -494,6 +503,8 @@ struct Runner<'a> {
     program: &'a str,
     /// The fork server of this call, if one is available.
     lease: Option<Lease>,
+    /// The caller's stop flag.
+    stop: Option<&'a Stop>,
 }
 
 impl Runner<'_> {
@@ -503,6 +514,7 @@ impl Runner<'_> {
         let mut job = Job::new(&self.interp.path, all);
         job.stdin = stdin;
         job.limits = self.limits.clone();
+        job.stop = self.stop.cloned();
         job
     }
 
@@ -611,6 +623,7 @@ impl Runner<'_> {
             limits,
             program: source,
             lease: self.lease.take(),
+            stop: self.stop,
         };
         let run = sub.call("check", &Json::Arr(vec![input, expected, output]));
         self.lease = sub.lease.take();
@@ -759,15 +772,16 @@ impl Runner<'_> {
             let Some(lease) = self.lease.as_mut() else {
                 break;
             };
-            match lease.server().run(&request, input, self.limits) {
+            match lease.server().run(&request, input, self.limits, self.stop) {
                 Ok(outcome) => {
                     served = Some(outcome);
                     break;
                 }
+                Err(Error::Stopped) => return Err(Error::Stopped),
                 Err(e) => {
                     self.lease = None;
                     if attempt == 0 {
-                        self.lease = forkserver::lease(self.interp);
+                        self.lease = forkserver::lease(self.interp, self.stop);
                     }
                     if self.lease.is_none() {
                         eprintln!(

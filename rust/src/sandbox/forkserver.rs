@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
 use super::process::{minimal_env, pipe_for_child, Pipes, Reader, EXIT_GRACE};
-use super::{Interpreter, Limits, Outcome, Stream, Termination};
+use super::{Interpreter, Limits, Outcome, Stop, Stream, Termination};
 use crate::code::json::Json;
 use crate::code::marshal;
 use crate::Error;
@@ -185,11 +185,11 @@ static START_FAILURE: OnceLock<String> = OnceLock::new();
 /// Leases a server for `interp`: an idle one, else the first that becomes idle or finishes
 /// starting. A caller that finds none idle and no more starting than callers waiting starts
 /// one in the background, so the pool grows to the number of concurrent callers. `None` if
-/// servers cannot be started on this machine (reported once on stderr).
-pub fn lease(interp: &Interpreter) -> Option<Lease> {
+/// servers cannot be started on this machine (reported once on stderr), or once `stop` is set.
+pub fn lease(interp: &Interpreter, stop: Option<&Stop>) -> Option<Lease> {
     let mut pool = lock_pool();
     loop {
-        if START_FAILURE.get().is_some() {
+        if START_FAILURE.get().is_some() || super::stopped(stop) {
             return None;
         }
         if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
@@ -204,7 +204,7 @@ pub fn lease(interp: &Interpreter) -> Option<Lease> {
         pool.waiting += 1;
         pool = shared()
             .changed
-            .wait_timeout(pool, START_TIMEOUT + KILL_GRACE)
+            .wait_timeout(pool, super::poll_slice(START_TIMEOUT + KILL_GRACE, stop))
             .unwrap_or_else(|e| e.into_inner())
             .0;
         pool.waiting -= 1;
@@ -431,7 +431,7 @@ impl ForkServer {
             ]),
             &mut request,
         );
-        let outcome = self.run(&request, b"", &limits)?;
+        let outcome = self.run(&request, b"", &limits, None)?;
         if outcome.termination == Termination::Exited(0) && outcome.stdout == b"1\n" {
             Ok(())
         } else {
@@ -445,10 +445,21 @@ impl ForkServer {
 
     /// Runs one case: `request` is the marshal request the server's child reads (see
     /// `case.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
-    /// discarded (not returned to the pool).
-    pub fn run(&mut self, request: &[u8], stdin: &[u8], limits: &Limits) -> crate::Result<Outcome> {
-        let result = self.run_inner(request, stdin, limits);
-        if result.is_err() {
+    /// discarded (not returned to the pool). Once `stop` is set the server is told to kill the
+    /// case and, after it replied that every process of the case is gone, `Error::Stopped` is
+    /// returned (the server stays in the pool).
+    pub fn run(
+        &mut self,
+        request: &[u8],
+        stdin: &[u8],
+        limits: &Limits,
+        stop: Option<&Stop>,
+    ) -> crate::Result<Outcome> {
+        if let Some(stop) = stop {
+            stop.check()?;
+        }
+        let result = self.run_inner(request, stdin, limits, stop);
+        if result.is_err() && !matches!(result, Err(Error::Stopped)) {
             self.healthy = false;
         }
         result
@@ -459,6 +470,7 @@ impl ForkServer {
         request: &[u8],
         input: &[u8],
         limits: &Limits,
+        stop: Option<&Stop>,
     ) -> crate::Result<Outcome> {
         // Our ends are non-blocking, the child's ends blocking.
         let (stdin_r, stdin_w) = pipe_for_child(true)?;
@@ -490,8 +502,16 @@ impl ForkServer {
         let mut kill_sent: Option<Instant> = None;
         let mut reply: Vec<u8> = Vec::new();
         let mut replied_at: Option<Instant> = None;
+        let mut stopped = false;
         loop {
             let now = Instant::now();
+            if !stopped && replied_at.is_none() && super::stopped(stop) {
+                stopped = true;
+                self.send_kill(&mut kill_sent)?;
+            }
+            if stopped && replied_at.is_some() {
+                break;
+            }
             if let Some(t) = replied_at {
                 if pipes.drained() || now >= t + EXIT_GRACE {
                     break;
@@ -517,7 +537,8 @@ impl ForkServer {
             } else {
                 -1
             };
-            let (ready, overflow) = pipes.poll(done, until.saturating_duration_since(now))?;
+            let wait = super::poll_slice(until.saturating_duration_since(now), stop);
+            let (ready, overflow) = pipes.poll(done, wait)?;
             if let Some(stream) = overflow {
                 ours = ours.or(Some(Termination::OutputLimit(stream)));
                 if replied_at.is_none() {
@@ -551,6 +572,9 @@ impl ForkServer {
             )));
         };
         self.cases += 1;
+        if stopped {
+            return Err(Error::Stopped);
+        }
         let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
         Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }

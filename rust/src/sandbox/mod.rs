@@ -31,6 +31,8 @@ mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use isolation::{capabilities, Capabilities};
@@ -87,6 +89,56 @@ impl Default for Limits {
     }
 }
 
+/// A stop flag shared with another thread (or with Python): once it is set, supervision ends
+/// within [`Stop::CHECK_EVERY`], kills the running program's processes and returns
+/// [`Error::Stopped`](crate::Error::Stopped); nothing new is started.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// How often a supervision loop looks at the flag.
+    pub const CHECK_EVERY: Duration = Duration::from_millis(20);
+
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// Sets the flag (from any thread); it stays set.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// `Err(Error::Stopped)` once the flag is set.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.is_set() {
+            Err(crate::Error::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether `stop` (if any) is set.
+pub(crate) fn stopped(stop: Option<&Stop>) -> bool {
+    stop.is_some_and(Stop::is_set)
+}
+
+/// How long a supervision loop may wait in one `poll`: `wait`, cut to [`Stop::CHECK_EVERY`]
+/// when there is a stop flag to look at.
+pub(crate) fn poll_slice(wait: Duration, stop: Option<&Stop>) -> Duration {
+    if stop.is_some() {
+        wait.min(Stop::CHECK_EVERY)
+    } else {
+        wait
+    }
+}
+
 /// Environment of the child.
 #[derive(Debug, Clone, Default)]
 pub enum Env {
@@ -115,6 +167,9 @@ pub struct Job {
     pub env: Env,
     /// Resource limits.
     pub limits: Limits,
+    /// Ends the run early (the process group is killed, [`run`] returns
+    /// [`Error::Stopped`](crate::Error::Stopped)) once set.
+    pub stop: Option<Stop>,
 }
 
 impl Job {
@@ -128,6 +183,7 @@ impl Job {
             result_pipe: false,
             env: Env::Minimal,
             limits: Limits::default(),
+            stop: None,
         }
     }
 }
