@@ -122,7 +122,7 @@ pub fn py_run_tests(
 pub fn py_sandbox_prestart(py: Python<'_>, count: usize, python: Option<PathBuf>) -> PyResult<()> {
     detached(py, move || {
         let interp = crate::sandbox::interpreter(python.as_deref())?;
-        crate::sandbox::forkserver::prestart(&interp, count);
+        code::prestart(&interp, count);
         Ok(())
     })
 }

@@ -21,7 +21,9 @@
 //! [`run`] is the fresh-interpreter path (and the fallback). Test cases normally run in a warm
 //! fork server ([`forkserver`]) inside PID, network, mount, IPC and UTS namespaces with a
 //! private root and an unprivileged uid per server ([`isolation`]); [`capabilities`] says which
-//! of those protections the kernel allows here.
+//! of those protections the kernel allows here. The module knows nothing of what a case does:
+//! the caller gives the server its case code ([`forkserver::ServerCode`]) and the request of
+//! each case, and a [`Stop`] flag ends supervision early.
 
 pub mod forkserver;
 pub mod isolation;
