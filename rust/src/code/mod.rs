@@ -798,7 +798,13 @@ impl Runner<'_> {
             };
             // A call-based case reads nothing: its stdin is /dev/null.
             let stdin = (!matches!(feed, Feed::Nothing)).then_some(input);
-            match lease.server().run(&request, stdin, self.limits, self.stop) {
+            let case = forkserver::Case {
+                request: &request,
+                stdin,
+                limits: self.limits,
+                stop: self.stop,
+            };
+            match lease.server().run(&case) {
                 Ok(outcome) => {
                     served = Some(outcome);
                     break;

@@ -86,6 +86,19 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How long a new server may take to start and pre-import.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One case for a server to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    /// What the case's process gets: the argument of the code's `serve_case`.
+    pub request: &'a [u8],
+    /// Fed to the case through a pipe; with `None` its stdin is `/dev/null`.
+    pub stdin: Option<&'a [u8]>,
+    /// The case's limits.
+    pub limits: &'a Limits,
+    /// Ends the case early once set.
+    pub stop: Option<&'a Stop>,
+}
+
 /// One running fork server.
 pub struct ForkServer {
     child: Child,
@@ -453,7 +466,12 @@ impl ForkServer {
             ..Limits::default()
         };
         let request = (self.code.probe)();
-        let outcome = self.run(&request, Some(b""), &limits, None)?;
+        let outcome = self.run(&Case {
+            request: &request,
+            stdin: Some(b""),
+            limits: &limits,
+            stop: None,
+        })?;
         if outcome.termination == Termination::Exited(0) && outcome.stdout == self.code.probe_stdout
         {
             Ok(())
@@ -466,36 +484,28 @@ impl ForkServer {
         }
     }
 
-    /// Runs one case: `request` goes to the case's process (the argument of the code's
-    /// `serve_case`), `stdin` is fed to it through a pipe, or with `None` its stdin is
-    /// `/dev/null`. Errors mean the server failed; it is then
-    /// discarded (not returned to the pool). Once `stop` is set the server is told to kill the
-    /// case and, after it replied that every process of the case is gone, `Error::Stopped` is
-    /// returned (the server stays in the pool).
-    pub fn run(
-        &mut self,
-        request: &[u8],
-        stdin: Option<&[u8]>,
-        limits: &Limits,
-        stop: Option<&Stop>,
-    ) -> crate::Result<Outcome> {
-        if let Some(stop) = stop {
+    /// Runs one case. Errors mean the server failed; it is then discarded (not returned to the
+    /// pool). Once the case's stop flag is set the server is told to kill the case and, after it
+    /// replied that every process of the case is gone, `Error::Stopped` is returned (the server
+    /// stays in the pool).
+    pub fn run(&mut self, case: &Case<'_>) -> crate::Result<Outcome> {
+        if let Some(stop) = case.stop {
             stop.check()?;
         }
-        let result = self.run_inner(request, stdin, limits, stop);
+        let result = self.run_inner(case);
         if result.is_err() && !matches!(result, Err(Error::Stopped)) {
             self.healthy = false;
         }
         result
     }
 
-    fn run_inner(
-        &mut self,
-        request: &[u8],
-        stdin: Option<&[u8]>,
-        limits: &Limits,
-        stop: Option<&Stop>,
-    ) -> crate::Result<Outcome> {
+    fn run_inner(&mut self, case: &Case<'_>) -> crate::Result<Outcome> {
+        let Case {
+            request,
+            stdin,
+            limits,
+            stop,
+        } = *case;
         let input = stdin.unwrap_or_default();
         // Our ends are non-blocking, the child's ends blocking.
         let (stdin_r, stdin_w) = pipe_for_child(true)?;
