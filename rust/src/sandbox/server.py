@@ -302,7 +302,7 @@ def serve():
         if outcome == "kill":
             drain_requests()
         if not PRIVATE:
-            # Shared scratch directories are the host's: clean before run_tests returns.
+            # Shared scratch directories are the host's: clean before the reply.
             clean_scratch()
         # Every process of the case is gone: the verdict can go. The private scratch space is
         # emptied and the next case's process forked while the supervisor judges.
