@@ -9,7 +9,7 @@ Four stages, each an async generator over records and a filter in the ``sfstream
 from typing import Any
 
 from sfstream._core import __version__
-from sfstream.code_verdict import CodeVerdict, extract_program, run_tests
+from sfstream.code_verdict import CodeVerdict, StopFlag, extract_program, run_tests
 from sfstream.collect import collect
 from sfstream.errors import (
     ConfigError,
@@ -19,6 +19,7 @@ from sfstream.errors import (
     RecordError,
     SandboxError,
     SfstreamError,
+    StoppedError,
 )
 from sfstream.format import FormatConfig, format
 from sfstream.generate import GenerateConfig, generate
@@ -44,6 +45,8 @@ __all__ = [
     "Sample",
     "SandboxError",
     "SfstreamError",
+    "StopFlag",
+    "StoppedError",
     "Verdict",
     "VerifyConfig",
     "__version__",

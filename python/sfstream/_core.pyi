@@ -1,5 +1,7 @@
 """The native core of sfstream (Rust). Every function releases the GIL while it works."""
 
+from typing import final
+
 __all__ = [
     "DEFAULT_CHECKER_TIME_LIMIT",
     "DEFAULT_JUDGE",
@@ -7,6 +9,8 @@ __all__ = [
     "InvalidInputError",
     "SandboxError",
     "SfstreamError",
+    "StopFlag",
+    "StoppedError",
     "__version__",
     "check_math",
     "extract_answer",
@@ -36,6 +40,22 @@ class InvalidInputError(SfstreamError):
 
 class SandboxError(SfstreamError):
     """The sandbox could not set up or supervise a process."""
+
+class StoppedError(SfstreamError):
+    """A ``run_tests`` call was stopped by its ``StopFlag``; its processes are gone."""
+
+@final
+class StopFlag:
+    """A flag that stops the ``run_tests`` calls it was passed to: once ``set()`` (from any
+    thread), each kills the processes of its running test case within a few tens of
+    milliseconds, starts no other and raises ``StoppedError``. It stays set."""
+
+    def __new__(cls) -> StopFlag: ...
+    def set(self) -> None:
+        """Sets the flag."""
+
+    def is_set(self) -> bool:
+        """Whether the flag is set."""
 
 def extract_answer(text: str, anchored: bool = True, strict: bool = False) -> str | None:
     """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw.
@@ -85,6 +105,8 @@ def run_tests(
     stop_on_first_failure: bool = True,
     python: str | None = None,
     fork_server: bool = True,
+    *,
+    stop: StopFlag | None = None,
 ) -> tuple[str, int, int, str | None, list[tuple[str, str | None]]]:
     """Runs ``program`` against APPS-style tests (JSON) in the sandbox.
 
@@ -93,6 +115,7 @@ def run_tests(
     Raises:
         InvalidInputError: malformed tests or options.
         SandboxError: no process could be started.
+        StoppedError: ``stop`` was set; the running case's processes were killed.
     """
 
 def sandbox_prestart(count: int, python: str | None = None) -> None:

@@ -15,7 +15,11 @@ from typing import Any
 
 from sfstream import _core, _exactjson
 
-__all__ = ["CodeVerdict", "extract_program", "run_tests"]
+__all__ = ["CodeVerdict", "StopFlag", "extract_program", "run_tests"]
+
+#: A flag that stops the :func:`run_tests` calls it is passed to (``set()`` from any thread):
+#: each kills its running test case's processes at once and raises ``StoppedError``.
+StopFlag = _core.StopFlag
 
 #: Cap on what a program may write to stdout or stderr per test case.
 DEFAULT_OUTPUT_LIMIT = 1 << 20
@@ -79,6 +83,7 @@ def run_tests(
     memory_mb: int = 1024,
     output_limit: int = DEFAULT_OUTPUT_LIMIT,
     stop_on_first_failure: bool = True,
+    stop: StopFlag | None = None,
 ) -> CodeVerdict:
     """Runs a program against test cases in the sandbox.
 
@@ -93,11 +98,14 @@ def run_tests(
         output_limit: Bytes of stdout allowed per test case (more is ``output_limit``);
             stderr is kept up to as many bytes (its head and tail) and never decides a verdict.
         stop_on_first_failure: Stop at the first failing test case.
+        stop: Once this flag is set (from another thread), the running test case's processes
+            are killed, no other case starts and ``StoppedError`` is raised.
 
     Raises:
         InvalidInputError: ``tests`` is malformed (also an unknown judge mode, or a checker
             that does not compile or defines no ``check``).
         SandboxError: the sandbox could not run a process at all.
+        StoppedError: ``stop`` was set; every process of the run is gone.
 
     Example:
         >>> run_tests("print(int(input()) * 2)", {"inputs": ["2\\n"], "outputs": ["4\\n"]}).status
@@ -111,6 +119,7 @@ def run_tests(
         output_limit,
         stop_on_first_failure,
         _python(),
+        stop=stop,
     )
     return CodeVerdict(status == "correct", status, passed, total, detail, list(cases))
 

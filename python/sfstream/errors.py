@@ -7,6 +7,7 @@ sandbox that cannot start. A wrong answer, a timeout or a crash of checked code 
     SfstreamError                  (defined in the Rust core, base of everything below)
     ├── InvalidInputError          the core was given something it cannot work with
     ├── SandboxError               the sandbox could not set up or supervise a process
+    ├── StoppedError               a code check was stopped by its stop flag (cancellation)
     ├── RecordError                a record is missing a field or has a wrong type
     ├── InputError                 a malformed input line (carries the source and line number)
     ├── ConfigError                bad options, configuration or data source
@@ -15,7 +16,7 @@ sandbox that cannot start. A wrong answer, a timeout or a crash of checked code 
 
 from __future__ import annotations
 
-from sfstream._core import InvalidInputError, SandboxError, SfstreamError
+from sfstream._core import InvalidInputError, SandboxError, SfstreamError, StoppedError
 
 __all__ = [
     "ConfigError",
@@ -25,6 +26,7 @@ __all__ = [
     "RecordError",
     "SandboxError",
     "SfstreamError",
+    "StoppedError",
 ]
 
 

@@ -10,6 +10,7 @@ the reason; nothing is dropped and nothing is raised for either.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,14 @@ from typing import Any
 import anyio
 
 from sfstream._config import check_positive, configure
-from sfstream.code_verdict import extract_program, no_code_verdict, run_tests, warm_sandbox
-from sfstream.errors import ConfigError, InvalidInputError
+from sfstream.code_verdict import (
+    StopFlag,
+    extract_program,
+    no_code_verdict,
+    run_tests,
+    warm_sandbox,
+)
+from sfstream.errors import ConfigError, InvalidInputError, StoppedError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
@@ -63,8 +70,13 @@ class VerifyConfig:
         return self.workers if self.workers > 0 else max(os.cpu_count() or 1, 1)
 
 
-def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict:
-    """Judges one sample (blocking; call it from a worker thread in async code)."""
+def verify_sample(
+    sample: Sample, config: VerifyConfig | None = None, *, stop: StopFlag | None = None
+) -> Verdict:
+    """Judges one sample (blocking; call it from a worker thread in async code).
+
+    Setting ``stop`` from another thread ends a code check at once (its processes are killed)
+    with ``StoppedError``."""
     config = config or VerifyConfig()
     if sample.finish_reason == "error":
         reason = sample.extra.get("error")
@@ -98,6 +110,7 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
                 time_limit=config.time_limit,
                 memory_mb=config.memory_mb,
                 stop_on_first_failure=config.stop_on_first_failure,
+                stop=stop,
             )
     except InvalidInputError as e:
         return Verdict(
@@ -127,6 +140,39 @@ def verify_sample(sample: Sample, config: VerifyConfig | None = None) -> Verdict
     )
 
 
+async def _verify_in_thread(
+    sample: Sample, config: VerifyConfig, limiter: anyio.CapacityLimiter
+) -> Verdict:
+    # On cancellation the thread is not waited for as it is: its stop flag kills the running
+    # test case, and only that short wind-down (its processes killed and reaped) is awaited.
+    stop = StopFlag()
+    lock = threading.Lock()
+    state = {"started": False, "cancelled": False}
+    finished = threading.Event()
+
+    def work() -> Verdict:
+        with lock:
+            if state["cancelled"]:
+                raise StoppedError("the verify stage was cancelled")
+            state["started"] = True
+        try:
+            return verify_sample(sample, config, stop=stop)
+        finally:
+            finished.set()
+
+    try:
+        return await anyio.to_thread.run_sync(work, limiter=limiter, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        with lock:
+            state["cancelled"] = True
+            started = state["started"]
+        if started:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(finished.wait)
+        raise
+
+
 def verify_stage(
     config: VerifyConfig | None = None, progress: StageProgress | None = None
 ) -> StageFn:
@@ -139,7 +185,7 @@ def verify_stage(
         if progress:
             progress.in_flight += 1
         try:
-            verdict = await anyio.to_thread.run_sync(verify_sample, sample, config, limiter=limiter)
+            verdict = await _verify_in_thread(sample, config, limiter)
         finally:
             if progress:
                 progress.in_flight -= 1

@@ -13,6 +13,8 @@ pub enum Error {
     Sandbox(String),
     /// An operating-system error outside the checked program.
     Io(std::io::Error),
+    /// The caller's stop flag was set: the work was abandoned and its processes killed.
+    Stopped,
 }
 
 /// Result alias used throughout the core.
@@ -24,6 +26,7 @@ impl fmt::Display for Error {
             Error::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
             Error::Sandbox(msg) => write!(f, "sandbox failure: {msg}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
+            Error::Stopped => f.write_str("stopped"),
         }
     }
 }

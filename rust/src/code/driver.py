@@ -1,4 +1,4 @@
-# The fresh-interpreter driver (python -c): sandbox/case.py followed by this part. It runs one
+# The fresh-interpreter driver (python -c): case.py followed by this part. It runs one
 # test case of any style. For call-based and assert-style tests the request arrives on stdin,
 # which is then re-pointed at /dev/null so the program cannot read it. No json import: it would
 # cost ~7 ms per case.

@@ -28,8 +28,10 @@
 //!   define `check`, `check(<entry_point>)` is called. Passing is reported only by the
 //!   evaluator's sentinel line, written after the tests finished. One case.
 //!
-//! The child reads its request in marshal format ([`marshal`]); one script, `sandbox/case.py`,
-//! runs the case in both the fork server's children and the fresh-interpreter driver.
+//! The child reads its request in marshal format ([`marshal`]); one script, `case.py`, runs
+//! the case in both the fork server's children (followed by `serve.py`, this module's
+//! [`ServerCode`] for the sandbox's generic server) and the fresh-interpreter driver (followed
+//! by `driver.py`).
 //!
 //! Each case is a fresh process (a fork of a warm server, or a fresh interpreter as the fallback)
 //! under the limits of [`crate::sandbox`]. Cases of one solution run
@@ -50,8 +52,8 @@ use std::time::Duration;
 
 pub use extract::extract_program;
 
-use crate::sandbox::forkserver::{self, Lease};
-use crate::sandbox::{self, Interpreter, Job, Limits, Stream, Termination, Verdict};
+use crate::sandbox::forkserver::{self, Lease, ServerCode};
+use crate::sandbox::{self, Interpreter, Job, Limits, Stop, Stream, Termination, Verdict};
 use crate::Error;
 use compare::Judge;
 use json::Json;
@@ -60,10 +62,35 @@ use json::Json;
 pub const DEFAULT_CHECKER_TIME_LIMIT_S: f64 = 10.0;
 
 /// The driver for call-based and assert-style tests in a fresh interpreter, run with `python -c`.
-const DRIVER: &str = concat!(
-    include_str!("../sandbox/case.py"),
-    include_str!("driver.py")
-);
+const DRIVER: &str = concat!(include_str!("case.py"), include_str!("driver.py"));
+
+/// What the fork servers' children run: the case code and its `serve_case`.
+static SERVER_CODE: ServerCode = ServerCode {
+    source: concat!(include_str!("case.py"), include_str!("serve.py")),
+    probe: probe_request,
+    probe_stdout: b"1\n",
+};
+
+/// A stdin/stdout case that prints 1, with which a new server proves it works.
+fn probe_request() -> Vec<u8> {
+    let member = |k: &str, v: &str| (k.to_string(), Json::Str(v.into()));
+    let mut request = Vec::new();
+    marshal::write(
+        &Json::Obj(vec![
+            member("sentinel", "ok"),
+            member("mode", "stdio"),
+            member("program", "print(1)"),
+        ]),
+        &mut request,
+    );
+    request
+}
+
+/// Starts fork servers for checking code under `interp` in the background until `count` exist,
+/// so that the first `count` concurrent [`run_tests`] calls find them warm.
+pub fn prestart(interp: &Interpreter, count: usize) {
+    forkserver::prestart(interp, &SERVER_CODE, count);
+}
 
 /// Options for [`run_tests`].
 #[derive(Debug, Clone)]
@@ -82,6 +109,9 @@ pub struct RunOptions {
     /// Run cases in a warm fork server inside the sandbox's namespaces (falls back to a fresh
     /// interpreter per case when no server can start).
     pub fork_server: bool,
+    /// Once set, the running case's processes are killed and [`run_tests`] returns
+    /// `Err(Error::Stopped)` without starting another case.
+    pub stop: Option<Stop>,
 }
 
 impl Default for RunOptions {
@@ -93,6 +123,7 @@ impl Default for RunOptions {
             stop_on_first_failure: true,
             python: None,
             fork_server: true,
+            stop: None,
         }
     }
 }
@@ -210,7 +241,8 @@ impl Tests {
 ///
 /// Returns `Err(Error::InvalidInput)` for malformed tests or options and `Err(Error::Sandbox)`
 /// if no process can be started; everything the program does is a verdict in the `CodeCheck`.
-/// An empty program gives `no_code`.
+/// An empty program gives `no_code`. When [`RunOptions::stop`] is set the running case is
+/// killed (every process of it is gone when this returns) and the result is `Err(Error::Stopped)`.
 ///
 /// ```no_run
 /// use _core::code::{run_tests, RunOptions};
@@ -252,10 +284,11 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         limits: &limits,
         program,
         lease: if opts.fork_server {
-            forkserver::lease(&interp)
+            forkserver::lease(&interp, &SERVER_CODE, opts.stop.as_ref())
         } else {
             None
         },
+        stop: opts.stop.as_ref(),
     };
 
     let mut check = CodeCheck {
@@ -266,6 +299,9 @@ pub fn run_tests(program: &str, tests_json: &str, opts: &RunOptions) -> crate::R
         cases: Vec::new(),
     };
     for index in 0..total {
+        if let Some(stop) = &opts.stop {
+            stop.check()?;
+        }
         let checker = checker.as_ref().map(|(source, limits)| (*source, limits));
         let case = match &tests {
             Tests::Stdio(cases) => {
@@ -494,6 +530,8 @@ struct Runner<'a> {
     program: &'a str,
     /// The fork server of this call, if one is available.
     lease: Option<Lease>,
+    /// The caller's stop flag.
+    stop: Option<&'a Stop>,
 }
 
 impl Runner<'_> {
@@ -503,6 +541,7 @@ impl Runner<'_> {
         let mut job = Job::new(&self.interp.path, all);
         job.stdin = stdin;
         job.limits = self.limits.clone();
+        job.stop = self.stop.cloned();
         job
     }
 
@@ -611,6 +650,7 @@ impl Runner<'_> {
             limits,
             program: source,
             lease: self.lease.take(),
+            stop: self.stop,
         };
         let run = sub.call("check", &Json::Arr(vec![input, expected, output]));
         self.lease = sub.lease.take();
@@ -714,7 +754,7 @@ impl Runner<'_> {
         })
     }
 
-    /// The request for the child (see `sandbox/case.py`), its random sentinel, and what the
+    /// The request for the child (see `case.py`), its random sentinel, and what the
     /// child reads on stdin: the program's input, or for `Feed::Secret` the sentinel and the
     /// tests (then not in the request, which the program's process sees).
     fn request(
@@ -723,10 +763,7 @@ impl Runner<'_> {
         feed: &Feed,
     ) -> crate::Result<(String, Vec<u8>, Vec<u8>)> {
         let sentinel = sandbox::random_hex(16)?;
-        let mut members = vec![
-            ("program".to_string(), Json::Str(self.program.into())),
-            ("limits".to_string(), forkserver::limits_json(self.limits)),
-        ];
+        let mut members = vec![("program".to_string(), Json::Str(self.program.into()))];
         let stdin = match feed {
             Feed::Stdio(input) => input.as_bytes().to_vec(),
             Feed::Nothing => Vec::new(),
@@ -759,15 +796,24 @@ impl Runner<'_> {
             let Some(lease) = self.lease.as_mut() else {
                 break;
             };
-            match lease.server().run(&request, input, self.limits) {
+            // A call-based case reads nothing: its stdin is /dev/null.
+            let stdin = (!matches!(feed, Feed::Nothing)).then_some(input);
+            let case = forkserver::Case {
+                request: &request,
+                stdin,
+                limits: self.limits,
+                stop: self.stop,
+            };
+            match lease.server().run(&case) {
                 Ok(outcome) => {
                     served = Some(outcome);
                     break;
                 }
+                Err(Error::Stopped) => return Err(Error::Stopped),
                 Err(e) => {
                     self.lease = None;
                     if attempt == 0 {
-                        self.lease = forkserver::lease(self.interp);
+                        self.lease = forkserver::lease(self.interp, &SERVER_CODE, self.stop);
                     }
                     if self.lease.is_none() {
                         eprintln!(

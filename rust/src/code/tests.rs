@@ -353,7 +353,7 @@ const FRAME_WALK: &str = "import os, sys\ndef add(a, b): return 0\nf = sys._getf
 
 #[test]
 fn fresh_interpreter_path_agrees_with_the_fork_server() {
-    // The same case code (sandbox/case.py) runs behind both paths: every verdict is the same.
+    // The same case code (case.py) runs behind both paths: every verdict is the same.
     let asserts = r#"{"asserts": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}"#;
     let rigged = "class A:\n    def __eq__(self, o): return True\n    def __bool__(self): return True\ndef add(a, b): return A()\n";
     let round_trip = r#"{"fn_name": "f", "inputs": [["é\"'\\\n\u0000😀", 123456789012345678901234567890, -123456789012345678901234567890, -0.5, 1e400, NaN, null, true, {"k": [1, 2]}]],

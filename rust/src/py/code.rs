@@ -6,6 +6,32 @@ use pyo3::prelude::*;
 
 use super::detached;
 use crate::code::{self, RunOptions};
+use crate::sandbox::Stop;
+
+/// A flag that stops `run_tests` calls it was passed to: once `set()`, each such call kills the
+/// processes of its running test case within a few tens of milliseconds, starts no other, and
+/// raises `StoppedError`. Thread-safe; it stays set.
+#[pyclass(name = "StopFlag", module = "sfstream._core", frozen)]
+#[derive(Default)]
+pub struct PyStopFlag(Stop);
+
+#[pymethods]
+impl PyStopFlag {
+    #[new]
+    fn new() -> Self {
+        PyStopFlag::default()
+    }
+
+    /// Sets the flag.
+    fn set(&self) {
+        self.0.set();
+    }
+
+    /// Whether the flag is set.
+    fn is_set(&self) -> bool {
+        self.0.is_set()
+    }
+}
 
 /// The program in a completion (last fenced Python block, preferring the one after
 /// "Here's my final solution:"), or None.
@@ -26,8 +52,9 @@ pub fn py_validate_tests(py: Python<'_>, tests_json: String) -> PyResult<()> {
 /// Runs `program` against `tests_json` in sandboxed subprocesses, with the GIL released.
 ///
 /// Returns `(status, passed, total, detail, [(case_status, case_detail), ...])`. Raises
-/// `InvalidInputError` for malformed tests or options and `SandboxError` if no process can be
-/// started; failures of the program itself are statuses.
+/// `InvalidInputError` for malformed tests or options, `SandboxError` if no process can be
+/// started and `StoppedError` once `stop` (a `StopFlag`) is set; failures of the program
+/// itself are statuses.
 #[pyfunction]
 #[pyo3(
     name = "run_tests",
@@ -39,7 +66,9 @@ pub fn py_validate_tests(py: Python<'_>, tests_json: String) -> PyResult<()> {
         output_limit = 1_048_576,
         stop_on_first_failure = true,
         python = None,
-        fork_server = true
+        fork_server = true,
+        *,
+        stop = None
     )
 )]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -53,6 +82,7 @@ pub fn py_run_tests(
     stop_on_first_failure: bool,
     python: Option<PathBuf>,
     fork_server: bool,
+    stop: Option<PyRef<'_, PyStopFlag>>,
 ) -> PyResult<(
     String,
     usize,
@@ -67,6 +97,7 @@ pub fn py_run_tests(
         stop_on_first_failure,
         python,
         fork_server,
+        stop: stop.map(|flag| flag.0.clone()),
     };
     let check = detached(py, move || code::run_tests(&program, &tests_json, &opts))?;
     let cases = check
@@ -91,7 +122,7 @@ pub fn py_run_tests(
 pub fn py_sandbox_prestart(py: Python<'_>, count: usize, python: Option<PathBuf>) -> PyResult<()> {
     detached(py, move || {
         let interp = crate::sandbox::interpreter(python.as_deref())?;
-        crate::sandbox::forkserver::prestart(&interp, count);
+        code::prestart(&interp, count);
         Ok(())
     })
 }

@@ -11,6 +11,7 @@ mod math;
 pyo3::create_exception!(_core, SfstreamError, pyo3::exceptions::PyException);
 pyo3::create_exception!(_core, InvalidInputError, SfstreamError);
 pyo3::create_exception!(_core, SandboxError, SfstreamError);
+pyo3::create_exception!(_core, StoppedError, SfstreamError);
 
 impl From<crate::Error> for PyErr {
     fn from(err: crate::Error) -> PyErr {
@@ -18,6 +19,7 @@ impl From<crate::Error> for PyErr {
             crate::Error::InvalidInput(msg) => InvalidInputError::new_err(msg),
             crate::Error::Sandbox(msg) => SandboxError::new_err(msg),
             crate::Error::Io(e) => PyErr::from(e),
+            crate::Error::Stopped => StoppedError::new_err("stopped by its StopFlag"),
         }
     }
 }
@@ -35,14 +37,14 @@ where
 mod _core {
     #[pymodule_export]
     use super::code::{
-        py_extract_program, py_run_tests, py_sandbox_capabilities, py_validate_tests,
+        py_extract_program, py_run_tests, py_sandbox_capabilities, py_validate_tests, PyStopFlag,
     };
     #[pymodule_export]
     use super::math::{
         py_check_math, py_extract_answer, py_gold_answer, py_last_box, py_normalize_answer,
     };
     #[pymodule_export]
-    use super::{InvalidInputError, SandboxError, SfstreamError};
+    use super::{InvalidInputError, SandboxError, SfstreamError, StoppedError};
 
     #[pymodule_export]
     use super::code::py_sandbox_prestart;

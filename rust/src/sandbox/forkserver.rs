@@ -1,7 +1,8 @@
-//! A pool of warm Python fork servers, one test case at a time per server.
+//! A pool of warm Python fork servers, one case at a time per server.
 //!
 //! A server (`server.py`) is started once inside the namespaces of [`super::isolation`] and
-//! pre-imports the modules competitive programs use. It forks each case's process ahead of its
+//! runs the caller's [`ServerCode`] first, which may pre-import what its cases use and defines
+//! what each case's process does with its request. It forks each case's process ahead of its
 //! request. Per case the supervisor creates the four pipes (stdin, stdout, stderr, result),
 //! passes the child's ends with `SCM_RIGHTS` together with the request on the request socket,
 //! where that waiting process reads them itself, and supervises the case with one `poll(2)`
@@ -11,8 +12,8 @@
 //! the wait status and resource usage of the case's main process; it empties the case's
 //! scratch file systems before it forks the process for the next request.
 //!
-//! Servers are leased per [`run_tests`](crate::code::run_tests) call from one process-wide
-//! pool, so N threads use N servers in parallel; each server has its own sandbox uid. The pool
+//! Servers are leased (typically once per checked program) from one process-wide pool, so N
+//! threads use N servers in parallel; each server has its own sandbox uid. The pool
 //! grows to the number of concurrent callers, starting servers in background threads, and
 //! keeps them for the life of the process, whatever thread pools come and go.
 
@@ -29,12 +30,27 @@ use std::time::{Duration, Instant};
 
 use super::isolation::{capabilities, Plan, SANDBOX_ID_BASE};
 use super::process::{minimal_env, pipe_for_child, Pipes, Reader, EXIT_GRACE};
-use super::{Interpreter, Limits, Outcome, Stream, Termination};
-use crate::code::json::Json;
-use crate::code::marshal;
+use super::{Interpreter, Limits, Outcome, Stop, Stream, Termination};
 use crate::Error;
 
-const SERVER: &str = concat!(include_str!("case.py"), include_str!("server.py"));
+/// The generic part of every server, run as the continuation of the caller's [`ServerCode`].
+const SERVER: &str = include_str!("server.py");
+
+/// What a server's cases run: Python source that the server runs first and that defines
+/// `serve_case(request)`. The server calls it in each case's process with the caller's request
+/// bytes, once the case's standard streams, working directory, limits and uid are in place; it
+/// must end the process (`os._exit`). At module level the source may import what its cases
+/// use, so that they start warm. A new server proves itself with `probe`: a request whose case
+/// writes exactly `probe_stdout` and exits with status 0.
+#[derive(Debug)]
+pub struct ServerCode {
+    /// The Python source.
+    pub source: &'static str,
+    /// Builds the probe request.
+    pub probe: fn() -> Vec<u8>,
+    /// What the probe's case writes on stdout.
+    pub probe_stdout: &'static [u8],
+}
 
 /// How the server starts (`python -c BOOT SERVER args...`): a forked child compiles the
 /// server's source and hands back the code object (marshal), which the server runs. Compiling
@@ -70,6 +86,19 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How long a new server may take to start and pre-import.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One case for a server to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    /// What the case's process gets: the argument of the code's `serve_case`.
+    pub request: &'a [u8],
+    /// Fed to the case through a pipe; with `None` its stdin is `/dev/null`.
+    pub stdin: Option<&'a [u8]>,
+    /// The case's limits.
+    pub limits: &'a Limits,
+    /// Ends the case early once set.
+    pub stop: Option<&'a Stop>,
+}
+
 /// One running fork server.
 pub struct ForkServer {
     child: Child,
@@ -83,7 +112,15 @@ pub struct ForkServer {
     scratch: Option<PathBuf>,
     slot: u32,
     interpreter: PathBuf,
+    code: &'static ServerCode,
     healthy: bool,
+}
+
+impl ForkServer {
+    /// Whether this server runs `code` under `interp`.
+    fn serves(&self, interp: &Interpreter, code: &'static ServerCode) -> bool {
+        self.interpreter == interp.path && std::ptr::eq(self.code, code)
+    }
 }
 
 /// The process-wide pool: idle servers, how many are being started, and the free sandbox-uid
@@ -182,63 +219,62 @@ impl Drop for ForkServer {
 /// the fresh-interpreter path).
 static START_FAILURE: OnceLock<String> = OnceLock::new();
 
-/// Leases a server for `interp`: an idle one, else the first that becomes idle or finishes
-/// starting. A caller that finds none idle and no more starting than callers waiting starts
+/// Leases a server running `code` under `interp`: an idle one, else the first that becomes idle
+/// or finishes starting. A caller that finds none idle and no more starting than callers waiting starts
 /// one in the background, so the pool grows to the number of concurrent callers. `None` if
-/// servers cannot be started on this machine (reported once on stderr).
-pub fn lease(interp: &Interpreter) -> Option<Lease> {
+/// servers cannot be started on this machine (reported once on stderr), or once `stop` is set.
+pub fn lease(
+    interp: &Interpreter,
+    code: &'static ServerCode,
+    stop: Option<&Stop>,
+) -> Option<Lease> {
     let mut pool = lock_pool();
     loop {
-        if START_FAILURE.get().is_some() {
+        if START_FAILURE.get().is_some() || super::stopped(stop) {
             return None;
         }
-        if let Some(i) = pool.idle.iter().rposition(|s| s.interpreter == interp.path) {
+        if let Some(i) = pool.idle.iter().rposition(|s| s.serves(interp, code)) {
             pool.in_use += 1;
             return Some(Lease(Some(pool.idle.swap_remove(i))));
         }
         if pool.starting <= pool.waiting {
             let slot = pool.take_slot();
             pool.starting += 1;
-            start_in_background(interp.clone(), slot);
+            start_in_background(interp.clone(), code, slot);
         }
         pool.waiting += 1;
         pool = shared()
             .changed
-            .wait_timeout(pool, START_TIMEOUT + KILL_GRACE)
+            .wait_timeout(pool, super::poll_slice(START_TIMEOUT + KILL_GRACE, stop))
             .unwrap_or_else(|e| e.into_inner())
             .0;
         pool.waiting -= 1;
     }
 }
 
-/// Starts servers for `interp` in the background until `count` exist (idle, leased or
-/// starting), so that the first callers find them warm.
-pub fn prestart(interp: &Interpreter, count: usize) {
+/// Starts servers running `code` under `interp` in the background until `count` exist (idle,
+/// leased or starting), so that the first callers find them warm.
+pub fn prestart(interp: &Interpreter, code: &'static ServerCode, count: usize) {
     if START_FAILURE.get().is_some() {
         return;
     }
     let mut pool = lock_pool();
-    let have = pool
-        .idle
-        .iter()
-        .filter(|s| s.interpreter == interp.path)
-        .count()
-        + pool.starting
-        + pool.in_use;
+    let have =
+        pool.idle.iter().filter(|s| s.serves(interp, code)).count() + pool.starting + pool.in_use;
     for _ in have..count {
         let slot = pool.take_slot();
         pool.starting += 1;
-        start_in_background(interp.clone(), slot);
+        start_in_background(interp.clone(), code, slot);
     }
 }
 
 /// Starts a server on a thread of its own; it joins the idle servers (or records why servers
 /// cannot start) and wakes the waiting callers. Called with the pool locked.
-fn start_in_background(interp: Interpreter, slot: u32) {
+fn start_in_background(interp: Interpreter, code: &'static ServerCode, slot: u32) {
     let spawned = std::thread::Builder::new()
         .name("sfstream-forkserver".into())
         .spawn(move || {
-            let result = ForkServer::start(&interp, slot);
+            let result = ForkServer::start(&interp, code, slot);
             let mut pool = lock_pool();
             pool.starting -= 1;
             match result {
@@ -272,8 +308,12 @@ pub fn start_failure() -> Option<&'static str> {
 impl ForkServer {
     /// Starts a server with the sandbox uid of `slot` and proves it works. The slot is given
     /// back on failure.
-    fn start(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
-        let mut server = match Self::spawn(interp, slot) {
+    fn start(
+        interp: &Interpreter,
+        code: &'static ServerCode,
+        slot: u32,
+    ) -> crate::Result<ForkServer> {
+        let mut server = match Self::spawn(interp, code, slot) {
             Ok(server) => server,
             Err(e) => {
                 release_slot(slot);
@@ -285,7 +325,11 @@ impl ForkServer {
         Ok(server)
     }
 
-    fn spawn(interp: &Interpreter, slot: u32) -> crate::Result<ForkServer> {
+    fn spawn(
+        interp: &Interpreter,
+        code: &'static ServerCode,
+        slot: u32,
+    ) -> crate::Result<ForkServer> {
         let caps = capabilities();
         let plan = Plan::new(caps, &interp.dirs, SCRATCH_MB);
         let (host_end, server_end) =
@@ -315,7 +359,7 @@ impl ForkServer {
         args.extend([
             "-c".into(),
             BOOT.into(),
-            SERVER.into(),
+            [code.source, SERVER].concat().into(),
             "3".into(),
             id.to_string().into(),
             id.to_string().into(),
@@ -409,30 +453,27 @@ impl ForkServer {
             scratch,
             slot,
             interpreter: interp.path.clone(),
+            code,
             healthy: true,
         })
     }
 
-    /// Runs a trivial case to prove the server works inside its sandbox.
+    /// Runs the code's probe to prove the server works inside its sandbox.
     fn handshake(&mut self) -> crate::Result<()> {
         let limits = Limits {
             wall: START_TIMEOUT,
             cpu_seconds: START_TIMEOUT.as_secs(),
             ..Limits::default()
         };
-        let member = |k: &str, v: &str| (k.to_string(), Json::Str(v.into()));
-        let mut request = Vec::new();
-        marshal::write(
-            &Json::Obj(vec![
-                member("sentinel", "ok"),
-                member("mode", "stdio"),
-                member("program", "print(1)"),
-                ("limits".into(), limits_json(&limits)),
-            ]),
-            &mut request,
-        );
-        let outcome = self.run(&request, b"", &limits)?;
-        if outcome.termination == Termination::Exited(0) && outcome.stdout == b"1\n" {
+        let request = (self.code.probe)();
+        let outcome = self.run(&Case {
+            request: &request,
+            stdin: Some(b""),
+            limits: &limits,
+            stop: None,
+        })?;
+        if outcome.termination == Termination::Exited(0) && outcome.stdout == self.code.probe_stdout
+        {
             Ok(())
         } else {
             Err(Error::Sandbox(format!(
@@ -443,31 +484,39 @@ impl ForkServer {
         }
     }
 
-    /// Runs one case: `request` is the marshal request the server's child reads (see
-    /// `case.py`), `stdin` is fed to the program. Errors mean the server failed; it is then
-    /// discarded (not returned to the pool).
-    pub fn run(&mut self, request: &[u8], stdin: &[u8], limits: &Limits) -> crate::Result<Outcome> {
-        let result = self.run_inner(request, stdin, limits);
-        if result.is_err() {
+    /// Runs one case. Errors mean the server failed; it is then discarded (not returned to the
+    /// pool). Once the case's stop flag is set the server is told to kill the case and, after it
+    /// replied that every process of the case is gone, `Error::Stopped` is returned (the server
+    /// stays in the pool).
+    pub fn run(&mut self, case: &Case<'_>) -> crate::Result<Outcome> {
+        if let Some(stop) = case.stop {
+            stop.check()?;
+        }
+        let result = self.run_inner(case);
+        if result.is_err() && !matches!(result, Err(Error::Stopped)) {
             self.healthy = false;
         }
         result
     }
 
-    fn run_inner(
-        &mut self,
-        request: &[u8],
-        input: &[u8],
-        limits: &Limits,
-    ) -> crate::Result<Outcome> {
+    fn run_inner(&mut self, case: &Case<'_>) -> crate::Result<Outcome> {
+        let Case {
+            request,
+            stdin,
+            limits,
+            stop,
+        } = *case;
+        let input = stdin.unwrap_or_default();
         // Our ends are non-blocking, the child's ends blocking.
         let (stdin_r, stdin_w) = pipe_for_child(true)?;
         let (out_r, out_w) = pipe_for_child(false)?;
         let (err_r, err_w) = pipe_for_child(false)?;
         let (res_r, res_w) = pipe_for_child(false)?;
         let start = Instant::now();
-        let mut message = Vec::with_capacity(8 + request.len());
-        message.extend_from_slice(&(request.len() as u64).to_le_bytes());
+        let head = header(limits, stdin.is_none());
+        let mut message = Vec::with_capacity(8 + head.len() + request.len());
+        message.extend_from_slice(&((head.len() + request.len()) as u64).to_le_bytes());
+        message.extend_from_slice(&head);
         message.extend_from_slice(request);
         let fds = [&stdin_r, &out_w, &err_w, &res_w].map(|fd| fd.as_raw_fd());
         let sent = send_with_fds(&self.requests, &message, &fds)
@@ -490,8 +539,16 @@ impl ForkServer {
         let mut kill_sent: Option<Instant> = None;
         let mut reply: Vec<u8> = Vec::new();
         let mut replied_at: Option<Instant> = None;
+        let mut stopped = false;
         loop {
             let now = Instant::now();
+            if !stopped && replied_at.is_none() && super::stopped(stop) {
+                stopped = true;
+                self.send_kill(&mut kill_sent)?;
+            }
+            if stopped && replied_at.is_some() {
+                break;
+            }
             if let Some(t) = replied_at {
                 if pipes.drained() || now >= t + EXIT_GRACE {
                     break;
@@ -517,7 +574,8 @@ impl ForkServer {
             } else {
                 -1
             };
-            let (ready, overflow) = pipes.poll(done, until.saturating_duration_since(now))?;
+            let wait = super::poll_slice(until.saturating_duration_since(now), stop);
+            let (ready, overflow) = pipes.poll(done, wait)?;
             if let Some(stream) = overflow {
                 ours = ours.or(Some(Termination::OutputLimit(stream)));
                 if replied_at.is_none() {
@@ -551,6 +609,9 @@ impl ForkServer {
             )));
         };
         self.cases += 1;
+        if stopped {
+            return Err(Error::Stopped);
+        }
         let cpu = Duration::from_micros(utime.max(0) as u64 + stime.max(0) as u64);
         Ok(pipes.outcome(ours, status as libc::c_int, wall, cpu, maxrss, limits))
     }
@@ -576,17 +637,28 @@ fn world_readable(dir: &std::path::Path) -> bool {
     mode(dir) & 0o005 == 0o005 && dir.ancestors().skip(1).all(|a| mode(a) & 0o001 != 0)
 }
 
-/// The `limits` member of a request (-1 = unlimited).
-pub fn limits_json(limits: &Limits) -> Json {
-    let value = |v: u64| Json::Num(if v == 0 { "-1".into() } else { v.to_string() });
-    Json::Obj(vec![
-        ("cpu".into(), value(limits.cpu_seconds)),
-        ("as".into(), value(limits.address_space_bytes)),
-        ("fsize".into(), value(limits.file_size_bytes)),
-        ("nofile".into(), value(limits.open_files)),
-        ("nproc".into(), value(limits.processes)),
-        ("stack".into(), value(limits.stack_bytes)),
-    ])
+/// The header before the caller's request (see `server.py`): whether the case's stdin is
+/// `/dev/null`, then its limits (-1 = unlimited), as seven little-endian `i64`.
+fn header(limits: &Limits, null_stdin: bool) -> Vec<u8> {
+    let value = |v: u64| {
+        if v == 0 {
+            -1
+        } else {
+            i64::try_from(v).unwrap_or(i64::MAX)
+        }
+    };
+    [
+        i64::from(null_stdin),
+        value(limits.cpu_seconds),
+        value(limits.address_space_bytes),
+        value(limits.file_size_bytes),
+        value(limits.open_files),
+        value(limits.processes),
+        value(limits.stack_bytes),
+    ]
+    .iter()
+    .flat_map(|v| v.to_le_bytes())
+    .collect()
 }
 
 /// Sends `data` with `fds` attached (`SCM_RIGHTS`) in one `sendmsg`; returns how many bytes

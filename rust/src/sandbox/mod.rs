@@ -21,7 +21,9 @@
 //! [`run`] is the fresh-interpreter path (and the fallback). Test cases normally run in a warm
 //! fork server ([`forkserver`]) inside PID, network, mount, IPC and UTS namespaces with a
 //! private root and an unprivileged uid per server ([`isolation`]); [`capabilities`] says which
-//! of those protections the kernel allows here.
+//! of those protections the kernel allows here. The module knows nothing of what a case does:
+//! the caller gives the server its case code ([`forkserver::ServerCode`]) and the request of
+//! each case, and a [`Stop`] flag ends supervision early.
 
 pub mod forkserver;
 pub mod isolation;
@@ -31,6 +33,8 @@ mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use isolation::{capabilities, Capabilities};
@@ -87,6 +91,56 @@ impl Default for Limits {
     }
 }
 
+/// A stop flag shared with another thread (or with Python): once it is set, supervision ends
+/// within [`Stop::CHECK_EVERY`], kills the running program's processes and returns
+/// [`Error::Stopped`](crate::Error::Stopped); nothing new is started.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// How often a supervision loop looks at the flag.
+    pub const CHECK_EVERY: Duration = Duration::from_millis(20);
+
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// Sets the flag (from any thread); it stays set.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// `Err(Error::Stopped)` once the flag is set.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.is_set() {
+            Err(crate::Error::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Whether `stop` (if any) is set.
+pub(crate) fn stopped(stop: Option<&Stop>) -> bool {
+    stop.is_some_and(Stop::is_set)
+}
+
+/// How long a supervision loop may wait in one `poll`: `wait`, cut to [`Stop::CHECK_EVERY`]
+/// when there is a stop flag to look at.
+pub(crate) fn poll_slice(wait: Duration, stop: Option<&Stop>) -> Duration {
+    if stop.is_some() {
+        wait.min(Stop::CHECK_EVERY)
+    } else {
+        wait
+    }
+}
+
 /// Environment of the child.
 #[derive(Debug, Clone, Default)]
 pub enum Env {
@@ -115,6 +169,9 @@ pub struct Job {
     pub env: Env,
     /// Resource limits.
     pub limits: Limits,
+    /// Ends the run early (the process group is killed, [`run`] returns
+    /// [`Error::Stopped`](crate::Error::Stopped)) once set.
+    pub stop: Option<Stop>,
 }
 
 impl Job {
@@ -128,6 +185,7 @@ impl Job {
             result_pipe: false,
             env: Env::Minimal,
             limits: Limits::default(),
+            stop: None,
         }
     }
 }

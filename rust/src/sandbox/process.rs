@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Env, Job, Limits, Outcome, Stream, Termination};
+use super::{Env, Job, Limits, Outcome, Stop, Stream, Termination};
 use crate::Error;
 
 /// How long the supervisor keeps draining pipes after the main child exited. Output the child
@@ -368,6 +368,9 @@ impl<'a> Pipes<'a> {
 }
 
 pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
+    if let Some(stop) = &job.stop {
+        stop.check()?;
+    }
     let dir = WorkDir::create()?;
     for (name, data) in &job.files {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
@@ -451,7 +454,12 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
         ],
     );
 
-    let ours = supervise(&mut guard, &mut pipes, start + job.limits.wall)?;
+    let ours = supervise(
+        &mut guard,
+        &mut pipes,
+        start + job.limits.wall,
+        job.stop.as_ref(),
+    )?;
     // Kill the whole group in every case: after a timeout or overflow, and also after a normal
     // exit, so that no background child of the program outlives the run.
     guard.kill_group();
@@ -472,15 +480,20 @@ pub(super) fn run(job: &Job) -> crate::Result<Outcome> {
 }
 
 /// Runs the poll loop until the child exited (plus a short grace to drain pipes), the deadline
-/// passed, or a stream overflowed. Returns the supervisor's own termination, if it ended the run.
+/// passed, or a stream overflowed. Returns the supervisor's own termination, if it ended the run,
+/// and `Error::Stopped` when `stop` was set (the guard then kills the group and reaps).
 fn supervise(
     guard: &mut ChildGuard,
     pipes: &mut Pipes,
     deadline: Instant,
+    stop: Option<&Stop>,
 ) -> crate::Result<Option<Termination>> {
     let pidfd = pidfd_open(guard.pid);
     let mut exited_at: Option<Instant> = None;
     loop {
+        if super::stopped(stop) {
+            return Err(Error::Stopped);
+        }
         let now = Instant::now();
         if exited_at.is_none() && now >= deadline {
             return Ok(Some(Termination::WallTimeout));
@@ -495,7 +508,7 @@ fn supervise(
             _ => -1,
         };
         let until = exited_at.map_or(deadline, |t| t + EXIT_GRACE);
-        let mut wait = until.saturating_duration_since(now);
+        let mut wait = super::poll_slice(until.saturating_duration_since(now), stop);
         if pidfd.is_none() && exited_at.is_none() {
             // No pidfd (old kernel): check for the exit by polling waitid every 2 ms.
             wait = wait.min(Duration::from_millis(2));

@@ -1,16 +1,19 @@
-# The fork server: a warm interpreter that forks one child per test case (case.py followed by
-# this part).
+# The fork server: a warm interpreter that forks one child per case. It runs as the
+# continuation of the caller's case code (see `ServerCode` in forkserver.rs), which it runs
+# first and which defines serve_case(request): what each case's process does with its request.
 #
 # Started by the Rust supervisor as
-# `python -s -P -c <boot> <this> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
-# (<boot> compiles this in a forked child and runs the code object, see forkserver.rs),
+# `python -s -P -c <boot> <source> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
+# (<boot> compiles the source in a forked child and runs the code object, see forkserver.rs),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
 # the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
 # time, in a child forked before its request arrives:
 #
 #   request  = on the request socket, read by that child: 8-byte little-endian length + 4
 #              descriptors (SCM_RIGHTS: the case's stdin, stdout, stderr and result pipe ends),
-#              then that many bytes: the marshal request.
+#              then that many bytes: the header (seven 8-byte little-endian signed integers:
+#              1 if the case's stdin is /dev/null instead of its pipe, then the limits cpu, as,
+#              fsize, nofile, nproc and stack, -1 = unlimited) and the caller's request.
 #   kill     = on the control socket: b"k" + the 8-byte number of the case (replies so far):
 #              kill it now (an order for a case already answered is ignored). EOF on the
 #              control socket ends the server.
@@ -21,28 +24,20 @@
 #              before the reply).
 #
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
-# directory and runs the program (stdin/stdout, call-based or assert-style). The supervisor
-# owns the pipes, the wall clock, the output caps and every comparison; this server only
-# forks, waits and reports wait status and resource usage. Whatever is the same for every case
-# (environment, standard streams, signal dispositions, no-new-privileges) is set up once here,
-# so a child only does what is per case.
+# directory and hands the request to serve_case. The supervisor owns the pipes, the wall clock
+# and the output caps; this server only forks, waits and reports wait status and resource
+# usage. Whatever is the same for every case (environment, standard streams, signal
+# dispositions, no-new-privileges) is set up once here, so a child only does what is per case.
 import _socket
 import _ctypes
 import gc
 import io
+import os
 import resource
 import select
 import signal
 import stat
-
-# What competitive-programming code commonly imports, loaded once here so children start warm.
-# Rarer modules (decimal, fractions, random, statistics, datetime: about 1.3 MB together) are
-# left to the programs that use them: each page here costs every case, in fork and exit.
-import bisect, collections, copy, functools, heapq, itertools, math, operator, re  # noqa
-import string, typing, array  # noqa
-
-# The first compile() of a process builds the ~120 AST node types (about 2 ms): once, here.
-compile("", "<warm-up>", "exec")
+import sys
 
 # Every page the server holds is copied into each case's page tables and torn down again when
 # the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
@@ -210,6 +205,17 @@ def fix_and_remove(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
+def recv_exact(sock, n):
+    buf = bytearray(n)
+    view = memoryview(buf)
+    while view:
+        got = sock.recv_into(view)
+        if not got:
+            raise EOFError
+        view = view[got:]
+    return buf
+
+
 def recv_fds(sock, size, most):
     # One message of at most `size` bytes and the descriptors sent with it (SCM_RIGHTS).
     data, ancillary, _, _ = sock.recvmsg(size, _socket.CMSG_LEN(4 * most))
@@ -231,7 +237,7 @@ def prefork():
             CTL.close()
             header, fds = recv_fds(REQUESTS, 8, 4)
             if len(header) == 8 and len(fds) == 4:
-                req = read_exact(REQUESTS.fileno(), int.from_bytes(header, "little"))
+                req = recv_exact(REQUESTS, int.from_bytes(header, "little"))
                 REQUESTS.close()
                 child(req, fds)
         finally:
@@ -268,7 +274,7 @@ def kill_order():
             if pidfd in ready:
                 return "exited"
             try:
-                order = read_exact(CTL.fileno(), 9)
+                order = recv_exact(CTL, 9)
             except EOFError:
                 return "gone"
             if int.from_bytes(order[1:], "little") == REPLIES:
@@ -296,7 +302,7 @@ def serve():
         if outcome == "kill":
             drain_requests()
         if not PRIVATE:
-            # Shared scratch directories are the host's: clean before run_tests returns.
+            # Shared scratch directories are the host's: clean before the reply.
             clean_scratch()
         # Every process of the case is gone: the verdict can go. The private scratch space is
         # emptied and the next case's process forked while the supervisor judges.
@@ -314,7 +320,9 @@ def serve():
 
 
 def child(raw, fds):
-    req = read_request(raw)
+    head = [int.from_bytes(raw[i : i + 8], "little", signed=True) for i in range(0, 56, 8)]
+    null_stdin, lim = head[0], head[1:]
+    request = bytes(raw[56:])
     del raw
     if UID:
         # The pipes belong to the supervisor's uid: hand the standard streams to the sandbox uid
@@ -322,25 +330,24 @@ def child(raw, fds):
         for fd in fds[:3]:
             if stat.S_ISFIFO(os.fstat(fd).st_mode):
                 os.fchown(fd, UID, GID)
-    # Descriptors: 0..3 from the supervisor's pipes (stdin /dev/null in call mode; in asserts
-    # mode it carries the sentinel and the tests, see case.py), nothing else.
+    # Descriptors: 0..3 from the supervisor's pipes (or stdin /dev/null), nothing else.
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
-    if req["mode"] == "call":
+    if null_stdin:
         os.dup2(NULL_FD, 0)
     os.closerange(4, 1 << 16)
     os.set_inheritable(3, False)
-    lim = req["limits"]
     os.setsid()
     os.chdir(WORKDIR)
+    cpu, address_space, fsize, nofile, nproc, stack = lim
     for res, value in (
-        (resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 1)),
-        (resource.RLIMIT_AS, (lim["as"], lim["as"])),
-        (resource.RLIMIT_FSIZE, (lim["fsize"], lim["fsize"])),
-        (resource.RLIMIT_NOFILE, (lim["nofile"], lim["nofile"])),
-        (resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"])),
+        (resource.RLIMIT_CPU, (cpu, cpu + 1 if cpu >= 0 else -1)),
+        (resource.RLIMIT_AS, (address_space, address_space)),
+        (resource.RLIMIT_FSIZE, (fsize, fsize)),
+        (resource.RLIMIT_NOFILE, (nofile, nofile)),
+        (resource.RLIMIT_NPROC, (nproc, nproc)),
         (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_STACK, (lim["stack"], lim["stack"])),
+        (resource.RLIMIT_STACK, (stack, stack)),
     ):
         soft, hard = value
         cur_hard = HARD_LIMITS[res]
@@ -355,7 +362,7 @@ def child(raw, fds):
         os.setresuid(UID, UID, UID)
     # After the uid change (which resets it): no core dumps, no ptrace, /proc/<pid> stays root's.
     PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    finish(lambda: run_case(req, lambda program: True))
+    serve_case(request)
 
 
 def standard_streams():
@@ -430,7 +437,7 @@ NULL_FD = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 sys.stdin, sys.stdout, sys.stderr = standard_streams()
 sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 SERVER_ARGS = sys.argv
-sys.argv = ["solution.py"]
+sys.argv = [""]
 sys.path[0] = ""
 if PRIVATE:
     EMPTY_TMP = statvfs_free(SCRATCH)

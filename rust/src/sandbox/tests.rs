@@ -362,3 +362,62 @@ fn random_hex_is_random() {
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
 }
+
+#[test]
+fn a_stop_flag_ends_the_run_and_kills_the_group() {
+    // The program starts a grandchild in its process group and sleeps; the stop is set once the
+    // grandchild is running.
+    let stop = Stop::new();
+    let mut job = python_job(
+        "import subprocess, sys, time\n\
+         p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n\
+         time.sleep(60)\n",
+    );
+    job.limits = limits(120.0, 120);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let setter = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            rx.recv().unwrap();
+            stop.set();
+        })
+    };
+    job.stop = Some(stop.clone());
+    let watcher = std::thread::spawn(move || {
+        let start = Instant::now();
+        loop {
+            let found = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| c.ends_with(b"import time; time.sleep(60)\0"))
+            });
+            if found || start.elapsed() > Duration::from_secs(60) {
+                tx.send(()).unwrap();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let start = Instant::now();
+    assert!(matches!(run(&job), Err(crate::Error::Stopped)));
+    let took = start.elapsed();
+    watcher.join().unwrap();
+    setter.join().unwrap();
+    assert!(took < Duration::from_secs(30), "the stop took {took:?}");
+    // Nothing of the run survives: the whole group was killed (the grandchild, an orphan now,
+    // leaves the process table once the kernel has finished it).
+    let alive = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.ends_with(b"import time; time.sleep(60)\0"))
+        })
+    };
+    let killed = Instant::now();
+    while alive() && killed.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!alive());
+    // A set flag starts nothing.
+    let mut job = python_job("print(1)");
+    job.stop = Some(stop);
+    assert!(matches!(run(&job), Err(crate::Error::Stopped)));
+}

@@ -1,11 +1,10 @@
 # How one test case runs a program and reports to the supervisor. Shared by the fork server's
-# children (server.py) and the fresh-interpreter driver (code/driver.py): both scripts are this
-# file followed by their own part.
+# children (serve.py, then the sandbox's server.py) and the fresh-interpreter driver
+# (driver.py): both scripts are this file followed by their own part.
 #
 # A request is one dict in marshal format (written by the supervisor, never by the program):
 # mode ("stdio", "call" or "asserts"), program, per mode fn_name/args or entry_point, and for
-# stdio/call the sentinel (the fork server also reads "limits"). Results go to fd 3, never
-# stdout, as one line
+# stdio/call the sentinel. Results go to fd 3, never stdout, as one line
 #     <sentinel> <KIND> <repr of a plain value>\n
 # where the sentinel is random per case and known only to the supervisor and this code. In
 # stdio and call mode the supervisor does every comparison and the expected values never
