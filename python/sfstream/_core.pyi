@@ -107,10 +107,11 @@ def run_tests(
     fork_server: bool = True,
     *,
     stop: StopFlag | None = None,
-) -> tuple[str, int, int, str | None, list[tuple[str, str | None]]]:
+) -> tuple[str, int, int, str | None, list[tuple[str, str | None, float, float, int]]]:
     """Runs ``program`` against APPS-style tests (JSON) in the sandbox.
 
-    Returns ``(status, passed, total, detail, [(case_status, case_detail), ...])``.
+    Returns ``(status, passed, total, detail, [(case_status, case_detail, wall_s, cpu_s,
+    peak_rss_bytes), ...])``.
 
     Raises:
         InvalidInputError: malformed tests or options.

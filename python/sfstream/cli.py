@@ -350,6 +350,35 @@ def _verify_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         metavar="TOL",
         help="relative tolerance for numeric math answers (default 0: exact)",
     )
+    o.add(
+        "--min-steps",
+        field="min_steps",
+        type=int,
+        metavar="N",
+        help="a correct sample with fewer reasoning steps (paragraphs) is low_quality",
+    )
+    o.add(
+        "--max-completion-tokens",
+        field="max_completion_tokens",
+        type=int,
+        metavar="N",
+        help="a correct sample with more completion tokens is low_quality",
+    )
+    o.add(
+        "--max-test-time-ratio",
+        field="max_test_time_ratio",
+        type=float,
+        metavar="R",
+        help="a correct program whose slowest test case took more than R times the time "
+        "limit is low_quality",
+    )
+    o.add(
+        "--min-explanation-chars",
+        field="min_explanation_chars",
+        type=int,
+        metavar="N",
+        help="a correct code completion with fewer characters outside its code is low_quality",
+    )
 
 
 def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:

@@ -37,6 +37,8 @@ class CodeVerdict:
         total: Test cases in the problem.
         detail: A short explanation of the first failure, if any.
         cases: ``(status, detail)`` per test case run.
+        timings: ``(wall_s, cpu_s, peak_rss_bytes)`` per test case run, as the sandbox
+            measured them.
     """
 
     correct: bool
@@ -45,6 +47,7 @@ class CodeVerdict:
     total: int
     detail: str | None = None
     cases: list[tuple[str, str | None]] = field(default_factory=list)
+    timings: list[tuple[float, float, int]] = field(default_factory=list)
 
 
 def extract_program(completion: str) -> str | None:
@@ -121,7 +124,15 @@ def run_tests(
         _python(),
         stop=stop,
     )
-    return CodeVerdict(status == "correct", status, passed, total, detail, list(cases))
+    return CodeVerdict(
+        status == "correct",
+        status,
+        passed,
+        total,
+        detail,
+        [(c[0], c[1]) for c in cases],
+        [(c[2], c[3], c[4]) for c in cases],
+    )
 
 
 def no_code_verdict(tests: Mapping[str, Any]) -> CodeVerdict:

@@ -116,6 +116,7 @@ def _sum_reports(reports: list[dict[str, Any]]) -> Report:
         for stage, count in r.get("stages", {}).items():
             total.stages[stage] = total.stages.get(stage, 0) + count
         total.statuses.update(Counter(r.get("statuses", {})))
+        total.low_quality.update(Counter(r.get("low_quality", {})))
         total.finish_reasons.update(Counter(r.get("finish_reasons", {})))
         total.tokens.update(Counter(r.get("tokens", {})))
         total.skipped_lines += r.get("skipped_lines", 0)

@@ -200,11 +200,13 @@ class Verdict:
         correct: Whether the sample is kept.
         status: ``correct``, ``wrong_answer``, ``no_answer``, ``truncated``, ``timeout``,
             ``memory_limit``, ``output_limit``, ``runtime_error``, ``syntax_error``,
-            ``no_code``, ``error`` (the generation itself failed).
+            ``no_code``, ``invalid_tests``, ``low_quality`` (otherwise correct, but below a
+            quality threshold), ``error`` (the generation itself failed).
         extracted: The extracted final answer (math) or program (code), if any.
         passed: Test cases passed (code), else None.
         total: Test cases run (code), else None.
         detail: A short human-readable explanation, if any.
+        quality: Quality measures (see :mod:`sfstream.quality`), None when not measured.
     """
 
     correct: bool
@@ -213,6 +215,7 @@ class Verdict:
     passed: int | None = None
     total: int | None = None
     detail: str | None = None
+    quality: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> Verdict:
@@ -225,6 +228,9 @@ class Verdict:
         for key in ("passed", "total"):
             if d.get(key) is not None:
                 _check(f"verdict.{key}", d[key], (int,), "an integer or null")
+        quality = d.get("quality")
+        if quality is not None:
+            quality = dict(_check("verdict.quality", quality, (dict,), "an object or null"))
         return cls(
             correct=_check(
                 "verdict.correct", _require(d, "correct", "verdict"), (bool,), "a boolean"
@@ -234,11 +240,15 @@ class Verdict:
             passed=d.get("passed"),
             total=d.get("total"),
             detail=_opt_str(d, "detail"),
+            quality=quality,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The verdict as a JSON-ready dict."""
-        return dataclasses.asdict(self)
+        """The verdict as a JSON-ready dict (``quality`` only when measured)."""
+        out = dataclasses.asdict(self)
+        if self.quality is None:
+            del out["quality"]
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

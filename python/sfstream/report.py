@@ -51,6 +51,8 @@ class Report:
         stages: Records seen after each stage (``collect``, ``generate``, ``verify``,
             ``format``).
         statuses: Verdict statuses and their counts.
+        low_quality: For ``low_quality`` verdicts, each threshold failed and its count (a sample
+            failing two thresholds counts under both).
         finish_reasons: Generation finish reasons and their counts.
         by_source: Pass rates per source.
         by_domain: Pass rates per domain.
@@ -64,6 +66,7 @@ class Report:
 
     stages: dict[str, int] = field(default_factory=dict)
     statuses: Counter[str] = field(default_factory=Counter)
+    low_quality: Counter[str] = field(default_factory=Counter)
     finish_reasons: Counter[str] = field(default_factory=Counter)
     by_source: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
     by_domain: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
@@ -86,6 +89,9 @@ class Report:
             verdict = record.verdict
             if verdict is not None and stage == "verify":
                 self.statuses[verdict.status] += 1
+                if verdict.status == "low_quality":
+                    for reason in low_quality_reasons(verdict.detail):
+                        self.low_quality[reason] += 1
                 for rate in (self.by_source[record.source], self.by_domain[record.domain]):
                     rate.verified += 1
                     rate.correct += verdict.correct
@@ -109,6 +115,7 @@ class Report:
         return {
             "stages": dict(self.stages),
             "statuses": dict(self.statuses.most_common()),
+            **({"low_quality": dict(self.low_quality.most_common())} if self.low_quality else {}),
             "finish_reasons": dict(self.finish_reasons.most_common()),
             "by_domain": {k: v.to_dict() for k, v in sorted(self.by_domain.items())},
             "by_source": {k: v.to_dict() for k, v in sorted(self.by_source.items())},
@@ -135,6 +142,10 @@ class Report:
         if self.statuses:
             lines.append(
                 "verdicts: " + ", ".join(f"{k} {v}" for k, v in self.statuses.most_common())
+            )
+        if self.low_quality:
+            lines.append(
+                "low_quality: " + ", ".join(f"{k} {v}" for k, v in self.low_quality.most_common())
             )
         for title, table in (("domain", self.by_domain), ("source", self.by_source)):
             if not table:
@@ -163,3 +174,14 @@ class Report:
         if self.elapsed is not None:
             lines.append(f"elapsed: {self.elapsed:.1f}s")
         return "\n".join(lines)
+
+
+_LOW_QUALITY_PREFIX = "below quality thresholds: "
+
+
+def low_quality_reasons(detail: str | None) -> list[str]:
+    """The threshold names in a ``low_quality`` verdict's ``detail``."""
+    if not detail or not detail.startswith(_LOW_QUALITY_PREFIX):
+        return ["unknown"] if detail is None else [detail.split(" ", 1)[0]]
+    parts = detail[len(_LOW_QUALITY_PREFIX) :].split("; ")
+    return [p.split(" ", 1)[0] for p in parts if p]

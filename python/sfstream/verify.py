@@ -9,6 +9,7 @@ the reason; nothing is dropped and nothing is raised for either.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -29,6 +30,7 @@ from sfstream.errors import ConfigError, InvalidInputError, StoppedError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
+from sfstream.quality import QualityThresholds, measure, threshold_failures
 from sfstream.records import Sample, Verdict, spec_error
 
 __all__ = ["VerifyConfig", "verify", "verify_sample", "verify_stage"]
@@ -47,6 +49,13 @@ class VerifyConfig:
             phrase or a bold final value (see :func:`~sfstream.math_verdict.check_math`).
         math_rel_tol: Relative tolerance for numeric math answers; 0 compares exactly.
         stop_on_first_failure: Stop a solution's tests at its first failure.
+        min_steps: A correct sample with fewer reasoning steps is ``low_quality``.
+        max_completion_tokens: A correct sample with more completion tokens is
+            ``low_quality``.
+        max_test_time_ratio: A correct program whose slowest test case took more than this
+            fraction of ``time_limit`` (wall time) is ``low_quality``.
+        min_explanation_chars: A correct code completion with fewer characters outside its
+            code blocks is ``low_quality``.
     """
 
     workers: int = 0
@@ -56,14 +65,35 @@ class VerifyConfig:
     math_strict: bool = False
     math_rel_tol: float = 0.0
     stop_on_first_failure: bool = True
+    min_steps: int | None = None
+    max_completion_tokens: int | None = None
+    max_test_time_ratio: float | None = None
+    min_explanation_chars: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("min_steps", "max_completion_tokens", "min_explanation_chars"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise ConfigError(f"verify: {name} must be a non-negative integer, got {value!r}")
+        if self.max_test_time_ratio is not None:
+            check_positive("verify", "max_test_time_ratio", self.max_test_time_ratio)
         check_positive("verify", "workers", self.workers, allow_zero=True)
         if not isinstance(self.workers, int):
             raise ConfigError(f"verify: workers must be an integer, got {self.workers!r}")
         check_positive("verify", "time_limit", self.time_limit)
         check_positive("verify", "memory_mb", self.memory_mb)
         check_positive("verify", "math_timeout", self.math_timeout)
+
+    def thresholds(self) -> QualityThresholds:
+        """The quality thresholds among these options."""
+        return QualityThresholds(
+            min_steps=self.min_steps,
+            max_completion_tokens=self.max_completion_tokens,
+            max_test_time_ratio=self.max_test_time_ratio,
+            min_explanation_chars=self.min_explanation_chars,
+        )
 
     def worker_count(self) -> int:
         """Workers to run: ``workers``, or the number of CPUs when it is 0."""
@@ -75,9 +105,43 @@ def verify_sample(
 ) -> Verdict:
     """Judges one sample (blocking; call it from a worker thread in async code).
 
+    The verdict carries the sample's quality measures; a correct sample that fails a quality
+    threshold of ``config`` becomes ``low_quality`` (not correct), the thresholds it failed in
+    ``detail``.
+
     Setting ``stop`` from another thread ends a code check at once (its processes are killed)
     with ``StoppedError``."""
     config = config or VerifyConfig()
+    timings: list[tuple[float, float, int]] = []
+    verdict = _judge(sample, config, stop, timings)
+    quality = measure(
+        sample.completion,
+        sample.reasoning,
+        sample.usage,
+        cases=timings,
+        time_limit=config.time_limit,
+        code=sample.domain == "code",
+    )
+    verdict = dataclasses.replace(verdict, quality=quality)
+    if not verdict.correct:
+        return verdict
+    failed = threshold_failures(quality, config.thresholds())
+    if not failed:
+        return verdict
+    return dataclasses.replace(
+        verdict,
+        correct=False,
+        status="low_quality",
+        detail="below quality thresholds: " + "; ".join(failed),
+    )
+
+
+def _judge(
+    sample: Sample,
+    config: VerifyConfig,
+    stop: StopFlag | None,
+    timings: list[tuple[float, float, int]],
+) -> Verdict:
     if sample.finish_reason == "error":
         reason = sample.extra.get("error")
         return Verdict(
@@ -112,6 +176,7 @@ def verify_sample(
                 stop_on_first_failure=config.stop_on_first_failure,
                 stop=stop,
             )
+            timings.extend(c.timings)
     except InvalidInputError as e:
         return Verdict(
             correct=False,

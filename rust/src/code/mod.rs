@@ -171,6 +171,10 @@ pub struct CaseResult {
     pub detail: Option<String>,
     /// Wall time of the case as measured by the supervisor.
     pub wall: Duration,
+    /// User + system CPU time of the case's processes.
+    pub cpu: Duration,
+    /// Peak resident set size of the case's process in bytes.
+    pub max_rss_bytes: u64,
 }
 
 /// The result of checking one program.
@@ -751,6 +755,8 @@ impl Runner<'_> {
             status,
             detail,
             wall: outcome.wall,
+            cpu: outcome.cpu,
+            max_rss_bytes: outcome.max_rss_bytes,
         })
     }
 

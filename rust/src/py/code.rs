@@ -51,7 +51,8 @@ pub fn py_validate_tests(py: Python<'_>, tests_json: String) -> PyResult<()> {
 
 /// Runs `program` against `tests_json` in sandboxed subprocesses, with the GIL released.
 ///
-/// Returns `(status, passed, total, detail, [(case_status, case_detail), ...])`. Raises
+/// Returns `(status, passed, total, detail, [(case_status, case_detail, wall_s, cpu_s,
+/// peak_rss_bytes), ...])`. Raises
 /// `InvalidInputError` for malformed tests or options, `SandboxError` if no process can be
 /// started and `StoppedError` once `stop` (a `StopFlag`) is set; failures of the program
 /// itself are statuses.
@@ -88,7 +89,7 @@ pub fn py_run_tests(
     usize,
     usize,
     Option<String>,
-    Vec<(String, Option<String>)>,
+    Vec<(String, Option<String>, f64, f64, u64)>,
 )> {
     let opts = RunOptions {
         time_limit_s: time_limit,
@@ -103,7 +104,15 @@ pub fn py_run_tests(
     let cases = check
         .cases
         .into_iter()
-        .map(|c| (c.status.as_str().to_string(), c.detail))
+        .map(|c| {
+            (
+                c.status.as_str().to_string(),
+                c.detail,
+                c.wall.as_secs_f64(),
+                c.cpu.as_secs_f64(),
+                c.max_rss_bytes,
+            )
+        })
         .collect();
     Ok((
         check.status.as_str().to_string(),

@@ -1,0 +1,238 @@
+"""Quality measures on every verdict, and the thresholds that make a sample ``low_quality``:
+on the bundled sample's recorded completions, real model outputs and real sandbox runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sfstream.code_verdict import run_tests
+from sfstream.quality import count_steps, count_tokens, explanation_chars, measure
+from sfstream.records import Sample, Verdict
+from sfstream.report import Report
+from sfstream.verify import VerifyConfig, verify_sample
+from test_verify_format import PROBLEMS, RECORDED, sample_of
+
+COMMON = {"chars", "completion_tokens", "reasoning_tokens", "tokens_from", "steps"}
+
+
+def _first(domain: str, correct: bool = True) -> Sample:
+    for rec in RECORDED:
+        if PROBLEMS[rec["id"]].domain == domain and rec.get("recorded_correct") is correct:
+            if rec.get("finish_reason") != "length":
+                return sample_of(rec)
+    raise AssertionError(f"the sample has no {domain} completion graded {correct}")
+
+
+def test_counting_rules() -> None:
+    assert count_tokens("x_1 = 2+3, so 5.") == 9
+    text = "Step one.\nStill one.\n\n\nStep two.\n```python\nx = 1\n\nprint(x)\n```\n\nEnd."
+    # The fence joins its paragraph and its blank line inside does not split it.
+    assert count_steps(text) == 3
+    assert count_steps("") == 0
+    assert explanation_chars("Explain.\n\n```python\nprint(1)\n```\n\nDone.") == len(
+        "Explain.\n\n\n\nDone."
+    )
+    q = measure("a b", "c", None)
+    assert (q["completion_tokens"], q["reasoning_tokens"], q["tokens_from"]) == (3, 1, "counted")
+    usage = {"completion_tokens": 40, "completion_tokens_details": {"reasoning_tokens": 30}}
+    q = measure("a b", "c", usage)
+    assert (q["completion_tokens"], q["reasoning_tokens"], q["tokens_from"]) == (40, 30, "usage")
+
+
+def test_every_verdict_of_the_sample_carries_quality_and_defaults_change_nothing() -> None:
+    config = VerifyConfig(time_limit=6.0)
+    seen_code_timings = 0
+    for rec in RECORDED:
+        sample = sample_of(rec)
+        verdict = verify_sample(sample, config)
+        assert verdict.status != "low_quality"
+        q = verdict.quality
+        assert q is not None and COMMON <= set(q), (rec["id"], q)
+        assert q["chars"] == len(sample.completion) + len(sample.reasoning or "")
+        if isinstance((sample.usage or {}).get("completion_tokens"), int):
+            assert q["completion_tokens"] == sample.usage["completion_tokens"]  # type: ignore[index]
+            assert q["tokens_from"] == "usage"
+        else:
+            assert q["tokens_from"] == "counted"
+        if sample.domain == "code":
+            assert "explanation_chars" in q
+            if verdict.status not in ("no_code", "invalid_tests"):
+                # One timing per case run; a correct program ran every case.
+                walls = q["test_wall_s"]
+                assert len(walls) == len(q["test_cpu_s"]) == len(q["test_peak_mb"]) >= 1
+                if verdict.correct:
+                    assert len(walls) == verdict.total
+                ratio = max(walls) / config.time_limit
+                assert q["test_time_ratio"] == pytest.approx(ratio, abs=1e-4)
+                assert all(m > 0 for m in q["test_peak_mb"])
+                seen_code_timings += 1
+        else:
+            assert "test_wall_s" not in q
+        # The record keeps the measures through a round trip.
+        assert Verdict.from_dict(orjson.loads(orjson.dumps(verdict.to_dict()))) == verdict
+    assert seen_code_timings >= 10
+
+
+def test_min_steps() -> None:
+    sample = _first("math")
+    plain = verify_sample(sample)
+    assert plain.correct
+    steps = plain.quality["steps"]  # type: ignore[index]
+    assert steps >= 2
+    assert verify_sample(sample, VerifyConfig(min_steps=steps)).status == "correct"
+    low = verify_sample(sample, VerifyConfig(min_steps=steps + 1))
+    assert (low.correct, low.status) == (False, "low_quality")
+    assert low.detail == (
+        f"below quality thresholds: min_steps (steps {steps} < {steps + 1})"
+    )
+    assert low.extracted == plain.extracted
+
+
+def test_max_completion_tokens() -> None:
+    sample = _first("math")
+    tokens = verify_sample(sample).quality["completion_tokens"]  # type: ignore[index]
+    assert verify_sample(sample, VerifyConfig(max_completion_tokens=tokens)).correct
+    low = verify_sample(sample, VerifyConfig(max_completion_tokens=tokens - 1))
+    assert low.status == "low_quality" and "max_completion_tokens" in (low.detail or "")
+    # A wrong sample stays wrong: thresholds only judge otherwise correct samples.
+    wrong = _first("math", correct=False)
+    assert verify_sample(wrong, VerifyConfig(max_completion_tokens=1)).status != "low_quality"
+
+
+def test_min_explanation_chars() -> None:
+    sample = _first("code")
+    config = VerifyConfig(time_limit=6.0)
+    plain = verify_sample(sample, config)
+    assert plain.correct
+    chars = plain.quality["explanation_chars"]  # type: ignore[index]
+    ok = dataclasses.replace(config, min_explanation_chars=chars)
+    assert verify_sample(sample, ok).correct
+    low = verify_sample(sample, dataclasses.replace(config, min_explanation_chars=chars + 1))
+    assert low.status == "low_quality" and "min_explanation_chars" in (low.detail or "")
+
+
+def _slow_sample(seconds: float) -> Sample:
+    program = f"import time\ntime.sleep({seconds})\nprint(int(input()) * 2)\n"
+    completion = f"Double the number.\n\n```python\n{program}```\n"
+    return Sample(
+        id="quality/slow",
+        domain="code",
+        source="local",
+        problem="Print twice the input.",
+        tests={"inputs": ["2\n", "5\n"], "outputs": ["4\n", "10\n"], "fn_name": None},
+        completion=completion,
+    )
+
+
+def test_max_test_time_ratio_in_the_real_sandbox() -> None:
+    # The program sleeps 0.6 s per case under a 2 s limit: its ratio is at least 0.3.
+    sample = _slow_sample(0.6)
+    config = VerifyConfig(time_limit=2.0)
+    plain = verify_sample(sample, config)
+    assert plain.correct
+    q = plain.quality
+    assert q is not None and len(q["test_wall_s"]) == 2
+    assert min(q["test_wall_s"]) >= 0.6 and q["test_time_ratio"] >= 0.3
+    # A sleeping program uses little CPU: CPU time is measured apart from wall time.
+    assert max(q["test_cpu_s"]) < min(q["test_wall_s"])
+    low = verify_sample(sample, dataclasses.replace(config, max_test_time_ratio=0.25))
+    assert low.status == "low_quality" and "max_test_time_ratio" in (low.detail or "")
+    # A passing case ends within its limit, so a ratio limit of 1 keeps every passing program.
+    assert verify_sample(sample, dataclasses.replace(config, max_test_time_ratio=1.0)).correct
+
+
+def test_run_tests_exposes_cpu_time_and_peak_memory() -> None:
+    burn = (
+        "x = bytearray(64 << 20)\n"
+        "n = 0\n"
+        "for i in range(3_000_000):\n    n += i\n"
+        "print(len(x) >> 20)\n"
+    )
+    v = run_tests(burn, {"inputs": [""], "outputs": ["64\n"]}, time_limit=10.0)
+    assert v.correct
+    ((wall, cpu, rss),) = v.timings
+    assert rss >= 64 << 20
+    assert 0 < cpu <= wall + 0.05
+
+
+def test_real_model_outputs_are_measured(shared_data: Path) -> None:
+    path = next((shared_data / "llm_outputs" / "math500").glob("Qwen2.5-14B*seed0*.jsonl"))
+    rows = [json.loads(line) for line in path.read_text().splitlines()[:200]]
+    steps = []
+    for r in rows:
+        completion = r["code"][0]
+        q = measure(completion, None, None)
+        assert q["tokens_from"] == "counted"
+        assert q["completion_tokens"] >= count_tokens(completion.split("\n\n")[0])
+        steps.append(q["steps"])
+    # Qwen writes its chains as paragraphs: nearly every one has several.
+    assert sum(s >= 2 for s in steps) >= 0.9 * len(steps)
+
+
+def test_real_humaneval_solutions_get_per_case_measures(shared_data: Path) -> None:
+    from sandbox_real_data import reflexion_humaneval
+
+    for _, program, tests, solved in list(reflexion_humaneval(shared_data))[:5]:
+        v = run_tests(program, tests, time_limit=10.0)
+        assert v.correct == solved
+        assert len(v.timings) == 1
+        wall, cpu, rss = v.timings[0]
+        assert wall > 0 and rss > 0 and cpu >= 0
+
+
+def _report_of(samples: list[dict[str, Any]]) -> Report:
+    report = Report()
+    for d in samples:
+        report.observe_any(Sample.from_dict(d))
+    return report
+
+
+def test_cli_threshold_and_report_counts_each_reason(tmp_path: Path) -> None:
+    recs = [r for r in RECORDED if PROBLEMS[r["id"]].domain == "math"][:40]
+    src = tmp_path / "samples.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(sample_of(r).to_dict()) + b"\n" for r in recs))
+    cmd = [sys.executable, "-m", "sfstream", "verify", "-i", str(src)]
+    plain = subprocess.run(cmd, capture_output=True, check=True, timeout=300)
+    strict = subprocess.run(
+        [*cmd, "--min-steps", "8", "--max-completion-tokens", "400"],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    before = [orjson.loads(x) for x in plain.stdout.splitlines()]
+    after = [orjson.loads(x) for x in strict.stdout.splitlines()]
+    assert all("quality" in d["verdict"] for d in before)
+    by_key = {(d["id"], d["sample_index"]): d["verdict"] for d in before}
+    low = 0
+    for d in after:
+        v, was = d["verdict"], by_key[(d["id"], d["sample_index"])]
+        q = v["quality"]
+        expect_low = was["correct"] and (q["steps"] < 8 or q["completion_tokens"] > 400)
+        assert (v["status"] == "low_quality") == expect_low, (v, was)
+        low += expect_low
+    assert 0 < low < sum(v["correct"] for v in by_key.values())
+    report = _report_of(after).to_dict()
+    assert report["statuses"]["low_quality"] == low
+    reasons = report["low_quality"]
+    assert set(reasons) <= {"min_steps", "max_completion_tokens"}
+    n_steps = sum(
+        1 for d in after if d["verdict"]["status"] == "low_quality" and d["verdict"]["quality"]["steps"] < 8
+    )
+    assert reasons.get("min_steps", 0) == n_steps
+    assert "low_quality: " in _report_of(after).to_text()
+    assert "low_quality" not in _report_of(before).to_dict()
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_thresholds_are_checked(bad: Any) -> None:
+    from sfstream.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        VerifyConfig(min_steps=bad)
