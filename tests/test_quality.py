@@ -89,9 +89,7 @@ def test_min_steps() -> None:
     assert verify_sample(sample, VerifyConfig(min_steps=steps)).status == "correct"
     low = verify_sample(sample, VerifyConfig(min_steps=steps + 1))
     assert (low.correct, low.status) == (False, "low_quality")
-    assert low.detail == (
-        f"below quality thresholds: min_steps (steps {steps} < {steps + 1})"
-    )
+    assert low.detail == (f"below quality thresholds: min_steps (steps {steps} < {steps + 1})")
     assert low.extracted == plain.extracted
 
 
@@ -222,9 +220,8 @@ def test_cli_threshold_and_report_counts_each_reason(tmp_path: Path) -> None:
     assert report["statuses"]["low_quality"] == low
     reasons = report["low_quality"]
     assert set(reasons) <= {"min_steps", "max_completion_tokens"}
-    n_steps = sum(
-        1 for d in after if d["verdict"]["status"] == "low_quality" and d["verdict"]["quality"]["steps"] < 8
-    )
+    lows = [d["verdict"] for d in after if d["verdict"]["status"] == "low_quality"]
+    n_steps = sum(v["quality"]["steps"] < 8 for v in lows)
     assert reasons.get("min_steps", 0) == n_steps
     assert "low_quality: " in _report_of(after).to_text()
     assert "low_quality" not in _report_of(before).to_dict()

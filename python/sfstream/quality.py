@@ -170,7 +170,5 @@ def threshold_failures(quality: Mapping[str, Any], t: QualityThresholds) -> list
         and isinstance(expl, int)
         and expl < t.min_explanation_chars
     ):
-        out.append(
-            f"min_explanation_chars (explanation_chars {expl} < {t.min_explanation_chars})"
-        )
+        out.append(f"min_explanation_chars (explanation_chars {expl} < {t.min_explanation_chars})")
     return out
