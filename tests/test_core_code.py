@@ -54,7 +54,10 @@ def test_extract_program_last_python_block_and_none() -> None:
 def test_result_shape() -> None:
     status, passed, total, detail, cases = run(SUM, SUM_TESTS)
     assert (status, passed, total, detail) == ("correct", 2, 2, None)
-    assert cases == [("correct", None), ("correct", None)]
+    assert [c[:2] for c in cases] == [("correct", None), ("correct", None)]
+    # Each case also carries its wall time, CPU time (seconds) and peak memory (bytes).
+    for _, _, wall, cpu, rss in cases:
+        assert wall > 0 and cpu >= 0 and rss > 0
 
 
 def test_wrong_answer_detail_and_all_cases() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib.resources import files
 from pathlib import Path
@@ -100,7 +101,11 @@ def test_generation_errors_become_error_verdicts() -> None:
             "extra": {"error": "prompt too long"},
         }
     )
-    assert verify_sample(sample) == Verdict(correct=False, status="error", detail="prompt too long")
+    verdict = verify_sample(sample)
+    assert verdict.quality is not None and verdict.quality["chars"] == 0
+    assert dataclasses.replace(verdict, quality=None) == Verdict(
+        correct=False, status="error", detail="prompt too long"
+    )
 
 
 def test_no_code_verdict() -> None:
