@@ -233,3 +233,46 @@ def test_thresholds_are_checked(bad: Any) -> None:
 
     with pytest.raises(ConfigError):
         VerifyConfig(min_steps=bad)
+
+
+def test_format_drops_samples_below_its_thresholds() -> None:
+    from sfstream.format import FormatConfig, format_sample
+
+    sample = _first("math")
+    verified = sample.with_verdict(verify_sample(sample))
+    steps = verified.verdict.quality["steps"]  # type: ignore[union-attr,index]
+    assert format_sample(verified, FormatConfig(min_steps=steps)) is not None
+    assert format_sample(verified, FormatConfig(min_steps=steps + 1)) is None
+    tokens = verified.verdict.quality["completion_tokens"]  # type: ignore[union-attr,index]
+    assert format_sample(verified, FormatConfig(max_completion_tokens=tokens - 1)) is None
+    # A verdict written without measures is formatted as before.
+    bare = verified.with_verdict(dataclasses.replace(verified.verdict, quality=None))  # type: ignore[arg-type]
+    assert format_sample(bare, FormatConfig(min_steps=steps + 1)) is not None
+
+
+def test_run_reads_thresholds_from_its_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text("[verify]\nmin_steps = 8\nmin_explanation_chars = 200\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sfstream", "run", "--config", str(config), "--out", str(out)],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    report = orjson.loads((out / "report.json").read_bytes())
+    verified = [orjson.loads(x) for x in (out / "verified.jsonl").read_bytes().splitlines()]
+    lows = [d["verdict"] for d in verified if d["verdict"]["status"] == "low_quality"]
+    assert lows and report["statuses"]["low_quality"] == len(lows)
+    steps = sum(v["quality"]["steps"] < 8 for v in lows)
+    expl = sum(v["quality"].get("explanation_chars", 10**9) < 200 for v in lows)
+    assert report["low_quality"] == {
+        k: n for k, n in (("min_steps", steps), ("min_explanation_chars", expl)) if n
+    }
+    assert "low_quality: " in (out / "report.txt").read_text()
+    # Only samples that pass both thresholds became training examples.
+    train = (out / "train.jsonl").read_bytes().splitlines()
+    assert len(train) == sum(d["verdict"]["correct"] for d in verified)
+    assert all(d["verdict"]["quality"]["steps"] >= 8 for d in verified if d["verdict"]["correct"])
+    assert "min_steps = 8" in (out / "config.toml").read_text()

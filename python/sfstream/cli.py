@@ -350,34 +350,40 @@ def _verify_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         metavar="TOL",
         help="relative tolerance for numeric math answers (default 0: exact)",
     )
+    _quality_options(o, "is low_quality")
+
+
+def _quality_options(o: _Options, effect: str) -> None:
+    # Quality thresholds: verify marks a correct sample that fails one low_quality; format
+    # drops it (from the measures verify wrote), so a stricter cut needs no second check.
     o.add(
         "--min-steps",
         field="min_steps",
         type=int,
         metavar="N",
-        help="a correct sample with fewer reasoning steps (paragraphs) is low_quality",
+        help=f"a correct sample with fewer reasoning steps (paragraphs) {effect}",
     )
     o.add(
         "--max-completion-tokens",
         field="max_completion_tokens",
         type=int,
         metavar="N",
-        help="a correct sample with more completion tokens is low_quality",
+        help=f"a correct sample with more completion tokens {effect}",
     )
     o.add(
         "--max-test-time-ratio",
         field="max_test_time_ratio",
         type=float,
         metavar="R",
-        help="a correct program whose slowest test case took more than R times the time "
-        "limit is low_quality",
+        help=f"a correct program whose slowest test case took more than R times the time "
+        f"limit {effect}",
     )
     o.add(
         "--min-explanation-chars",
         field="min_explanation_chars",
         type=int,
         metavar="N",
-        help="a correct code completion with fewer characters outside its code is low_quality",
+        help=f"a correct code completion with fewer characters outside its code {effect}",
     )
 
 
@@ -402,6 +408,8 @@ def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         help="JSON file overriding the prompt templates per domain"
         + (" (for generate and format)" if run else ""),
     )
+    if not run:  # in run, verify applies the thresholds
+        _quality_options(o, "is dropped (read from the verdict's quality)")
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from sfstream._config import configure
 from sfstream.errors import ConfigError, RecordError
 from sfstream.pipeline import StageFn, iterate_stage
 from sfstream.progress import StageProgress
+from sfstream.quality import QualityThresholds, check_thresholds, threshold_failures
 from sfstream.records import Example, Sample
 from sfstream.templates import DEFAULT_TEMPLATES, Template
 
@@ -48,17 +49,35 @@ class FormatConfig:
         style: ``messages``, ``seed`` or ``sharegpt``.
         keep: ``all``, ``first`` or ``shortest`` correct samples per problem.
         templates: Prompt templates per domain.
+        min_steps, max_completion_tokens, max_test_time_ratio, min_explanation_chars: Quality
+            thresholds (as in ``VerifyConfig``), applied to the measures in each correct
+            sample's ``verdict.quality``: a sample that fails one is dropped. A measure the
+            verdict does not carry fails nothing.
     """
 
     style: Style = "messages"
     keep: Keep = "all"
     templates: dict[str, Template] | None = None
+    min_steps: int | None = None
+    max_completion_tokens: int | None = None
+    max_test_time_ratio: float | None = None
+    min_explanation_chars: int | None = None
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise ConfigError(f"unknown style {self.style!r} (use one of {', '.join(STYLES)})")
         if self.keep not in KEEPS:
             raise ConfigError(f"unknown keep {self.keep!r} (use one of {', '.join(KEEPS)})")
+        check_thresholds("format", self.thresholds())
+
+    def thresholds(self) -> QualityThresholds:
+        """The quality thresholds among these options."""
+        return QualityThresholds(
+            min_steps=self.min_steps,
+            max_completion_tokens=self.max_completion_tokens,
+            max_test_time_ratio=self.max_test_time_ratio,
+            min_explanation_chars=self.min_explanation_chars,
+        )
 
 
 def _assistant_text(sample: Sample) -> str:
@@ -83,7 +102,8 @@ def _seed_response(sample: Sample) -> str:
 
 
 def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example | None:
-    """The training example of one verified sample; None unless its verdict is correct.
+    """The training example of one verified sample; None unless its verdict is correct and
+    its quality measures pass the thresholds of ``config``.
 
     Raises:
         RecordError: the sample has no verdict (run ``verify`` first).
@@ -95,6 +115,8 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
             "format reads the output of verify"
         )
     if not sample.verdict.correct:
+        return None
+    if sample.verdict.quality and threshold_failures(sample.verdict.quality, config.thresholds()):
         return None
     template = (config.templates or DEFAULT_TEMPLATES)[sample.domain]
     response = _seed_response(sample) if config.style == "seed" else _assistant_text(sample)

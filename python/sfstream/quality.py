@@ -24,7 +24,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["QualityThresholds", "count_steps", "count_tokens", "measure", "threshold_failures"]
+from sfstream.errors import ConfigError
+
+__all__ = [
+    "QualityThresholds",
+    "check_thresholds",
+    "count_steps",
+    "count_tokens",
+    "measure",
+    "threshold_failures",
+]
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
@@ -139,6 +148,22 @@ class QualityThresholds:
     max_completion_tokens: int | None = None
     max_test_time_ratio: float | None = None
     min_explanation_chars: int | None = None
+
+
+def check_thresholds(stage: str, t: QualityThresholds) -> None:
+    """Raises ``ConfigError`` (naming ``stage``) for a threshold that is not a non-negative
+    integer, or a ratio that is not a positive number."""
+    for name in ("min_steps", "max_completion_tokens", "min_explanation_chars"):
+        value = getattr(t, name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise ConfigError(f"{stage}: {name} must be a non-negative integer, got {value!r}")
+    ratio = t.max_test_time_ratio
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 0
+    ):
+        raise ConfigError(f"{stage}: max_test_time_ratio must be a positive number, got {ratio!r}")
 
 
 def threshold_failures(quality: Mapping[str, Any], t: QualityThresholds) -> list[str]:

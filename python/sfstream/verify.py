@@ -30,7 +30,12 @@ from sfstream.errors import ConfigError, InvalidInputError, StoppedError
 from sfstream.math_verdict import DEFAULT_SYMBOLIC_TIMEOUT, check_math
 from sfstream.pipeline import StageFn, concurrent_stage, iterate_stage
 from sfstream.progress import StageProgress
-from sfstream.quality import QualityThresholds, measure, threshold_failures
+from sfstream.quality import (
+    QualityThresholds,
+    check_thresholds,
+    measure,
+    threshold_failures,
+)
 from sfstream.records import Sample, Verdict, spec_error
 
 __all__ = ["VerifyConfig", "verify", "verify_sample", "verify_stage"]
@@ -71,14 +76,7 @@ class VerifyConfig:
     min_explanation_chars: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("min_steps", "max_completion_tokens", "min_explanation_chars"):
-            value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
-                raise ConfigError(f"verify: {name} must be a non-negative integer, got {value!r}")
-        if self.max_test_time_ratio is not None:
-            check_positive("verify", "max_test_time_ratio", self.max_test_time_ratio)
+        check_thresholds("verify", self.thresholds())
         check_positive("verify", "workers", self.workers, allow_zero=True)
         if not isinstance(self.workers, int):
             raise ConfigError(f"verify: workers must be an integer, got {self.workers!r}")
