@@ -276,3 +276,19 @@ def test_run_reads_thresholds_from_its_toml_file(tmp_path: Path) -> None:
     assert len(train) == sum(d["verdict"]["correct"] for d in verified)
     assert all(d["verdict"]["quality"]["steps"] >= 8 for d in verified if d["verdict"]["correct"])
     assert "min_steps = 8" in (out / "config.toml").read_text()
+
+
+def test_merge_sums_the_reasons() -> None:
+    from sfstream.merge import _sum_reports
+
+    total = _sum_reports(
+        [
+            {"statuses": {"low_quality": 2}, "low_quality": {"min_steps": 2}},
+            {
+                "statuses": {"low_quality": 3},
+                "low_quality": {"min_steps": 1, "min_explanation_chars": 3},
+            },
+            {"statuses": {"correct": 1}},
+        ]
+    )
+    assert total.to_dict()["low_quality"] == {"min_steps": 3, "min_explanation_chars": 3}
