@@ -148,7 +148,7 @@ def test_max_test_time_ratio_in_the_real_sandbox() -> None:
 
 def test_run_tests_exposes_cpu_time_and_peak_memory() -> None:
     burn = (
-        "x = bytearray(64 << 20)\n"
+        'x = bytearray(b"\\x01") * (64 << 20)\n'
         "n = 0\n"
         "for i in range(3_000_000):\n    n += i\n"
         "print(len(x) >> 20)\n"
