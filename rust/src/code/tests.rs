@@ -626,3 +626,16 @@ fn checker_decides_call_based_cases() {
         CodeStatus::Correct
     );
 }
+
+#[test]
+fn cases_carry_cpu_time_and_peak_memory() {
+    // 48 MiB written byte by byte, then a busy loop: both show in the case's measures.
+    let program = "x = bytearray(b'\\x01') * (48 << 20)\nn = 0\nfor i in range(2_000_000):\n    n += i\na, b = map(int, input().split())\nprint(a + b)\n";
+    let c = check(program, SUM_TESTS);
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
+    assert_eq!(c.cases.len(), 3);
+    for case in &c.cases {
+        assert!(case.max_rss_bytes >= 48 << 20, "{case:?}");
+        assert!(case.cpu > Duration::ZERO, "{case:?}");
+    }
+}
