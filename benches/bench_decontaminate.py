@@ -79,7 +79,8 @@ def core_flags(index: BenchmarkIndex, problems: list[Problem]) -> list[Flag]:
     out: list[Flag] = []
     for start in range(0, len(problems), 256):
         for found in index.check(problems[start : start + 256]):
-            out.append(None if found is None else (found["benchmark"], found["id"], found["shared"]))
+            flag = None if found is None else (found["benchmark"], found["id"], found["shared"])
+            out.append(flag)
     return out
 
 

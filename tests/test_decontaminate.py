@@ -120,7 +120,9 @@ def test_math_test_problems_in_math500_are_caught(
     assert len(copies) >= 450  # MATH500 is a subset of MATH test
     flags = benchmarks.check(copies)
     long_enough = [
-        (p, f) for p, f in zip(copies, flags, strict=True) if len(_core.ngram_words(p.problem)) >= 13
+        (p, f)
+        for p, f in zip(copies, flags, strict=True)
+        if len(_core.ngram_words(p.problem)) >= 13
     ]
     assert len(long_enough) >= 400
     for p, found in long_enough:

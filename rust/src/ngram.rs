@@ -64,8 +64,9 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
 fn word_hash(word: &str) -> u64 {
-    word.bytes()
-        .fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+    word.bytes().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// The distinct hashes of the word n-grams of `text` (empty when it has fewer than `n` words
@@ -122,7 +123,9 @@ impl NgramIndex {
     /// `InvalidInput` when `n` is 0.
     pub fn new(n: usize) -> crate::Result<Self> {
         if n == 0 {
-            return Err(crate::Error::InvalidInput("n-gram size must be at least 1".into()));
+            return Err(crate::Error::InvalidInput(
+                "n-gram size must be at least 1".into(),
+            ));
         }
         Ok(Self {
             n,

@@ -401,9 +401,7 @@ def iter_problems(
     if split is not None and (not isinstance(split, str) or not split.strip()):
         raise ConfigError(f"split must be a non-empty string, got {split!r}")
     if decontaminate is not None and decontaminate not in MODES:
-        raise ConfigError(
-            f"decontaminate must be one of {', '.join(MODES)}, got {decontaminate!r}"
-        )
+        raise ConfigError(f"decontaminate must be one of {', '.join(MODES)}, got {decontaminate!r}")
     if (
         isinstance(decontaminate_ngram, bool)
         or not isinstance(decontaminate_ngram, int)

@@ -19,6 +19,9 @@ pub fn py_ngram_hashes(py: Python<'_>, text: String, n: usize) -> PyResult<Vec<u
     detached(py, move || Ok(ngram::ngram_hashes(&text, n)))
 }
 
+/// One text's overlap as Python sees it: `(distinct n-grams, [(document, shared), ...])`.
+type PyOverlap = (u32, Vec<(u32, u32)>);
+
 /// The word n-grams of reference documents; `query` finds the documents a text shares
 /// n-grams with.
 #[pyclass(name = "NgramIndex", module = "sfstream._core")]
@@ -63,7 +66,7 @@ impl PyNgramIndex {
 
     /// For each text, `(distinct n-grams, [(document, shared n-grams), ...])`, most shared
     /// first; only documents sharing at least one n-gram are listed.
-    fn query(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<(u32, Vec<(u32, u32)>)>> {
+    fn query(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<PyOverlap>> {
         let inner = &self.0;
         detached(py, move || {
             Ok(texts
