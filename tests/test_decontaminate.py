@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from sfstream import _core
-from sfstream.collect import iter_problems
+from sfstream.collect import benchmark_index, iter_problems
 from sfstream.collect.decontaminate import BenchmarkIndex, decontaminate
 from sfstream.errors import ConfigError
 from sfstream.records import Problem
@@ -94,7 +94,7 @@ def test_bad_options_are_config_errors() -> None:
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def benchmarks(shared_data: Path) -> BenchmarkIndex:
-    return BenchmarkIndex.load(shared_data)
+    return benchmark_index(shared_data)
 
 
 def test_every_benchmark_is_loaded(benchmarks: BenchmarkIndex) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DATASETS",
     "DATA_DIR_ENV",
+    "benchmark_index",
     "collect",
     "describe_sources",
     "iter_problems",
@@ -430,10 +431,21 @@ def iter_problems(
     return _decontaminated(problems, directory, decontaminate, decontaminate_ngram)
 
 
+def benchmark_index(data_dir: str | Path | None = None, n: int = DEFAULT_NGRAM) -> BenchmarkIndex:
+    """The n-gram index of the evaluation benchmarks ``--decontaminate`` checks against, read
+    like the named datasets (``data_dir``, else ``$SFSTREAM_DATA_DIR``, else Hugging Face)."""
+    directory = _data_dir(data_dir)
+
+    def read(name: str, split: str) -> Iterator[Problem]:
+        return iter_problems([name], split=split, data_dir=directory)
+
+    return BenchmarkIndex.load(read, n)
+
+
 def _decontaminated(
     problems: Iterator[Problem], directory: Path | None, mode: Any, n: int
 ) -> Iterator[Problem]:
-    index = BenchmarkIndex.load(directory, n)
+    index = benchmark_index(directory, n)
     yield from decontaminate(problems, index, mode)
 
 

@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from sfstream._core import NgramIndex
@@ -97,24 +96,23 @@ class BenchmarkIndex:
     @classmethod
     def load(
         cls,
-        data_dir: str | Path | None,
+        read: Callable[[str, str], Iterable[Problem]],
         n: int = DEFAULT_NGRAM,
         benchmarks: Sequence[tuple[str, str]] = BENCHMARKS,
     ) -> BenchmarkIndex:
-        """Reads the benchmarks with the collect loaders and indexes them.
+        """Reads the benchmarks with ``read(SOURCE name, split)`` and indexes them; a
+        benchmark whose reading raises ``ConfigError`` is skipped with a warning.
 
         Raises:
-            ConfigError: ``n`` < 1, or no benchmark could be loaded.
+            ConfigError: ``n`` < 1, or no benchmark could be read.
         """
-        from sfstream.collect import iter_problems
-
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"decontaminate_ngram must be a positive integer, got {n!r}")
         problems: list[Problem] = []
         missing: list[str] = []
         for name, split in benchmarks:
             try:
-                loaded = list(iter_problems([name], split=split, data_dir=data_dir))
+                loaded = list(read(name, split))
             except ConfigError as exc:
                 log.warning("decontaminate: benchmark %s not checked: %s", name, exc)
                 missing.append(name)
