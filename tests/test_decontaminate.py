@@ -229,3 +229,45 @@ def test_cli_flag_and_drop(shared_data: Path, tmp_path: Path) -> None:
     # A larger n flags no more problems.
     wide, _ = _collect([*base, "--decontaminate", "flag", "--decontaminate-ngram", "30"], tmp_path)
     assert len([r for r in wide if "contamination" in r.get("meta", {})]) <= len(marked)
+
+
+def test_shipped_index_is_reproduced_by_its_script(shared_data: Path, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "index.json.gz"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "build_benchmark_ngrams.py"),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    shipped = root / "python" / "sfstream" / "data" / "benchmark_ngrams.json.gz"
+    assert out.read_bytes() == shipped.read_bytes()
+    assert len(out.read_bytes()) < 3_000_000
+
+
+def test_shipped_index_flags_like_the_data_directory(
+    shared_data: Path, benchmarks: BenchmarkIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SFSTREAM_DATA_DIR", raising=False)
+    shipped = benchmark_index()
+    assert shipped.docs == benchmarks.docs and shipped.n == 13
+    problems = [
+        *iter_problems("math", split="test", data_dir=shared_data),
+        *iter_problems("sample"),
+    ]
+    assert shipped.check(problems) == benchmarks.check(problems)
+    # Without a data directory, collect uses it.
+    flagged = [
+        p.id for p in iter_problems("sample", decontaminate="flag") if "contamination" in p.meta
+    ]
+    kept = {p.id for p in iter_problems("sample", decontaminate="drop")}
+    assert flagged and not kept & set(flagged)
+    assert len(kept) + len(flagged) == len(list(iter_problems("sample")))

@@ -77,6 +77,9 @@ class NgramIndex:
     def add(self, texts: list[str]) -> int:
         """Adds documents; returns the number of the first."""
 
+    def add_hashes(self, docs: list[list[int]]) -> int:
+        """Adds documents given by their n-gram hashes; returns the number of the first."""
+
     def query(self, texts: list[str]) -> list[tuple[int, list[tuple[int, int]]]]:
         """Per text: (its distinct n-grams, [(document, shared n-grams), ...] most shared
         first, only documents sharing at least one)."""

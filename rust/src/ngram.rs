@@ -164,6 +164,20 @@ impl NgramIndex {
         doc
     }
 
+    /// Adds a document given by the hashes of its n-grams (as [`ngram_hashes`] makes them,
+    /// for this index's n) and returns its index.
+    pub fn add_hashes(&mut self, hashes: &[u64]) -> u32 {
+        let doc = self.docs;
+        self.docs += 1;
+        let mut seen = HashSet::with_capacity(hashes.len());
+        for &h in hashes {
+            if seen.insert(h) {
+                self.postings.entry(h).or_default().push(doc);
+            }
+        }
+        doc
+    }
+
     /// The overlap of `text` with the documents.
     pub fn query(&self, text: &str) -> Overlap {
         let grams = ngram_hashes(text, self.n);
@@ -220,5 +234,9 @@ mod tests {
         assert_eq!(o.hits, vec![Hit { doc: 0, shared: 2 }]);
         assert!(index.query("two one three").hits.is_empty());
         assert!(NgramIndex::new(0).is_err());
+        let mut hashed = NgramIndex::new(3).unwrap();
+        hashed.add_hashes(&ngram_hashes("one two three four five", 3));
+        hashed.add_hashes(&ngram_hashes("seven eight nine ten", 3));
+        assert_eq!(hashed.query("x one two three four y"), o);
     }
 }

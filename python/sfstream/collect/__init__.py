@@ -432,9 +432,12 @@ def iter_problems(
 
 
 def benchmark_index(data_dir: str | Path | None = None, n: int = DEFAULT_NGRAM) -> BenchmarkIndex:
-    """The n-gram index of the evaluation benchmarks ``--decontaminate`` checks against, read
-    like the named datasets (``data_dir``, else ``$SFSTREAM_DATA_DIR``, else Hugging Face)."""
+    """The n-gram index of the evaluation benchmarks ``--decontaminate`` checks against: read
+    like the named datasets from ``data_dir`` (else ``$SFSTREAM_DATA_DIR``); without either,
+    the index shipped in the package for the default n, else their Hugging Face copies."""
     directory = _data_dir(data_dir)
+    if directory is None and n == DEFAULT_NGRAM:
+        return BenchmarkIndex.shipped()
 
     def read(name: str, split: str) -> Iterator[Problem]:
         return iter_problems([name], split=split, data_dir=directory)

@@ -11,8 +11,12 @@ whitespace collapses. A statement with fewer than n words has no n-grams and is 
 flagged.
 
 The benchmarks (:data:`BENCHMARKS`) are read with the collect stage's own loaders, from the
-data directory when it holds them, else from their Hugging Face copies. A benchmark that
-cannot be loaded is skipped with a warning; when none can be, decontamination fails.
+data directory when one is given, else from their Hugging Face copies. A benchmark that cannot
+be loaded is skipped with a warning; when none can be, decontamination fails. Without a data
+directory and with the default n, the index shipped in the package (:data:`SHIPPED`: the
+13-gram hashes and ids of the benchmark problems, no text; built by
+``scripts/build_benchmark_ngrams.py``, attribution in ``sfstream/data/ATTRIBUTION.md``) is
+used instead.
 
 A problem is never compared with the benchmark it came from: hits in the benchmark whose
 SOURCE name equals the problem's ``source`` are ignored (a ``math500`` problem is not
@@ -29,17 +33,28 @@ distinct n-grams they share and ``share`` that number over the problem's distinc
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from importlib import resources
 from typing import Any, Literal
 
-from sfstream._core import NgramIndex
+from sfstream._core import NgramIndex, ngram_hashes
 from sfstream.errors import ConfigError
 from sfstream.records import Problem
 
-__all__ = ["BENCHMARKS", "DEFAULT_NGRAM", "MODES", "BenchmarkIndex", "decontaminate"]
+__all__ = [
+    "BENCHMARKS",
+    "DEFAULT_NGRAM",
+    "MODES",
+    "SHIPPED",
+    "BenchmarkIndex",
+    "decontaminate",
+    "shipped_index_bytes",
+]
 
 log = logging.getLogger("sfstream.collect")
 
@@ -62,6 +77,9 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("mbpp", "test"),
     ("livecodebench", "test"),
 )
+
+#: The precomputed index in the package data (13-grams).
+SHIPPED = "benchmark_ngrams.json.gz"
 
 #: Problems checked per call into the core.
 BATCH = 256
@@ -92,6 +110,22 @@ class BenchmarkIndex:
             texts.append(p.problem)
         index.add(texts)
         return cls(n, index, tuple(docs))
+
+    @classmethod
+    def shipped(cls) -> BenchmarkIndex:
+        """The index shipped in the package (n = 13).
+
+        Raises:
+            ConfigError: the file is missing from the installed package.
+        """
+        ref = resources.files("sfstream") / "data" / SHIPPED
+        if not ref.is_file():
+            raise ConfigError(f"the benchmark index is missing: sfstream/data/{SHIPPED}")
+        data = json.loads(gzip.decompress(ref.read_bytes()))
+        index = NgramIndex(int(data["n"]))
+        docs = tuple((str(bench), str(ident)) for bench, ident, _ in data["docs"])
+        index.add_hashes([[int(h, 16) for h in hashes] for _, _, hashes in data["docs"]])
+        return cls(int(data["n"]), index, docs)
 
     @classmethod
     def load(
@@ -153,6 +187,15 @@ class BenchmarkIndex:
                 break
             out.append(found)
         return out
+
+
+def shipped_index_bytes(problems: Iterable[Problem], n: int = DEFAULT_NGRAM) -> bytes:
+    """The file :meth:`BenchmarkIndex.shipped` reads, for these benchmark problems (their
+    ``source`` names the benchmark): gzipped JSON of the n-gram hashes (hex) of each problem,
+    byte-for-byte reproducible."""
+    docs = [[p.source, p.id, [f"{h:016x}" for h in ngram_hashes(p.problem, n)]] for p in problems]
+    text = json.dumps({"n": n, "docs": docs}, separators=(",", ":"), sort_keys=True)
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
 def decontaminate(

@@ -64,6 +64,21 @@ impl PyNgramIndex {
         })
     }
 
+    /// Adds documents given by the hashes of their n-grams (from `ngram_hashes` with this
+    /// index's n); returns the index of the first.
+    fn add_hashes(&mut self, py: Python<'_>, docs: Vec<Vec<u64>>) -> PyResult<u32> {
+        let inner = &mut self.0;
+        detached(py, move || {
+            let first = u32::try_from(inner.len()).map_err(|_| {
+                crate::Error::InvalidInput("too many documents in one index".into())
+            })?;
+            for hashes in &docs {
+                inner.add_hashes(hashes);
+            }
+            Ok(first)
+        })
+    }
+
     /// For each text, `(distinct n-grams, [(document, shared n-grams), ...])`, most shared
     /// first; only documents sharing at least one n-gram are listed.
     fn query(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<PyOverlap>> {
