@@ -15,7 +15,7 @@ data directory when one is given, else from their Hugging Face copies. A benchma
 be loaded is skipped with a warning; when none can be, decontamination fails. Without a data
 directory and with the default n, the index shipped in the package (:data:`SHIPPED`: the
 13-gram hashes and ids of the benchmark problems, no text; built by
-``scripts/build_benchmark_ngrams.py``, attribution in ``sfstream/data/ATTRIBUTION.md``) is
+``scripts/build_benchmark_ngrams.py``, attribution in ``sfstream/data/BENCHMARK_NGRAMS.md``) is
 used instead.
 
 A problem is never compared with the benchmark it came from: hits in the benchmark whose
