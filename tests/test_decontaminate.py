@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -271,3 +272,25 @@ def test_shipped_index_flags_like_the_data_directory(
     kept = {p.id for p in iter_problems("sample", decontaminate="drop")}
     assert flagged and not kept & set(flagged)
     assert len(kept) + len(flagged) == len(list(iter_problems("sample")))
+
+
+def test_run_flags_with_the_shipped_index(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SFSTREAM_DATA_DIR"}
+    proc = subprocess.run(
+        [*SFSTREAM, "run", "-q", "--decontaminate", "flag", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = tmp_path / "out"
+    assert 'decontaminate = "flag"' in (out / "config.toml").read_text(encoding="utf-8")
+    expected = {
+        p.id for p in iter_problems("sample", decontaminate="flag") if "contamination" in p.meta
+    }
+    rows = [orjson.loads(x) for x in (out / "verified.jsonl").read_bytes().splitlines() if x]
+    marked = {r["id"] for r in rows if "contamination" in r["meta"]}
+    assert marked and marked <= expected
+    assert all(r["id"] in marked for r in rows if r["id"] in expected)
