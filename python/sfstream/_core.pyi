@@ -7,6 +7,7 @@ __all__ = [
     "DEFAULT_JUDGE",
     "JUDGE_MODES",
     "InvalidInputError",
+    "NgramIndex",
     "SandboxError",
     "SfstreamError",
     "StopFlag",
@@ -17,6 +18,8 @@ __all__ = [
     "extract_program",
     "gold_answer",
     "last_box",
+    "ngram_hashes",
+    "ngram_words",
     "normalize_answer",
     "run_tests",
     "sandbox_capabilities",
@@ -56,6 +59,36 @@ class StopFlag:
 
     def is_set(self) -> bool:
         """Whether the flag is set."""
+
+@final
+class NgramIndex:
+    """The word n-grams of reference documents (numbered in the order they are added)."""
+
+    def __new__(cls, n: int) -> NgramIndex: ...
+    @property
+    def n(self) -> int:
+        """The n-gram size."""
+
+    @property
+    def ngram_count(self) -> int:
+        """Distinct n-grams over all documents."""
+
+    def __len__(self) -> int: ...
+    def add(self, texts: list[str]) -> int:
+        """Adds documents; returns the number of the first."""
+
+    def add_hashes(self, docs: list[list[int]]) -> int:
+        """Adds documents given by their n-gram hashes; returns the number of the first."""
+
+    def query(self, texts: list[str]) -> list[tuple[int, list[tuple[int, int]]]]:
+        """Per text: (its distinct n-grams, [(document, shared n-grams), ...] most shared
+        first, only documents sharing at least one)."""
+
+def ngram_words(text: str) -> list[str]:
+    """The words of a text after the decontamination normalisation."""
+
+def ngram_hashes(text: str, n: int) -> list[int]:
+    """The distinct 64-bit hashes of the word n-grams of a text, in order of first occurrence."""
 
 def extract_answer(text: str, anchored: bool = True, strict: bool = False) -> str | None:
     """The final answer of a completion (last ``\\boxed{}``, else "the answer is X"), raw.

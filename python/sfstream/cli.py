@@ -167,6 +167,21 @@ def _collect_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         help="directory of named datasets (default: $SFSTREAM_DATA_DIR)",
     )
     o.add(
+        "--decontaminate",
+        field="decontaminate",
+        choices=["flag", "drop"],
+        help="check every problem against the evaluation benchmarks (MATH500, AIME 2024/2025, "
+        "AMC 2023, GSM8K test, HumanEval, MBPP test, LiveCodeBench) by word n-gram overlap: "
+        "flag adds meta.contamination, drop removes the problem",
+    )
+    o.add(
+        "--decontaminate-ngram",
+        field="decontaminate_ngram",
+        type=_positive,
+        metavar="N",
+        help="n-gram size for --decontaminate (default 13)",
+    )
+    o.add(
         "--shard",
         field="shard",
         type=_shard,

@@ -106,6 +106,8 @@ class RunConfig:
         limit: Problems per source.
         seed: Shuffle seed for ``limit``.
         data_dir: Directory holding the named datasets.
+        decontaminate: ``flag`` or ``drop`` problems that overlap an evaluation benchmark.
+        decontaminate_ngram: The n-gram size of that check.
         shard: Run only this shard of the problems (``Shard`` or ``"I/N"``).
         generate: A ``GenerateConfig`` (the replay backend by default).
         verify: Options of the verify stage.
@@ -122,6 +124,8 @@ class RunConfig:
     limit: int | None = None
     seed: int | None = None
     data_dir: str | None = None
+    decontaminate: str | None = None
+    decontaminate_ngram: int = 13
     shard: Shard | None = None
     generate: Any = field(default_factory=_default_generate)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
@@ -152,7 +156,16 @@ def _section(cls: Any, data: Any, name: str, path: str) -> Any:
         raise ConfigError(f"{path}: [{name}]: {e}") from None
 
 
-_COLLECT_KEYS = ("sources", "split", "limit", "seed", "data_dir", "shard")
+_COLLECT_KEYS = (
+    "sources",
+    "split",
+    "limit",
+    "seed",
+    "data_dir",
+    "decontaminate",
+    "decontaminate_ngram",
+    "shard",
+)
 
 
 def load_config(
@@ -233,7 +246,7 @@ def load_config(
             raise ConfigError(f"{where}: [collect] sources must be a list of strings")
         if sources:
             kwargs["sources"] = tuple(sources)
-    for key in ("split", "limit", "seed", "data_dir"):
+    for key in ("split", "limit", "seed", "data_dir", "decontaminate", "decontaminate_ngram"):
         if key in coll:
             kwargs[key] = coll[key]
     if coll.get("shard") is not None:
@@ -275,6 +288,8 @@ def effective_config(config: RunConfig) -> dict[str, Any]:
             "limit": config.limit,
             "seed": config.seed,
             "data_dir": config.data_dir,
+            "decontaminate": config.decontaminate,
+            "decontaminate_ngram": config.decontaminate_ngram if config.decontaminate else None,
             "shard": None if config.shard is None else str(config.shard),
         },
         "generate": gen,
@@ -587,6 +602,8 @@ async def run_async(
             limit=config.limit,
             seed=config.seed,
             data_dir=config.data_dir,
+            decontaminate=config.decontaminate,
+            decontaminate_ngram=config.decontaminate_ngram,
         )
         if config.shard is not None:
             source = config.shard.filter(source)

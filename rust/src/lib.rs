@@ -2,6 +2,7 @@
 //!
 //! * [`math`] extracts final answers from model completions and compares them with gold answers.
 //! * [`code`] extracts programs from completions and checks them against test cases.
+//! * [`ngram`] finds word n-gram overlap between texts and reference documents.
 //! * [`sandbox`] runs untrusted programs under resource limits; it is the only module that spawns
 //!   processes.
 //!
@@ -11,6 +12,7 @@
 pub mod code;
 pub mod error;
 pub mod math;
+pub mod ngram;
 pub mod sandbox;
 
 #[cfg(feature = "python")]

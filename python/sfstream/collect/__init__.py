@@ -45,6 +45,7 @@ import anyio.to_thread
 
 from sfstream.collect import files, hf
 from sfstream.collect.code_datasets import CODE_DATASETS
+from sfstream.collect.decontaminate import DEFAULT_NGRAM, MODES, BenchmarkIndex, decontaminate
 from sfstream.collect.generic import map_generic_row
 from sfstream.collect.math_datasets import MATH_DATASETS
 from sfstream.collect.rows import RowError, SkipRow, last_boxed
@@ -57,6 +58,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DATASETS",
     "DATA_DIR_ENV",
+    "benchmark_index",
     "collect",
     "describe_sources",
     "iter_problems",
@@ -359,6 +361,8 @@ def iter_problems(
     limit: int | None = None,
     seed: int | None = None,
     data_dir: str | Path | None = None,
+    decontaminate: str | None = None,
+    decontaminate_ngram: int = DEFAULT_NGRAM,
 ) -> Iterator[Problem]:
     """Loads problems from one or more sources, synchronously.
 
@@ -374,6 +378,10 @@ def iter_problems(
         seed: Shuffle each source's problems deterministically with ``random.Random(seed)``
             before ``limit`` applies; without a seed the first problems in file order are kept.
         data_dir: Directory laid out like the shared data; default ``$SFSTREAM_DATA_DIR``.
+        decontaminate: ``flag`` or ``drop`` the problems sharing a word n-gram with an
+            evaluation benchmark (see :mod:`~sfstream.collect.decontaminate`); the benchmarks
+            are read from ``data_dir`` when the first problem is requested. None: no check.
+        decontaminate_ngram: The n of the n-grams.
 
     Returns:
         An iterator of validated :class:`~sfstream.records.Problem` records. A problem whose
@@ -393,6 +401,16 @@ def iter_problems(
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     if split is not None and (not isinstance(split, str) or not split.strip()):
         raise ConfigError(f"split must be a non-empty string, got {split!r}")
+    if decontaminate is not None and decontaminate not in MODES:
+        raise ConfigError(f"decontaminate must be one of {', '.join(MODES)}, got {decontaminate!r}")
+    if (
+        isinstance(decontaminate_ngram, bool)
+        or not isinstance(decontaminate_ngram, int)
+        or decontaminate_ngram < 1
+    ):
+        raise ConfigError(
+            f"decontaminate_ngram must be a positive integer, got {decontaminate_ngram!r}"
+        )
     if not sources:
         raise ConfigError(
             f"no source given: expected one or more of {', '.join(known_sources())}"
@@ -407,7 +425,31 @@ def iter_problems(
             continue
         labels.add(src.label)
         resolved.append(src)
-    return _generate(resolved, limit, seed)
+    problems = _generate(resolved, limit, seed)
+    if decontaminate is None:
+        return problems
+    return _decontaminated(problems, directory, decontaminate, decontaminate_ngram)
+
+
+def benchmark_index(data_dir: str | Path | None = None, n: int = DEFAULT_NGRAM) -> BenchmarkIndex:
+    """The n-gram index of the evaluation benchmarks ``--decontaminate`` checks against: read
+    like the named datasets from ``data_dir`` (else ``$SFSTREAM_DATA_DIR``); without either,
+    the index shipped in the package for the default n, else their Hugging Face copies."""
+    directory = _data_dir(data_dir)
+    if directory is None and n == DEFAULT_NGRAM:
+        return BenchmarkIndex.shipped()
+
+    def read(name: str, split: str) -> Iterator[Problem]:
+        return iter_problems([name], split=split, data_dir=directory)
+
+    return BenchmarkIndex.load(read, n)
+
+
+def _decontaminated(
+    problems: Iterator[Problem], directory: Path | None, mode: Any, n: int
+) -> Iterator[Problem]:
+    index = benchmark_index(directory, n)
+    yield from decontaminate(problems, index, mode)
 
 
 def _next_chunk(it: Iterator[Problem], size: int) -> list[Problem]:
@@ -421,6 +463,8 @@ async def collect(
     limit: int | None = None,
     seed: int | None = None,
     data_dir: str | Path | None = None,
+    decontaminate: str | None = None,
+    decontaminate_ngram: int = DEFAULT_NGRAM,
 ) -> AsyncIterator[Problem]:
     """The collect stage as an async generator.
 
@@ -435,7 +479,15 @@ async def collect(
     Raises:
         ConfigError: as :func:`iter_problems`.
     """
-    it = iter_problems(sources, split=split, limit=limit, seed=seed, data_dir=data_dir)
+    it = iter_problems(
+        sources,
+        split=split,
+        limit=limit,
+        seed=seed,
+        data_dir=data_dir,
+        decontaminate=decontaminate,
+        decontaminate_ngram=decontaminate_ngram,
+    )
     try:
         while True:
             chunk = await anyio.to_thread.run_sync(_next_chunk, it, CHUNK_SIZE)

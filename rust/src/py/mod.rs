@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod code;
 mod math;
+mod ngram;
 
 pyo3::create_exception!(_core, SfstreamError, pyo3::exceptions::PyException);
 pyo3::create_exception!(_core, InvalidInputError, SfstreamError);
@@ -43,6 +44,8 @@ mod _core {
     use super::math::{
         py_check_math, py_extract_answer, py_gold_answer, py_last_box, py_normalize_answer,
     };
+    #[pymodule_export]
+    use super::ngram::{py_ngram_hashes, py_ngram_words, PyNgramIndex};
     #[pymodule_export]
     use super::{InvalidInputError, SandboxError, SfstreamError, StoppedError};
 
