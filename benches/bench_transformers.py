@@ -5,8 +5,9 @@ The backend needs torch, which only the vLLM environment has, so a worker proces
 (``transformers_worker.py``, the model loaded once) and generates on request; the benchmark
 alternates the reference (batch size 1: one sample at a time, the loop the backend ran before
 batching) and batch size 8 on the same problems with the same settings, and reports the median
-seconds of each and their ratio. What is asserted is correctness (every (id, sample_index)
-once, well-formed samples in both), never the ratio.
+seconds of each and their ratio (and the ratio of the fastest rounds). torch runs on one
+thread in the worker, for both sides alike. What is asserted is correctness (every
+(id, sample_index) once, well-formed samples in both), never the ratio.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def check(answer: dict[str, Any]) -> int:
 @pytest.mark.vllm
 @pytest.mark.timeout(1800)
 def test_transformers_batch_8_vs_one_at_a_time(benchmark: Any) -> None:
-    rounds = 3
+    rounds = 5
     worker = Worker()
     one: list[float] = []
     batched: list[float] = []
@@ -118,6 +119,7 @@ def test_transformers_batch_8_vs_one_at_a_time(benchmark: Any) -> None:
         "completion_tokens_one_at_a_time": tokens["one"],
         "completion_tokens_batched": tokens["batched"],
         "speedup_batched_over_one_at_a_time": round(one_median / batched_median, 2),
+        "speedup_of_fastest_rounds": round(min(one) / min(batched), 2),
     }
     benchmark.extra_info.update(info)
     print("\nbenchmark (transformers batching):", orjson.dumps(info).decode())

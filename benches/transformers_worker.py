@@ -21,6 +21,10 @@ def main() -> None:
     model = sys.argv[2]
     import anyio
     import orjson
+    import torch
+
+    # One thread: the machine's cores are shared, and both sides get the same.
+    torch.set_num_threads(1)
     from sfstream.generate import GenerateConfig, generate
     from sfstream.records import Problem
 

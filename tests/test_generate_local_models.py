@@ -237,6 +237,11 @@ def test_transformers_batch_sizes_give_the_same_samples(tmp_path: Path) -> None:
     for key in wanted:
         counts = {runs[size][key]["usage"]["prompt_tokens"] for size in runs}
         assert len(counts) == 1, (key, counts)
+    # Each sample draws from its own seeded generator whatever its batch: the completions
+    # agree across batch sizes, but for a rare last-bit difference of a padded batch's logits.
+    for size in (3, 8):
+        same = sum(runs[size][k]["completion"] == runs[1][k]["completion"] for k in wanted)
+        assert same >= 0.8 * len(wanted), (size, same, len(wanted))
     # Both ways of finishing occur in this run (fixed seed and model), each in a batch with
     # samples that went on: a sample that hit the end-of-sequence token stopped on its own.
     reasons = {r["finish_reason"] for r in runs[8].values()}
