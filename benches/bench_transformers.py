@@ -24,7 +24,8 @@ import pytest
 import vllm_server as vllm_plugin
 
 WORKER = Path(__file__).resolve().parent / "transformers_worker.py"
-PROBLEMS, N, MAX_TOKENS, BATCH = 24, 2, 48, 8
+# n = 1: one problem at a time is then one sample at a time, as the loop before batching ran.
+PROBLEMS, N, MAX_TOKENS, BATCH = 48, 1, 128, 8
 
 
 class Worker:

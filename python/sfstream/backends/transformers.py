@@ -125,52 +125,61 @@ class _Sampler:
     """A logits processor that draws each row's next token with the row's own temperature,
     ``top_k``, ``top_p`` and generator, and leaves only that token possible (``generate`` then
     runs greedily, so it picks exactly the drawn token). Rows at temperature 0 keep their
-    logits: greedy."""
+    logits: greedy.
+
+    The filtering runs on the whole batch at once; each row then draws one uniform number from
+    its own generator and takes the token where its cumulative probability passes it.
+    """
 
     def __init__(self, rows: list[_Row], device: Any) -> None:
         import torch
 
-        self.settings: list[tuple[float, int, float | None, Any]] = []
+        temperatures, top_ks, top_ps = [], [], []
+        self.generators: list[Any] = []
         for row in rows:
             params = row.params
             top_k = params.extra.get("top_k")
+            temperatures.append(params.temperature if params.temperature > 0 else 1.0)
+            top_ks.append(top_k if isinstance(top_k, int) and top_k > 0 else 2**62)
+            top_ps.append(params.top_p if params.top_p is not None else 2.0)
             generator = None
             if params.seed is not None and params.temperature > 0:
                 generator = torch.Generator(device=device)
                 generator.manual_seed(
                     request_seed(params.seed, row.job.prepared.problem.id, row.index)
                 )
-            self.settings.append(
-                (
-                    params.temperature,
-                    top_k if isinstance(top_k, int) and top_k > 0 else 0,
-                    params.top_p,
-                    generator,
-                )
-            )
+            self.generators.append(generator)
+        self.device = device
+        self.sampled = torch.tensor([r.params.temperature > 0 for r in rows], device=device)
+        self.temperatures = torch.tensor(temperatures, device=device).unsqueeze(1)
+        self.top_ks = torch.tensor(top_ks, device=device).unsqueeze(1)
+        self.top_ps = torch.tensor(top_ps, device=device).unsqueeze(1)
+        self.any_sampled = bool(self.sampled.any())
+        self.filtered = any(k < 2**62 for k in top_ks) or any(p < 1 for p in top_ps)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        out = scores.clone()
-        for i, (temperature, top_k, top_p, generator) in enumerate(self.settings):
-            if temperature <= 0:
-                continue
-            logits = scores[i].float() / temperature
-            if top_k:
-                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[-1]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            if top_p is not None and top_p < 1:
-                ordered, order = torch.sort(logits, descending=True)
-                cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
-                drop = cumulative - torch.softmax(ordered, dim=-1) >= top_p  # keeps the first
-                logits = logits.index_fill(0, order[drop], float("-inf"))
-            probs = torch.softmax(logits, dim=-1)
-            token = torch.multinomial(probs, 1, generator=generator)
-            row = torch.full_like(out[i], float("-inf"))
-            row[token] = 0.0
-            out[i] = row
-        return out
+        if not self.any_sampled:
+            return scores
+        logits = scores.float() / self.temperatures
+        if self.filtered:
+            ordered, order = torch.sort(logits, dim=-1, descending=True)
+            ranks = torch.arange(ordered.shape[-1], device=ordered.device).unsqueeze(0)
+            ordered = ordered.masked_fill(ranks >= self.top_ks, float("-inf"))
+            probs = torch.softmax(ordered, dim=-1)
+            before = probs.cumsum(dim=-1) - probs  # mass of the tokens ranked above each one
+            ordered = ordered.masked_fill(before >= self.top_ps, float("-inf"))  # keeps the 1st
+        else:  # no top_k or top_p: any order of the vocabulary will do
+            ordered, order = logits, None
+        cdf = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+        draws = torch.cat(
+            [torch.rand(1, generator=g, device=self.device) for g in self.generators]
+        ).unsqueeze(1)
+        picked = torch.searchsorted(cdf, draws * cdf[:, -1:]).clamp(max=cdf.shape[-1] - 1)
+        tokens = picked if order is None else order.gather(1, picked)
+        only = torch.full_like(scores, float("-inf")).scatter(1, tokens, 0.0)
+        return torch.where(self.sampled.unsqueeze(1), only, scores)
 
 
 class _Stopper:
@@ -184,20 +193,21 @@ class _Stopper:
         self.tokenizer = tokenizer
         #: Per row: (tokens kept, text cut at a stop string or None, finish reason).
         self.ends: list[tuple[int, str | None, str] | None] = [None] * len(rows)
+        self.tokens: list[list[int]] = [[] for _ in rows]  # generated so far, while running
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
         made = int(input_ids.shape[1]) - self.width
-        done = []
+        last = input_ids[:, -1].tolist()
         for i, row in enumerate(self.rows):
             if self.ends[i] is None:
-                self.ends[i] = self._check(row, input_ids[i, self.width :].tolist(), made)
-            done.append(self.ends[i] is not None)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+                self.tokens[i].append(last[i])
+                self.ends[i] = self._check(row, self.tokens[i], made)
+        return torch.tensor([e is not None for e in self.ends], device=input_ids.device)
 
     def _check(self, row: _Row, tokens: list[int], made: int) -> tuple[int, str | None, str] | None:
-        if self.eos is not None and tokens and tokens[-1] == self.eos:
+        if self.eos is not None and tokens[-1] == self.eos:
             return made - 1, None, "stop"
         if row.params.stop:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
