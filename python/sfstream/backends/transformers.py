@@ -292,8 +292,14 @@ class TransformersBackend(Backend):
                 if len(self._queue) >= self.batch_size:
                     break
                 await anyio.lowlevel.checkpoint()
-            key = self._queue[0].batch_key()
-            batch = [r for r in self._queue if r.batch_key() == key][: self.batch_size]
+            # The oldest queued sample, and the ones whose prompts are closest to it in length
+            # (less padding to compute).
+            first = self._queue[0]
+            key, length = first.batch_key(), len(first.job.prepared.prompt)
+            batch = sorted(
+                (r for r in self._queue if r.batch_key() == key),
+                key=lambda r: abs(len(r.job.prepared.prompt) - length),
+            )[: self.batch_size]
             taken = {id(r) for r in batch}
             self._queue = [r for r in self._queue if id(r) not in taken]
             try:
