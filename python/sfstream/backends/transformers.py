@@ -304,18 +304,22 @@ class TransformersBackend(Backend):
             self._queue = [r for r in self._queue if id(r) not in taken]
             try:
                 samples = await anyio.to_thread.run_sync(self._run, batch)
-            except (RuntimeError, ValueError) as e:  # e.g. a prompt longer than the context
-                samples = [
-                    error_samples(
-                        r.job.prepared.problem, [r.index], f"{type(e).__name__}: {e}", self.name
-                    )[0]
-                    for r in batch
-                ]
+            except (RuntimeError, ValueError):  # e.g. a prompt longer than the context
+                # One sample alone at a time, so one bad prompt fails only its own samples.
+                samples = [await self._run_alone(r) for r in batch]
             for row, sample in zip(batch, samples, strict=True):
                 row.job.samples.append(sample)
                 row.job.pending -= 1
                 if row.job.pending == 0:
                     row.job.done.set()
+
+    async def _run_alone(self, row: _Row) -> Sample:
+        try:
+            [sample] = await anyio.to_thread.run_sync(self._run, [row])
+        except (RuntimeError, ValueError) as e:
+            problem = row.job.prepared.problem
+            [sample] = error_samples(problem, [row.index], f"{type(e).__name__}: {e}", self.name)
+        return sample
 
     def _run(self, rows: list[_Row]) -> list[Sample]:
         import torch
