@@ -148,3 +148,157 @@ def test_transformers_backend_on_the_tiny_model(tmp_path: Path) -> None:
         (r["id"], r["sample_index"]): r["completion"] for r in again
     }
     assert sys.executable  # the test environment itself never imported torch
+
+
+# -- the batched transformers backend ----------------------------------------------------------
+
+
+def _generate_in_vllm_env(tmp_path: Path, items: list[Problem], *args: str) -> list[dict[str, Any]]:
+    """Runs ``sfstream generate --backend transformers`` on the tiny model with the vLLM
+    environment's python (see the module docs) and returns the samples written."""
+    python = vllm_plugin._vllm_python()
+    model_dir = vllm_plugin._tiny_model(python)
+    source = tmp_path / "problems.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(p.to_dict()) + b"\n" for p in items))
+    out = tmp_path / f"samples-{len(list(tmp_path.iterdir()))}.jsonl"
+    launcher = (
+        "import runpy, site, sys; site.addsitedir(sys.argv.pop(1)); "
+        "sys.argv[0] = 'sfstream'; runpy.run_module('sfstream', run_name='__main__')"
+    )
+    proc = subprocess.run(
+        [
+            str(python),
+            "-c",
+            launcher,
+            sysconfig.get_paths()["purelib"],
+            "generate",
+            "-q",
+            "--backend",
+            "transformers",
+            "--model",
+            str(model_dir),
+            "-i",
+            str(source),
+            "-o",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+
+def _varied_problems(count: int) -> list[Problem]:
+    """Prompts of different lengths, so a batch really needs its left padding."""
+    return [
+        Problem(
+            id=f"b/{i}",
+            domain="math",
+            source="t",
+            problem=" ".join([f"What is {i} + {i * 7}?"] * (1 + i % 4)),
+            answer=str(i * 8),
+        )
+        for i in range(count)
+    ]
+
+
+def _check_well_formed(rows: list[dict[str, Any]], max_tokens: int) -> None:
+    for row in rows:
+        assert row["finish_reason"] in ("stop", "length"), row
+        assert isinstance(row["completion"], str)
+        usage = row["usage"]
+        assert usage["prompt_tokens"] > 10
+        assert 0 <= usage["completion_tokens"] <= max_tokens
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+        # Without stop strings, only the end-of-sequence token stops a sample early.
+        assert (row["finish_reason"] == "length") == (usage["completion_tokens"] == max_tokens)
+
+
+@pytest.mark.vllm
+@pytest.mark.timeout(600)
+def test_transformers_batch_sizes_give_the_same_samples(tmp_path: Path) -> None:
+    items = _varied_problems(7)
+    common = ["-n", "3", "--max-tokens", "40", "--seed", "11", "--temperature", "0.9"]
+    wanted = sorted((p.id, i) for p in items for i in range(3))
+    runs = {}
+    for size in (1, 3, 8):
+        rows = _generate_in_vllm_env(tmp_path, items, *common, "--batch-size", str(size))
+        assert sorted((r["id"], r["sample_index"]) for r in rows) == wanted
+        _check_well_formed(rows, 40)
+        prompts = {p.id: p.problem for p in items}
+        assert all(r["problem"] == prompts[r["id"]] for r in rows)
+        runs[size] = {(r["id"], r["sample_index"]): r for r in rows}
+    # Each prompt is tokenized alone, whatever its batch: the same prompt token counts.
+    for key in wanted:
+        counts = {runs[size][key]["usage"]["prompt_tokens"] for size in runs}
+        assert len(counts) == 1, (key, counts)
+    # Each sample draws from its own seeded generator whatever its batch: the completions
+    # agree across batch sizes, but for a rare last-bit difference of a padded batch's logits.
+    for size in (3, 8):
+        same = sum(runs[size][k]["completion"] == runs[1][k]["completion"] for k in wanted)
+        assert same >= 0.8 * len(wanted), (size, same, len(wanted))
+    # Both ways of finishing occur in this run (fixed seed and model), each in a batch with
+    # samples that went on: a sample that hit the end-of-sequence token stopped on its own.
+    reasons = {r["finish_reason"] for r in runs[8].values()}
+    assert reasons == {"stop", "length"}, reasons
+
+
+@pytest.mark.vllm
+@pytest.mark.timeout(300)
+def test_transformers_stop_strings_end_one_sample(tmp_path: Path) -> None:
+    items = _varied_problems(4)
+    plain = _generate_in_vllm_env(
+        tmp_path, items, "--max-tokens", "40", "--seed", "4", "--temperature", "0"
+    )
+    # Greedy: a stop string taken from one sample's own text must end exactly that sample
+    # there, while the others of the batch run on as they did.
+    target = max(plain, key=lambda r: len(r["completion"]))
+    stop = target["completion"][len(target["completion"]) // 2 :][:3]
+    assert stop.strip(), target
+    stopped = _generate_in_vllm_env(
+        tmp_path,
+        items,
+        "--max-tokens",
+        "40",
+        "--seed",
+        "4",
+        "--temperature",
+        "0",
+        "--stop",
+        stop,
+        "--batch-size",
+        "4",
+    )
+    by_id = {r["id"]: r for r in stopped}
+    for before in plain:
+        after = by_id[before["id"]]
+        cut = before["completion"].find(stop)
+        if cut < 0:
+            assert after["completion"] == before["completion"]
+            assert after["finish_reason"] == before["finish_reason"]
+        else:
+            assert after["completion"] == before["completion"][:cut]
+            assert after["finish_reason"] == "stop"
+            assert after["usage"]["completion_tokens"] < before["usage"]["completion_tokens"]
+    assert by_id[target["id"]]["finish_reason"] == "stop"
+
+
+@pytest.mark.vllm
+@pytest.mark.timeout(300)
+def test_transformers_batch_larger_than_the_pending_samples(tmp_path: Path) -> None:
+    items = _varied_problems(2)
+    rows = _generate_in_vllm_env(
+        tmp_path, items, "-n", "2", "--max-tokens", "16", "--seed", "1", "--batch-size", "32"
+    )
+    assert sorted((r["id"], r["sample_index"]) for r in rows) == [
+        ("b/0", 0),
+        ("b/0", 1),
+        ("b/1", 0),
+        ("b/1", 1),
+    ]
+    _check_well_formed(rows, 16)

@@ -305,6 +305,13 @@ def _generate_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         help="per request (default 3600)",
     )
     o.add("--max-retries", field="max_retries", type=int, metavar="N")
+    o.add(
+        "--batch-size",
+        field="batch_size",
+        type=_positive,
+        metavar="B",
+        help="--backend transformers: samples generated together in one batch (default 8)",
+    )
     if not run:  # run keeps its journal in its output folder
         o.add(
             "--journal",

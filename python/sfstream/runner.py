@@ -84,6 +84,7 @@ _NOT_IN_STATE = {
         "metrics_interval",
         "timeout",
         "max_retries",
+        "batch_size",
         "journal",
     },
     "verify": {"workers"},

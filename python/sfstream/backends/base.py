@@ -93,6 +93,8 @@ class GenerateConfig:
         metrics_interval: With ``"auto"``, seconds between readings of ``/metrics``.
         timeout: Seconds one request may take (long: reasoning traces take minutes).
         max_retries: Retries of one request after a transient failure.
+        batch_size: ``transformers`` backend: samples generated together in one padded batch
+            (samples of several problems share a batch; each stops on its own).
         journal: Append-only file that makes the run resumable (``openai`` and
             ``transformers`` backends; see the module docs).
         replay_path: Recorded completions for ``replay`` (default: the bundled file).
@@ -125,6 +127,7 @@ class GenerateConfig:
     metrics_interval: float = 1.0
     timeout: float = 3600.0
     max_retries: int = 8
+    batch_size: int = 8
     journal: str | None = None
     replay_path: str | None = None
     templates: str | None = None
@@ -152,6 +155,7 @@ class GenerateConfig:
             ("concurrency", None if self.concurrency == "auto" else self.concurrency, 1),
             ("max_concurrency", self.max_concurrency, 1),
             ("max_retries", self.max_retries, 0),
+            ("batch_size", self.batch_size, 1),
         ):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < low
