@@ -56,6 +56,8 @@ class _State:
     delay: float = 0.0
     stall: float = 5.0
     answered: int = 0
+    in_flight: int = 0
+    peak: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     seen: list[Seen] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -116,6 +118,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        counted = self.path.endswith("completions")
+        if counted:
+            with self.state.lock:
+                self.state.in_flight += 1
+                self.state.peak = max(self.state.peak, self.state.in_flight)
+        try:
+            status, payload = self._upstream(method, raw)
+        finally:
+            # Out of flight before the client can see the answer, so the proxy never counts
+            # more requests in flight than the client has.
+            if counted:
+                with self.state.lock:
+                    self.state.in_flight -= 1
+        if fault == "one-choice" and status == 200:
+            answer = json.loads(payload)
+            answer["choices"] = answer["choices"][:1]
+            payload = json.dumps(answer).encode()
+        self._reply(status, payload)
+        with self.state.lock:
+            self.state.answered += 1
+
+    def _upstream(self, method: str, raw: bytes) -> tuple[int, bytes]:
         if self.state.delay and self.path.endswith("completions"):
             time.sleep(self.state.delay)
         request = urllib.request.Request(
@@ -134,13 +158,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except urllib.error.HTTPError as e:
             status, payload = e.code, e.read()
             e.close()
-        if fault == "one-choice" and status == 200:
-            answer = json.loads(payload)
-            answer["choices"] = answer["choices"][:1]
-            payload = json.dumps(answer).encode()
-        self._reply(status, payload)
-        with self.state.lock:
-            self.state.answered += 1
+        return status, payload
 
     def do_POST(self) -> None:
         self._forward("POST")
@@ -201,6 +219,12 @@ class FaultInjectingProxy:
         """The requests received so far."""
         with self.state.lock:
             return list(self.state.seen)
+
+    @property
+    def peak(self) -> int:
+        """The most completion requests it was forwarding at once."""
+        with self.state.lock:
+            return self.state.peak
 
     @property
     def answered(self) -> int:

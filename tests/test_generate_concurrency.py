@@ -287,9 +287,11 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
     assert n_fast + n_slow == 40
     assert n_slow >= 2 and n_fast > 2 * n_slow
 
-    # Equal servers both take a real share. Not an even one: the proxies run as threads of
-    # this process, and which of them the scheduler favours shifts the split (from 20/20 to
-    # 13/27 in repeated runs on the same server).
+    # Equal servers are used side by side: each new request goes to the one with fewer in
+    # flight, so neither ever holds more than half of the 4 (sending to the first with room
+    # would put all 4 on one). How many each answers in total is not checked: the proxies run
+    # as threads of this process, and which of them the scheduler favours shifts the split
+    # (20/20, 13/27, 6/34 seen on the same server).
     with (
         FaultInjectingProxy(vllm_server.root, {}) as a,
         FaultInjectingProxy(vllm_server.root, {}) as b,
@@ -302,7 +304,9 @@ async def test_two_servers_balanced(vllm_server: Any) -> None:
         )
         samples = await run_generate(config, items)
         n_a, n_b = len(a.seen), len(b.seen)
-    assert len(samples) == 40 and n_a + n_b == 40 and min(n_a, n_b) >= 8
+        peaks = (a.peak, b.peak)
+    assert len(samples) == 40 and n_a + n_b == 40 and min(n_a, n_b) >= 2
+    assert all(1 <= p <= 2 for p in peaks) and 2 in peaks, peaks
 
 
 @vllm
