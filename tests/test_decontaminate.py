@@ -88,6 +88,9 @@ def test_bad_options_are_config_errors() -> None:
         iter_problems("sample", decontaminate="remove")
     with pytest.raises(ConfigError, match="positive integer"):
         iter_problems("sample", decontaminate="flag", decontaminate_ngram=0)
+    # An n-gram size without the check it sizes is a mistake, not something to ignore.
+    with pytest.raises(ConfigError, match="decontaminate is not"):
+        iter_problems("sample", decontaminate_ngram=8)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 import sfstream
+from sfstream._config import configure
 from sfstream.errors import ConfigError, RecordError
 from sfstream.format import FormatConfig
+from sfstream.records import Sample
 from sfstream.verify import VerifyConfig
 from stage_helpers import aiter_of
 
@@ -66,11 +68,23 @@ async def test_errors_surface_as_themselves(name: str) -> None:
 
 @pytest.mark.anyio
 async def test_options_override_the_config() -> None:
-    base = VerifyConfig(workers=3, time_limit=2.0)
-    examples = [
-        e
-        async for e in sfstream.format(
-            sfstream.verify(aiter_of([]), base, time_limit=1.0), style="seed"
-        )
-    ]
-    assert examples == []
+    # The config is lenient (no marker needed); the keyword makes it strict, and the unmarked
+    # completion's verdict shows which of the two was applied. The config's other fields stay.
+    sample = Sample(
+        id="t/1",
+        domain="math",
+        source="test",
+        problem="What is 2 + 2?",
+        answer="4",
+        completion="So the result is 4.",
+    )
+    base = VerifyConfig(workers=3, math_strict=False)
+
+    async def statuses(**options: Any) -> list[str]:
+        out = [s async for s in sfstream.verify(aiter_of([sample]), base, **options)]
+        return [s.verdict.status for s in out if s.verdict is not None]
+
+    assert await statuses() == ["correct"]
+    assert await statuses(math_strict=True) == ["no_answer"]
+    merged = configure(VerifyConfig, base, {"math_strict": True}, "verify")
+    assert (merged.math_strict, merged.workers, base.math_strict) == (True, 3, False)

@@ -411,6 +411,11 @@ def iter_problems(
         raise ConfigError(
             f"decontaminate_ngram must be a positive integer, got {decontaminate_ngram!r}"
         )
+    if decontaminate is None and decontaminate_ngram != DEFAULT_NGRAM:
+        raise ConfigError(
+            "decontaminate_ngram is set but decontaminate is not: "
+            "add --decontaminate flag or --decontaminate drop"
+        )
     if not sources:
         raise ConfigError(
             f"no source given: expected one or more of {', '.join(known_sources())}"
