@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from math_eval_tally import tally
 from sfstream import _symbolic, check_math
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -112,19 +114,12 @@ def load_eval() -> list[dict[str, Any]]:
     return [r for r in rows if r["label"] != "ambiguous"]
 
 
-def score(rows: list[dict[str, Any]], verdicts: list[bool]) -> dict[str, dict[str, int]]:
+def score(rows: list[dict[str, Any]], verdicts: list[bool]) -> dict[str, Counter[str]]:
     """Per half and answer type: pairs, right verdicts, false accepts, false rejects."""
-    out: dict[str, dict[str, int]] = {}
-    for row, got in zip(rows, verdicts, strict=True):
-        want = row["label"] == "correct"
-        for key in (f"{row['split']}/{row['answer_type']}", f"{row['split']}/all", "all/all"):
-            c = out.setdefault(key, {"pairs": 0, "right": 0, "fa": 0, "fr": 0, "wrong": 0})
-            c["pairs"] += 1
-            c["wrong"] += not want
-            c["right"] += got == want
-            c["fa"] += got and not want
-            c["fr"] += want and not got
-    return out
+    return tally(
+        zip(rows, verdicts, strict=True),
+        lambda r: (f"{r['split']}/{r['answer_type']}", f"{r['split']}/all", "all/all"),
+    )
 
 
 @pytest.mark.timeout(3600)
@@ -182,8 +177,8 @@ def test_eval_set_vs_math_verify(benchmark: Any) -> None:
         for name, scores in (("sfstream", sf_scores), ("math_verify", mv_scores)):
             c = scores[f"{half}/all"]
             info[f"{name}_{half}_accuracy"] = round(c["right"] / c["pairs"], 4)
-            info[f"{name}_{half}_false_accepts"] = c["fa"]
-            info[f"{name}_{half}_false_rejects"] = c["fr"]
+            info[f"{name}_{half}_false_accepts"] = c["false_accepts"]
+            info[f"{name}_{half}_false_rejects"] = c["false_rejects"]
             info[f"{name}_{half}_wrong_pairs"] = c["wrong"]
     benchmark.extra_info.update(info)
     for key, value in info.items():
@@ -192,4 +187,4 @@ def test_eval_set_vs_math_verify(benchmark: Any) -> None:
     for half in ("dev", "heldout"):
         c = sf_scores[f"{half}/all"]
         assert c["right"] / c["pairs"] >= 0.99
-        assert c["fa"] <= 0.01 * c["wrong"]
+        assert c["false_accepts"] <= 0.01 * c["wrong"]

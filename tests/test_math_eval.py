@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from math_eval_tally import tally
 from sfstream import _symbolic, check_math
 
 DATA = Path(__file__).parent / "data"
@@ -51,26 +52,12 @@ def explained() -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in load_jsonl(DISAGREEMENTS)}
 
 
-def table(rows: list[dict[str, Any]], verdicts: dict[str, bool]) -> dict[str, dict[str, int]]:
-    """Per answer type: unambiguous pairs, right verdicts, false accepts, false rejects, wrong
-    pairs."""
-    out: dict[str, dict[str, int]] = defaultdict(Counter)  # type: ignore[arg-type]
-    for r in rows:
-        if r["label"] == "ambiguous":
-            continue
-        want = r["label"] == "correct"
-        got = verdicts[r["id"]]
-        for key in (r["answer_type"], "all"):
-            c = out[key]
-            c["pairs"] += 1
-            c["wrong"] += not want
-            c["right"] += got == want
-            c["false_accepts"] += got and not want
-            c["false_rejects"] += want and not got
-    return out
+def table(rows: list[dict[str, Any]], verdicts: dict[str, bool]) -> dict[str, Counter[str]]:
+    """Per answer type and over all: the tally of ``verdicts`` against the labels."""
+    return tally(((r, verdicts[r["id"]]) for r in rows), lambda r: (r["answer_type"], "all"))
 
 
-def print_table(title: str, counts: dict[str, dict[str, int]]) -> None:
+def print_table(title: str, counts: dict[str, Counter[str]]) -> None:
     print(f"\n{title}")
     print(f"{'answer type':<16}{'pairs':>6}{'accuracy':>10}{'FA':>5}{'FR':>5}")
     for key in sorted(counts, key=lambda k: (k == "all", k)):
