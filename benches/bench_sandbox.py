@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import sfstream
+from fork_servers import fork_servers
 from public_data import public_data_dir
 
 
@@ -74,37 +75,11 @@ ROUNDS = 3
 SLICES = 8
 
 
-def _parent(pid: str) -> str:
-    try:
-        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
-    except OSError:
-        return "0"
-
-
-def fork_servers() -> list[str]:
-    """This process's fork servers: its children running the server script, or its
-    grandchildren with a PID namespace."""
-    me = str(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = _parent(entry.name)
-        server = cmdline.split(b"\0")[1:2] == [b"-s"] and b"The fork server" in cmdline
-        if server and me in (parent, _parent(parent)):
-            found.append(entry.name)
-    return found
-
-
-def sfstream_cpu(servers: list[str]) -> float:
+def sfstream_cpu(servers: list[int]) -> float:
     """CPU seconds used so far by this process and by `servers` with every case they ran."""
     ticks = 0
     for pid in servers:
-        fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
         ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
     own = resource.getrusage(resource.RUSAGE_SELF)
     return ticks / os.sysconf("SC_CLK_TCK") + own.ru_utime + own.ru_stime

@@ -6,8 +6,10 @@ own (servers started by other tests in the same process would blur the counts)."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sfstream import _core
@@ -15,38 +17,15 @@ from sfstream import _core
 PRELUDE = r"""
 import json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from fork_servers import fork_servers  # found through PYTHONPATH: the tests folder
 from sfstream import _core, run_tests
 
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
 TESTS = {"inputs": ["1 2\n", "5 5\n"], "outputs": ["3\n", "10\n"]}
 
 
-def parent(pid):
-    try:
-        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
-    except OSError:
-        return "0"
-
-
 def servers():
-    # This process's fork servers: processes running the server script (python -s ...; not
-    # the host-side processes between this one and a PID namespace, which are forks of this
-    # one) whose parent, or parent's parent with a PID namespace, is this process.
-    me = str(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        p = parent(entry.name)
-        server = cmdline.split(b"\0")[1:2] == [b"-s"] and b"The fork server" in cmdline
-        if server and me in (p, parent(p)):
-            found.append(int(entry.name))
-    return sorted(found)
+    return fork_servers()
 
 
 def check(_):
@@ -95,8 +74,14 @@ print(json.dumps(out))
 def run_script(script: str) -> dict[str, list[int]]:
     if not dict(_core.sandbox_capabilities())["fork_server"]:
         pytest.skip("no fork server here")
+    tests = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, list[int]] = json.loads(proc.stdout.splitlines()[-1])
