@@ -292,3 +292,34 @@ def test_merge_sums_the_reasons() -> None:
         ]
     )
     assert total.to_dict()["low_quality"] == {"min_steps": 3, "min_explanation_chars": 3}
+
+
+def test_counts_shared_by_several_samples_are_not_one_samples() -> None:
+    # A response of 3 samples without per-choice counts: each sample holds the response's
+    # usage and shared_by 3. Its completion tokens are then counted, not taken from usage.
+    shared = {"prompt_tokens": 11, "completion_tokens": 300, "shared_by": 3}
+    q = measure("a b", "c", shared)
+    assert (q["completion_tokens"], q["reasoning_tokens"], q["tokens_from"]) == (3, 1, "counted")
+    assert measure("a b", None, {**shared, "shared_by": 1})["completion_tokens"] == 300
+    # The report counts the response's tokens once over its samples.
+    report = Report()
+    for index in range(3):
+        report.observe(
+            "generate",
+            Sample(
+                id="p",
+                domain="math",
+                source="s",
+                problem="q",
+                answer="1",
+                sample_index=index,
+                completion="x",
+                usage=shared,
+            ),
+        )
+    own = {"prompt_tokens": 11, "completion_tokens": 7}
+    report.observe(
+        "generate",
+        Sample(id="r", domain="math", source="s", problem="q", answer="1", usage=own),
+    )
+    assert report.tokens == {"prompt_tokens": 22, "completion_tokens": 307}

@@ -5,7 +5,8 @@ Measures:
 
 * ``chars``: characters of the reasoning channel plus the completion.
 * ``completion_tokens`` and ``reasoning_tokens``: from the server's ``usage``
-  (``completion_tokens``, ``completion_tokens_details.reasoning_tokens``); without them, counted
+  (``completion_tokens``, ``completion_tokens_details.reasoning_tokens``); without them, or
+  when they are a whole response's counts shared by several samples (``usage.shared_by``), counted
   as words and punctuation marks (each run of letters, digits and underscores is one token, each
   other non-space character one more). ``tokens_from`` says which: ``usage`` or ``counted``.
 * ``steps``: reasoning steps, counted as paragraphs: non-blank blocks of the reasoning channel
@@ -107,6 +108,9 @@ def measure(
         code: The sample is a code sample (adds ``explanation_chars``).
     """
     reasoning = reasoning or ""
+    shared_by = _usage_int(usage, "shared_by")
+    if shared_by is not None and shared_by > 1:
+        usage = None  # the counts of a whole response of several samples, not this one's
     completion_tokens = _usage_int(usage, "completion_tokens")
     reasoning_tokens = _usage_int(usage, "completion_tokens_details", "reasoning_tokens")
     from_usage = completion_tokens is not None

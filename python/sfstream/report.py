@@ -56,7 +56,8 @@ class Report:
         finish_reasons: Generation finish reasons and their counts.
         by_source: Pass rates per source.
         by_domain: Pass rates per domain.
-        tokens: Prompt and completion tokens reported by the server.
+        tokens: Prompt and completion tokens reported by the server (a response's counts
+            shared by several samples counted once).
         skipped_lines: Malformed input lines skipped.
         outputs: Files written, by role.
         elapsed: Seconds the run took.
@@ -82,10 +83,17 @@ class Report:
         if isinstance(record, Sample):
             if stage == "generate":
                 self.finish_reasons[record.finish_reason] += 1
+                usage = record.usage or {}
+                shared_by = usage.get("shared_by")
+                share = shared_by if isinstance(shared_by, int) and shared_by > 1 else 1
                 for key in ("prompt_tokens", "completion_tokens"):
-                    value = (record.usage or {}).get(key)
-                    if isinstance(value, int):
-                        self.tokens[key] += value
+                    value = usage.get(key)
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        # A response's counts shared by its samples are counted once over
+                        # them: each sample adds its part, the first one the remainder.
+                        part, rest = divmod(value, share)
+                        first = record.sample_index % share == 0
+                        self.tokens[key] += part + (rest if first else 0)
             verdict = record.verdict
             if verdict is not None and stage == "verify":
                 self.statuses[verdict.status] += 1
