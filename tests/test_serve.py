@@ -258,3 +258,39 @@ def test_run_serve_checks_the_output_folder_before_starting_the_server(
     other = subprocess.run([*args, "--limit", "2"], capture_output=True, env=env, timeout=300)
     assert other.returncode == 1 and "another configuration" in other.stderr.decode()
     assert not record.exists()  # no server was started
+
+
+def test_kill_9_of_run_serve_takes_its_server_down(
+    stand_in: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    # sfstream cannot stop anything after SIGKILL: the group's leader sees its pipe from
+    # sfstream end and stops the server and the engine it spawned.
+    env, record = stand_in
+    out = tmp_path / "out"
+    args = [*SFSTREAM, "run", "sample", "--limit", "20", "--serve", "served", "--concurrency"]
+    args += ["1", "-q", "--out", str(out)]
+    journal = out / "generate.journal"
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env, "STAND_IN_DELAY": "0.2"},
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.01)
+            engine = int(record.read_text().splitlines()[1])
+            server = int(Path(f"/proc/{engine}/stat").read_text().split(")")[-1].split()[1])
+            assert _alive(engine) and _alive(server)
+            proc.kill()
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    deadline = time.monotonic() + 60
+    while (_alive(engine) or _alive(server)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(engine) and not _alive(server)

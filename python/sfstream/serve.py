@@ -3,8 +3,10 @@ stop it (its whole process group) when done.
 
 The server runs as ``PYTHON -m vllm.entrypoints.openai.api_server`` in a new process group,
 so the engine processes it spawns are stopped with it: SIGTERM to the group, SIGKILL after a
-grace period. ``PYTHON`` is ``--python``, else ``$SFSTREAM_VLLM_PYTHON``, else the interpreter
-running sfstream.
+grace period. The group's leader is a small watcher that starts the server and reads a pipe
+from sfstream: when sfstream dies without stopping it (``kill -9``), the pipe ends and the
+watcher stops the group the same way, so no server is left holding its GPUs. ``PYTHON`` is
+``--python``, else ``$SFSTREAM_VLLM_PYTHON``, else the interpreter running sfstream.
 
 Example:
     >>> with start_server(ServeConfig(model="Qwen/Qwen2.5-7B-Instruct")) as server:
@@ -32,6 +34,35 @@ __all__ = ["PYTHON_ENV", "RunningServer", "ServeConfig", "server_command", "star
 
 #: Environment variable naming a python that has vLLM installed.
 PYTHON_ENV = "SFSTREAM_VLLM_PYTHON"
+
+
+#: The process group's leader: runs the server command (its arguments after the grace
+#: period) and exits with its status. SIGTERM or SIGINT to it is passed to the whole group;
+#: when its standard input ends (whoever started it is gone) it stops the whole group: SIGTERM,
+#: then SIGKILL after the grace period.
+WATCHER = """
+import os, signal, subprocess, sys, threading, time
+forwarded = False
+def group(signum, frame=None):
+    global forwarded
+    if not forwarded:
+        forwarded = True
+        os.killpg(0, signal.SIGTERM)
+signal.signal(signal.SIGTERM, group)
+signal.signal(signal.SIGINT, group)
+server = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
+def watch():
+    while os.read(0, 65536):
+        pass
+    group(signal.SIGTERM)
+    deadline = time.monotonic() + float(sys.argv[1])
+    while server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(0, signal.SIGKILL)
+threading.Thread(target=watch, daemon=True).start()
+code = server.wait()
+sys.exit(128 - code if code < 0 else code)
+"""
 
 
 class ServerError(SfstreamError):
@@ -88,7 +119,7 @@ class RunningServer:
         root: ``http://HOST:PORT``.
         base_url: The OpenAI API base (``root + "/v1"``).
         model: The served model name.
-        pid: The server's process id (also its process group).
+        pid: The id of the server's process group (its leader stops the whole group on SIGTERM).
         startup_seconds: From launch until ``/health`` answered.
     """
 
@@ -152,6 +183,8 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait(timeout=30)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    if proc.stdin is not None:
+        proc.stdin.close()
 
 
 def _tail(path: Path | None, lines: int = 30) -> str:
@@ -180,11 +213,13 @@ def start_server(config: ServeConfig) -> Iterator[RunningServer]:
     started = time.monotonic()
     out = open(config.log, "wb") if config.log is not None else None
     try:
+        # The write end of the watcher's stdin stays open in this process only (it is not
+        # inheritable), until the server is stopped or this process dies.
         proc = subprocess.Popen(
-            cmd,
+            [sys.executable, "-c", WATCHER, str(config.stop_grace), *cmd],
             stdout=out if out is not None else sys.stderr,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             env=env,
             start_new_session=True,
         )
