@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -62,6 +64,41 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@contextmanager
+def _run_serve_generating(
+    env: dict[str, str], out: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], list[str]]]:
+    """``sfstream run --serve`` on 20 slow problems, yielded once its journal holds two
+    answers (the process and its arguments); killed at the end if still running."""
+    args = [*SFSTREAM, "run", "sample", "--limit", "20", "--serve", "served", "--concurrency"]
+    args += ["1", "-q", "--out", str(out)]
+    journal = out / "generate.journal"
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**env, "STAND_IN_DELAY": "0.2"},
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.01)
+            yield proc, args
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _gone(*pids: int) -> bool:
+    """Waits up to 60 s for ``pids`` to end; whether they did."""
+    deadline = time.monotonic() + 60
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_alive(p) for p in pids)
 
 
 @pytest.fixture
@@ -147,10 +184,7 @@ def test_serve_prints_the_url_and_sigterm_stops_the_whole_group(
                 proc.kill()
                 proc.wait()
     # The engine child went with the server: the whole process group was stopped.
-    deadline = time.monotonic() + 30
-    while _alive(int(engine)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(int(engine))
+    assert _gone(int(engine))
 
 
 def test_serve_fails_clearly_when_the_server_exits_while_starting(tmp_path: Path) -> None:
@@ -198,10 +232,7 @@ def test_run_serve_starts_the_server_runs_against_it_and_stops_it(
     assert {r["model"] for r in verified} == {"served"}
     assert {r["completion"] for r in verified} == {"answer 0", "answer 1"}
     engine = int(record.read_text().splitlines()[1])
-    deadline = time.monotonic() + 30
-    while _alive(engine) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(engine)
+    assert _gone(engine)
     config = (out / "config.toml").read_text()
     assert 'backend = "openai"' in config and 'model = "served"' in config
 
@@ -211,33 +242,14 @@ def test_sigterm_stops_run_serve_and_its_server_and_the_run_resumes(
 ) -> None:
     env, record = stand_in
     out = tmp_path / "out"
-    args = [*SFSTREAM, "run", "sample", "--limit", "20", "--serve", "served", "--concurrency"]
-    args += ["1", "-q", "--out", str(out)]
     journal = out / "generate.journal"
-    with subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**env, "STAND_IN_DELAY": "0.2"},
-    ) as proc:
-        try:
-            deadline = time.monotonic() + 120
-            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.01)
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with _run_serve_generating(env, out) as (proc, args):
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
     assert "interrupted" in err.decode()
     engine = int(record.read_text().splitlines()[1])
-    deadline = time.monotonic() + 30
-    while _alive(engine) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(engine)  # the server went with the run
+    assert _gone(engine)  # the server went with the run
     journaled = journal.read_bytes().count(b"\n")
     again = subprocess.run(args, capture_output=True, env=env, timeout=300, check=False)
     assert again.returncode == 0, again.stderr.decode()
@@ -266,31 +278,10 @@ def test_kill_9_of_run_serve_takes_its_server_down(
     # sfstream cannot stop anything after SIGKILL: the group's leader sees its pipe from
     # sfstream end and stops the server and the engine it spawned.
     env, record = stand_in
-    out = tmp_path / "out"
-    args = [*SFSTREAM, "run", "sample", "--limit", "20", "--serve", "served", "--concurrency"]
-    args += ["1", "-q", "--out", str(out)]
-    journal = out / "generate.journal"
-    with subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**env, "STAND_IN_DELAY": "0.2"},
-    ) as proc:
-        try:
-            deadline = time.monotonic() + 120
-            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.01)
-            engine = int(record.read_text().splitlines()[1])
-            server = int(Path(f"/proc/{engine}/stat").read_text().split(")")[-1].split()[1])
-            assert _alive(engine) and _alive(server)
-            proc.kill()
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    deadline = time.monotonic() + 60
-    while (_alive(engine) or _alive(server)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(engine) and not _alive(server)
+    with _run_serve_generating(env, tmp_path / "out") as (proc, _):
+        engine = int(record.read_text().splitlines()[1])
+        server = int(Path(f"/proc/{engine}/stat").read_text().split(")")[-1].split()[1])
+        assert _alive(engine) and _alive(server)
+        proc.kill()
+        proc.wait(timeout=30)
+    assert _gone(engine, server)
