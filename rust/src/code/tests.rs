@@ -149,7 +149,8 @@ fn output_limit_is_fast() {
         SUM_TESTS,
     );
     assert_eq!(c.status, CodeStatus::OutputLimit, "{c:?}");
-    assert!(start.elapsed() < Duration::from_secs(2));
+    // Cut at the cap, not at the time limit (generous: the machine may be busy).
+    assert!(start.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
@@ -246,7 +247,8 @@ fn call_based_main_guard_and_stdin_are_inert() {
     assert_eq!(check(prog, CALL_TESTS).status, CodeStatus::Correct);
     let reads =
         "import sys\ndata = sys.stdin.read()\ndef add(a, b): return a + b if not data else None\n";
-    assert_eq!(check(reads, CALL_TESTS).status, CodeStatus::Correct);
+    let c = check(reads, CALL_TESTS);
+    assert_eq!(c.status, CodeStatus::Correct, "{c:?}");
 }
 
 #[test]

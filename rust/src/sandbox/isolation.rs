@@ -646,7 +646,9 @@ fn root_ops(caps: &Capabilities, extra_dirs: &[PathBuf], tmp_mb: u64) -> Vec<Op>
     ops.push(Op::Mkdir(cstr(&dev), 0o755));
     for node in ["null", "zero", "full", "random", "urandom"] {
         let src = Path::new("/dev").join(node);
-        if src.exists() {
+        // Only the host's character devices: a regular file in their place (a /dev/null
+        // removed and recreated by a redirect) would be one file shared by every case.
+        if is_char_device(&src) {
             let target = dev.join(node);
             ops.push(Op::Touch(cstr(&target)));
             ops.push(Op::Mount {
@@ -707,4 +709,27 @@ fn root_ops(caps: &Capabilities, extra_dirs: &[PathBuf], tmp_mb: u64) -> Vec<Op>
         data: None,
     });
     ops
+}
+
+/// Whether `path` is a character device (not following a final symlink).
+fn is_char_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_char_device;
+    use std::path::Path;
+
+    #[test]
+    fn only_character_devices_are_bound() {
+        let file =
+            std::env::temp_dir().join(format!("sfstream-not-a-device-{}", std::process::id()));
+        std::fs::write(&file, b"").unwrap();
+        assert!(!is_char_device(&file));
+        std::fs::remove_file(&file).unwrap();
+        assert!(!is_char_device(Path::new("/nonexistent/null")));
+        assert!(is_char_device(Path::new("/dev/zero")));
+    }
 }

@@ -67,7 +67,8 @@ fn busy_loop_times_out_on_cpu_limit() {
         "{:?}",
         out.termination
     );
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // Ended by the 1 s CPU limit, not the 10 s wall clock (generous: the machine may be busy).
+    assert!(took < Duration::from_secs(8), "took {took:?}");
 }
 
 #[test]
@@ -80,7 +81,7 @@ fn sleep_times_out_on_wall_clock() {
     assert_eq!(out.termination, Termination::WallTimeout);
     assert_eq!(out.verdict(), Verdict::Timeout);
     assert!(
-        took >= Duration::from_millis(500) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(500) && took < Duration::from_secs(15),
         "{took:?}"
     );
 }
@@ -107,7 +108,8 @@ fn huge_output_is_cut_quickly() {
     assert_eq!(out.termination, Termination::OutputLimit(Stream::Stdout));
     assert_eq!(out.verdict(), Verdict::OutputLimit(Stream::Stdout));
     assert_eq!(out.stdout.len(), job.limits.stdout_bytes);
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Cut at the cap, long before the 20 s limit (generous: the machine may be busy).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]
@@ -148,7 +150,8 @@ fn forked_child_holding_stdout_does_not_hang() {
     let out = run(&job).unwrap();
     let took = start.elapsed();
     assert_eq!(out.termination, Termination::Exited(0));
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Not held until the 10 s limit or the child's 30 s (generous: the machine may be busy).
+    assert!(took < Duration::from_secs(8), "took {took:?}");
     let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     // The group kill reached the grandchild: it is gone or a zombie awaiting its new parent.
     let mut gone = false;
@@ -179,7 +182,7 @@ fn unread_stdin_does_not_deadlock() {
     let out = run(&job).unwrap();
     assert_eq!(out.termination, Termination::Exited(0));
     assert_eq!(out.stdout, b"ignored stdin\n");
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(8)); // not held until the 10 s limit
 }
 
 #[test]
