@@ -578,6 +578,7 @@ def dataset_card(
             else "off"
         )
         + (f", shard {collect['shard']}" if collect.get("shard") else "")
+        + (f", merged from shards {_fmt(report['shards'])}" if report.get("shards") else "")
         + "."
     )
     thresholds = {
