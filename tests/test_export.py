@@ -210,7 +210,7 @@ def test_a_killed_format_leaves_no_parquet_file(sample_run: Path, tmp_path: Path
             proc.stdin.close()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
-    with pytest.raises(Exception, match="(?i)parquet"):
+    with pytest.raises(Exception, match=r"(?i)parquet"):
         pq.read_table(partial)  # no footer: nothing reads it as a complete file
 
 
