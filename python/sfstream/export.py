@@ -620,7 +620,8 @@ def _examples_of(
     path: Path, sources: Counter[str], models: Counter[str]
 ) -> Iterable[dict[str, Any]]:
     with open(path, "rb") as f:
-        for _, obj in iter_objects(f, source=str(path)):
+        # sfstream wrote the file: no line is too long to read back.
+        for _, obj in iter_objects(f, source=str(path), max_line_bytes=1 << 40):
             sources[str(obj.get("source"))] += 1
             model = (obj.get("meta") or {}).get("model")
             if model:
