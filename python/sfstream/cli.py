@@ -417,7 +417,8 @@ def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
         "--style",
         field="style",
         choices=["messages", "seed", "sharegpt", "alpaca"],
-        help="the example layout (default messages); with -o FILE.parquet, format writes Parquet",
+        help="the example layout (default messages)"
+        + ("" if run else "; with -o FILE.parquet the examples are written as Parquet"),
     )
     o.add(
         "--keep",
@@ -742,6 +743,7 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
     print(f"verified samples:  {report.outputs['verified']}", file=sys.stderr)
     print(f"report:            {report.outputs['report']}", file=sys.stderr)
     print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
+    print(f"dataset card:      {report.outputs['dataset']}", file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:
