@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ import orjson
 
 from sfstream import __version__
 from sfstream.errors import ConfigError, RecordError, SfstreamError
+from sfstream.export import RecordWriter, is_parquet, open_examples_writer
 from sfstream.ndjson import (
     DEFAULT_MAX_LINE_BYTES,
     NdjsonWriter,
@@ -414,8 +416,9 @@ def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
     o.add(
         "--style",
         field="style",
-        choices=["messages", "seed", "sharegpt"],
-        help="default messages",
+        choices=["messages", "seed", "sharegpt", "alpaca"],
+        help="the example layout (default messages)"
+        + ("" if run else "; with -o FILE.parquet the examples are written as Parquet"),
     )
     o.add(
         "--keep",
@@ -600,6 +603,7 @@ async def _filter(
     parse: Callable[[dict[str, Any]], Any],
     make_stage: Callable[[StageProgress], StageFn],
     writers: dict[str, NdjsonWriter],
+    open_output: Callable[[str], AbstractAsyncContextManager[RecordWriter]] = open_writer,
 ) -> None:
     stats = ReadStats()
     board = ProgressBoard(enabled=not args.quiet)
@@ -611,8 +615,9 @@ async def _filter(
         max_line_bytes=args.max_line_bytes,
         stats=stats,
     )
-    async with open_writer(args.output) as writer:
-        writers["output"] = writer
+    async with open_output(args.output) as writer:
+        # Read only for .name and .written, which both writers have.
+        writers["output"] = writer  # type: ignore[assignment]
         async with anyio.create_task_group() as tg:
             tg.start_soon(board.run)
             async with open_pipeline(source, [stage]) as results:
@@ -668,7 +673,13 @@ async def _format(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) ->
     opts["templates"] = load_templates(opts.get("templates"))
     config = FormatConfig(**opts)
     await _filter(
-        args, "format", "verified", Sample.from_dict, lambda p: format_stage(config, p), writers
+        args,
+        "format",
+        "verified",
+        Sample.from_dict,
+        lambda p: format_stage(config, p),
+        writers,
+        lambda path: open_examples_writer(path, config.style),
     )
 
 
@@ -732,6 +743,7 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
     print(f"verified samples:  {report.outputs['verified']}", file=sys.stderr)
     print(f"report:            {report.outputs['report']}", file=sys.stderr)
     print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
+    print(f"dataset card:      {report.outputs['dataset']}", file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -819,6 +831,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv, extra = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     args.extra_args = extra
+    if args.command in ("collect", "generate", "verify") and is_parquet(args.output):
+        _fail(args.command, f"{args.command} writes NDJSON; Parquet is for format's examples", 2)
     # Only sfstream's own logger speaks on stderr; libraries (httpx logs every request at
     # INFO) stay at their warnings.
     handler = logging.StreamHandler(sys.stderr)

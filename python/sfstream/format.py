@@ -6,7 +6,10 @@ Only samples whose verdict is correct become examples. Three styles:
   with a separate reasoning channel wrapped in ``<think>``);
 * ``seed``: the same plus ``text``, the design document's template rendered in full, closed by
   "Therefore, the answer is X." (math) or a "Here's my final solution:" block (code);
-* ``sharegpt``: the same turns as ``conversations`` of ``{"from", "value"}``.
+* ``sharegpt``: the same turns as ``conversations`` of ``{"from", "value"}``;
+* ``alpaca``: the same turns as the Alpaca/LLaMA-Factory fields ``instruction`` (the user
+  turn), ``input`` (empty: the problem is part of the instruction), ``output`` (the assistant
+  turn) and ``system``.
 
 ``keep`` picks among a problem's correct samples: ``all``, the ``first`` (lowest sample index)
 or the ``shortest``. The last two wait for the end of the input, since samples of one problem
@@ -32,9 +35,9 @@ from sfstream.templates import DEFAULT_TEMPLATES, Template
 
 __all__ = ["FormatConfig", "format", "format_sample", "format_stage"]
 
-Style = Literal["messages", "seed", "sharegpt"]
+Style = Literal["messages", "seed", "sharegpt", "alpaca"]
 Keep = Literal["all", "first", "shortest"]
-STYLES: tuple[str, ...] = ("messages", "seed", "sharegpt")
+STYLES: tuple[str, ...] = ("messages", "seed", "sharegpt", "alpaca")
 KEEPS: tuple[str, ...] = ("all", "first", "shortest")
 
 _MATH_CLOSE = re.compile(r"Therefore,? the (?:final )?answer is", re.IGNORECASE)
@@ -46,7 +49,7 @@ class FormatConfig:
     """Options of the format stage.
 
     Attributes:
-        style: ``messages``, ``seed`` or ``sharegpt``.
+        style: ``messages``, ``seed``, ``sharegpt`` or ``alpaca``.
         keep: ``all``, ``first`` or ``shortest`` correct samples per problem.
         templates: Prompt templates per domain.
         min_steps, max_completion_tokens, max_test_time_ratio, min_explanation_chars: Quality
@@ -146,6 +149,13 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
         extra["conversations"] = [
             {"from": names[m["role"]], "value": m["content"]} for m in messages
         ]
+    elif config.style == "alpaca":
+        extra.update(
+            instruction=messages[1]["content"],
+            input="",
+            output=response,
+            system=messages[0]["content"],
+        )
     return Example(
         id=f"{sample.id}#{sample.sample_index}",
         domain=sample.domain,

@@ -3,8 +3,9 @@
 Each folder must hold a finished ``sfstream run`` (its ``report.json`` written and no
 ``.partial`` file left), all of one configuration apart from the shard, with distinct shards
 of the same ``N``. The merged folder gets the verified samples and training examples of every
-shard one after the other, and one report: counts summed, pass rates recomputed from the
-summed counts. Shards hold disjoint problems, so per-problem counts add up too.
+shard one after the other, one report (counts summed, pass rates recomputed from the summed
+counts) and, as in a run's folder, the examples as a dataset with its card. Shards hold
+disjoint problems, so per-problem counts add up too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from sfstream.errors import ConfigError
+from sfstream.export import check_card_free, write_dataset_folder
 from sfstream.report import Report, _Rate
 from sfstream.runner import _write_atomic, to_toml
 
@@ -85,6 +87,7 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
             "(add --allow-missing to merge what is there)"
         )
     out.mkdir(parents=True, exist_ok=True)
+    check_card_free(out)
     _concat([d / "verified.jsonl" for d in dirs], out / "verified.jsonl")
     _concat([d / "train.jsonl" for d in dirs], out / "train.jsonl")
     report = _sum_reports(list(reports))
@@ -93,13 +96,15 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
         "train": str(where / "train.jsonl"),
         "verified": str(where / "verified.jsonl"),
         "report": str(where / "report.json"),
+        "dataset": str(where / "README.md"),
     }
     data = report.to_dict()
     data["merged_from"] = [str(d) for d in dirs]
     data["shards"] = sorted(seen, key=lambda s: int(s.split("/")[0]))
+    effective = base[0]
+    write_dataset_folder(out, effective, data)
     (out / "report.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
-    effective = base[0]
     _write_atomic(out / "config.toml", to_toml({"out": str(out), **effective}).encode())
     return report
 

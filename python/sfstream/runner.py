@@ -8,7 +8,9 @@ buffers, so generation, sandboxed test execution and writing overlap. The run wr
 * ``report.json`` and ``report.txt``: records per stage, verdicts, pass rates;
 * ``config.toml``: the effective configuration (a file ``--config`` reads back);
 * ``run-state.json``: what the outputs depend on, checked when the run is resumed;
-* ``generate.journal``: every response of the model server as it arrived.
+* ``generate.journal``: every response of the model server as it arrived;
+* ``README.md`` and ``data/train-00000-of-00001.parquet``: the examples as a dataset that
+  ``datasets.load_dataset(OUT)`` loads, with its dataset card (see :mod:`sfstream.export`).
 
 The output folder is the run's state. Rerunning the same command after a crash (even
 ``kill -9``) resumes: samples in the journal are not requested again (only the requests that
@@ -41,6 +43,7 @@ import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from sfstream.errors import ConfigError
+from sfstream.export import check_card_free, remove_dataset_files, write_dataset_folder
 from sfstream.format import FormatConfig, format_stage
 from sfstream.ndjson import NdjsonWriter, decode_line, iter_framed, open_writer
 from sfstream.pipeline import StageFn, open_pipeline
@@ -425,6 +428,7 @@ def _prepare_out(config: RunConfig) -> _Resume:
     (blocking; run in a thread)."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    check_card_free(out)
     if config.restart:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
@@ -443,6 +447,7 @@ def _prepare_out(config: RunConfig) -> _Resume:
     # The report is written last, when the run ends: while it is missing the run is unfinished.
     for name in ("report.json", "report.txt"):
         (out / name).unlink(missing_ok=True)
+    remove_dataset_files(out)  # the dataset is made from train.jsonl when the run ends
     partial = out / "verified.jsonl.partial"
     final = out / "verified.jsonl"
     if final.exists() and not partial.exists():
@@ -656,10 +661,15 @@ async def run_async(
             "verified": str(where / "verified.jsonl"),
             "report": str(where / "report.json"),
             "config": str(where / "config.toml"),
+            "dataset": str(where / "README.md"),
         }
+        summary = report.to_dict()
+        await anyio.to_thread.run_sync(
+            lambda: write_dataset_folder(out, effective_config(config), summary)
+        )
         _write_atomic(out / "report.txt", (report.to_text() + "\n").encode())
         # Last: a folder with report.json holds a finished run (merge relies on it).
-        data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
+        data = orjson.dumps(summary, option=orjson.OPT_INDENT_2)
         _write_atomic(out / "report.json", data)
         return report
 

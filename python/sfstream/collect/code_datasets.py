@@ -321,6 +321,8 @@ CODE_DATASETS: tuple[DatasetSpec, ...] = (
         ("train", "test"),
         _load_apps,
         HfSource("codeparrot/apps", "all", same_splits("train", "test"), _map_apps_hf),
+        license="MIT",
+        rights="statements © Codeforces, AtCoder, LeetCode and Codewars",
     ),
     DatasetSpec(
         "code_contests",
@@ -328,12 +330,15 @@ CODE_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         json_loader("code_contests/test.json", _map_code_contests),
         HfSource("deepmind/code_contests", None, same_splits("test"), _map_code_contests_hf),
+        license="CC-BY-4.0",
+        rights="statements © Codeforces, AtCoder, CodeChef, Aizu and HackerEarth",
     ),
     DatasetSpec(
         "codeforces",
         "Codeforces problems with sample tests (rLLM test set)",
         ("test",),
         json_loader("codeforces/test.json", _map_codeforces),
+        rights="statements © Codeforces",
     ),
     DatasetSpec(
         "livecodebench",
@@ -343,6 +348,7 @@ CODE_DATASETS: tuple[DatasetSpec, ...] = (
         HfSource(
             "livecodebench/code_generation_lite", None, same_splits("test"), _map_livecodebench_hf
         ),
+        rights="statements © AtCoder, LeetCode and Codeforces",
     ),
     DatasetSpec(
         "humaneval",
@@ -350,6 +356,7 @@ CODE_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         jsonl_loader("humaneval/HumanEval.jsonl.gz", _map_humaneval),
         HfSource("openai/openai_humaneval", None, same_splits("test"), _map_humaneval),
+        license="MIT",
     ),
     DatasetSpec(
         "mbpp",
@@ -362,5 +369,6 @@ CODE_DATASETS: tuple[DatasetSpec, ...] = (
             same_splits("test", "train", "validation", "prompt"),
             _map_mbpp,
         ),
+        license="CC-BY-4.0",
     ),
 )

@@ -172,6 +172,9 @@ def _map_gsm8k(row: Row, index: int, split: str) -> ProblemDict:
     }
 
 
+#: The AIME and AMC statements carry no license of their own.
+_MAA = "statements © Mathematical Association of America"
+
 #: The math datasets, in the order help texts list them.
 MATH_DATASETS: tuple[DatasetSpec, ...] = (
     DatasetSpec(
@@ -182,6 +185,7 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         HfSource(
             "DigitalLearningGmbH/MATH-lighteval", "default", same_splits("test", "train"), _map_math
         ),
+        license="MIT",
     ),
     DatasetSpec(
         "math500",
@@ -189,6 +193,7 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         jsonl_loader("math500/test.jsonl", _map_math500),
         HfSource("HuggingFaceH4/MATH-500", None, same_splits("test"), _map_math500),
+        license="MIT",
     ),
     DatasetSpec(
         "aime24",
@@ -196,6 +201,7 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         jsonl_loader("aime24/test.jsonl", _map_aime24),
         HfSource("HuggingFaceH4/aime_2024", None, {"test": "train"}, _map_aime24),
+        rights=_MAA,
     ),
     DatasetSpec(
         "aime25",
@@ -203,6 +209,7 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         jsonl_loader("aime25/test.jsonl", _map_aime25),
         HfSource("math-ai/aime25", None, same_splits("test"), _map_aime25),
+        rights=_MAA,
     ),
     DatasetSpec(
         "amc23",
@@ -210,12 +217,14 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         ("test",),
         jsonl_loader("amc23/test.jsonl", _map_amc23),
         HfSource("math-ai/amc23", None, same_splits("test"), _map_amc23),
+        rights=_MAA,
     ),
     DatasetSpec(
         "aime",
         "AIME 1983-2023 (975 problems, for training)",
         ("train",),
         json_loader("aime_1983_2023/rllm_train_aime.json", _map_aime_hist),
+        rights=_MAA,
     ),
     DatasetSpec(
         "gsm8k",
@@ -223,5 +232,6 @@ MATH_DATASETS: tuple[DatasetSpec, ...] = (
         ("test", "train"),
         jsonl_loader(lambda split: f"gsm8k/{split}.jsonl", _map_gsm8k),
         HfSource("openai/gsm8k", "main", same_splits("test", "train"), _map_gsm8k),
+        license="MIT",
     ),
 )

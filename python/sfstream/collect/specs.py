@@ -52,6 +52,9 @@ class DatasetSpec:
         local: ``local(data_dir, split)`` returns an iterator of Problem dicts (None for a row
             that is skipped), or None when the data directory does not hold this split.
         hf: The Hugging Face fallback, if there is a well-known copy.
+        license: The dataset's license as an SPDX identifier, or None when it grants none.
+        rights: Who holds the rights to texts that license does not cover (the competitions
+            and judges the statements come from), for dataset cards.
     """
 
     name: str
@@ -59,6 +62,8 @@ class DatasetSpec:
     splits: tuple[str, ...]
     local: LocalLoader
     hf: HfSource | None = None
+    license: str | None = None
+    rights: str | None = None
 
     @property
     def default_split(self) -> str:
