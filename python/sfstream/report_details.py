@@ -64,7 +64,7 @@ class Histogram:
         if value < self.linear_until:
             return max(value, 0)
         octaves = math.log2(value / self.linear_until)
-        return self.linear_until + int(math.floor(octaves * self.per_octave + 1e-9))
+        return self.linear_until + math.floor(octaves * self.per_octave + 1e-9)
 
     def edges(self, index: int) -> tuple[float, float]:
         """The half-open range ``[low, high)`` of values of bin ``index``."""
@@ -201,7 +201,7 @@ class ReportDetails:
     tokens: dict[str, Histogram] = field(default_factory=dict)
     steps: dict[str, Histogram] = field(default_factory=dict)
     stages: dict[str, Stage] = field(default_factory=dict)
-    test_time: Counter[str] = field(default_factory=Counter)
+    test_time: dict[str, float] = field(default_factory=dict)
     problem_groups: Counter[tuple[str, str | None, str | None]] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     _groups: dict[tuple[str, str | None, str | None], tuple[str, str | None, str | None]] = field(
@@ -246,7 +246,7 @@ class ReportDetails:
     def _histograms(self, group: str) -> tuple[Histogram, Histogram]:
         if group not in self.tokens:
             self.tokens[group] = Histogram()
-            self.steps[group] = Histogram(linear_until=32, per_octave=4)
+            self.steps[group] = Histogram(linear_until=64, per_octave=4)
         return self.tokens[group], self.steps[group]
 
     def _reservoir(self, group: str) -> _Reservoir:
@@ -307,14 +307,19 @@ class ReportDetails:
             walls = quality.get("test_wall_s")
             cpus = quality.get("test_cpu_s")
             if isinstance(walls, list) and walls:
-                self.test_time["samples"] += 1
-                self.test_time["cases"] += len(walls)
-                self.test_time["wall_s"] += sum(w for w in walls if isinstance(w, int | float))
+                t = self.test_time
+                t["samples"] = t.get("samples", 0) + 1
+                t["cases"] = t.get("cases", 0) + len(walls)
+                wall = sum(w for w in walls if isinstance(w, int | float))
+                t["wall_s"] = t.get("wall_s", 0.0) + wall
                 if isinstance(cpus, list):
-                    self.test_time["cpu_s"] += sum(c for c in cpus if isinstance(c, int | float))
+                    cpu = sum(c for c in cpus if isinstance(c, int | float))
+                    t["cpu_s"] = t.get("cpu_s", 0.0) + cpu
 
     def _example(self, example: Example) -> None:
-        answer = next((m["content"] for m in reversed(example.messages) if m["role"] == "assistant"), "")
+        answer = next(
+            (m["content"] for m in reversed(example.messages) if m["role"] == "assistant"), ""
+        )
         tokens = example.meta.get("completion_tokens")
         if not isinstance(tokens, int) or isinstance(tokens, bool):
             tokens = count_tokens(answer)

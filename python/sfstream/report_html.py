@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -51,12 +52,12 @@ def _e(value: Any) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    return "\u2013" if value is None else f"{100 * value:.1f}%"
 
 
 def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return "\u2013"
     return f"{value:,.{digits}f}"
 
 
@@ -165,7 +166,13 @@ def _histogram_chart(
     title: str,
     xlabel: str,
     groups: Sequence[tuple[str, Histogram, str]],
+    *,
+    log_x: bool,
 ) -> str:
+    """Each group's share of samples per bin, as an outline over a filled area. On a log axis
+    the share is per quarter doubling (the width of the geometric bins), on a linear axis per
+    unit; a linear axis ends at the 97th percentile of all groups and says how many samples
+    lie beyond."""
     groups = [g for g in groups if g[1].total]
     if not groups:
         return ""
@@ -173,26 +180,46 @@ def _histogram_chart(
     def draw() -> str:
         fig = charts.figure(5.6, 2.8)
         ax = fig.add_subplot()
-        geometric = False
+        limit = None
+        if not log_x:
+            combined = Histogram(groups[0][1].linear_until, groups[0][1].per_octave)
+            for _, hist, _ in groups:
+                combined.counts.update(hist.counts)
+                combined.total += hist.total
+            limit = max(float(combined.quantile(0.97) or 0) + 1, 16.0)
+        beyond = 0
         for label, hist, color in groups:
             edges: list[float] = []
             heights: list[float] = []
             for index in sorted(hist.counts):
                 low, high = hist.edges(index)
-                edges.append(low)
-                heights.append(hist.counts[index] / hist.total / max(high - low, 1))
-                edges.append(high)
-                heights.append(hist.counts[index] / hist.total / max(high - low, 1))
-                geometric = geometric or index >= hist.linear_until
-            ax.fill_between(
-                edges, heights, step=None, color=color, alpha=0.35, linewidth=0, label=None
-            )
+                share = hist.counts[index] / hist.total
+                if limit is not None and low >= limit:
+                    beyond += hist.counts[index]
+                    continue
+                if log_x:
+                    low = max(low, 0.5)
+                    height = share * 0.25 / math.log2(high / low)
+                else:
+                    height = share / max(high - low, 1)
+                if edges and edges[-1] != low:
+                    edges += [edges[-1], low]
+                    heights += [0.0, 0.0]
+                edges += [low, high]
+                heights += [height, height]
+            ax.fill_between(edges, heights, color=color, alpha=0.3, linewidth=0)
             ax.plot(edges, heights, color=color, linewidth=1.2, label=f"{label} ({hist.total:,})")
-        if geometric:
-            ax.set_xscale("symlog", linthresh=16, linscale=0.6)
+        if log_x:
+            ax.set_xscale("log")
+            ax.set_ylabel("share per ¼ doubling", fontsize=8)
+        else:
+            ax.set_xlim(0, limit)
+            ax.set_ylabel("share per unit", fontsize=8)
         ax.set_ylim(bottom=0)
-        ax.set_xlabel(xlabel, fontsize=9)
-        ax.set_ylabel("share per unit", fontsize=8)
+        label_x = xlabel
+        if beyond:
+            label_x += f" ({beyond:,} samples beyond {limit:,.0f} not drawn)"
+        ax.set_xlabel(label_x, fontsize=9)
         ax.set_title(title, fontsize=10, loc="left")
         ax.legend(fontsize=8, frameon=False)
         _style_axes(ax)
@@ -206,7 +233,7 @@ def _timeline_chart(charts: _Charts, rows: Sequence[tuple[str, float, float, int
         fig = charts.figure(5.6, 0.8 + 0.34 * len(rows))
         ax = fig.add_subplot()
         y = list(range(len(rows)))[::-1]
-        for yi, (label, first, last, count) in zip(y, rows, strict=True):
+        for yi, (_, first, last, count) in zip(y, rows, strict=True):
             ax.barh(yi, max(last - first, 0.002), left=first, color=KEPT, height=0.6)
             ax.text(last, yi, f"  {count:,}", va="center", fontsize=8)
         ax.set_yticks(y, [r[0] for r in rows])
@@ -291,10 +318,9 @@ def _pass_section(report: Report, details: ReportDetails, charts: _Charts) -> st
             ]
             for k in ks:
                 value = row.pass_at(k)
-                left_out = row.problems - row.problems_at(k)
-                cells.append(
-                    _pct(value) + (f" ({row.problems_at(k)} of {row.problems})" if left_out else "")
-                )
+                counted = row.problems_at(k)
+                partial = 0 < counted < row.problems
+                cells.append(_pct(value) + (f" ({counted} of {row.problems})" if partial else ""))
             rows.append(cells)
         parts.append(f"<h3>By {_e(title)}</h3>" + _table([f"by {title}", *head[1:]], rows))
     total = pass_at_k_table(entries, ks, lambda g: "all")["all"]
@@ -303,7 +329,8 @@ def _pass_section(report: Report, details: ReportDetails, charts: _Charts) -> st
         for n, p in sorted(per_problem.items())
     )
     explain = _note(
-        f"pass@k is the unbiased estimator of Chen et al. (2021), 1 − C(n−c, k)/C(n, k) for a "
+        "pass@k is the unbiased estimator of Chen et al. (2021), "
+        "1 \u2212 C(n\u2212c, k)/C(n, k) for a "
         f"problem with n samples of which c are correct, averaged over the problems with at "
         f"least k samples (k = {', '.join(map(str, ks))}). Samples per problem: {counts}. "
         f"Pass rate: correct samples over verified samples."
@@ -455,8 +482,8 @@ def _length_section(details: ReportDetails, charts: _Charts) -> str:
         note = _note(
             "Kept: verdict correct; rejected: any other status. Tokens from the verdict's "
             "quality measures (the server's usage, else counted); steps are paragraphs "
-            "(docs/records.md). Bins: one per value up to 16 tokens / 32 steps, then four "
-            "per doubling; the medians are bin lower edges."
+            "(docs/records.md). Bins: one per value up to 16 tokens / 64 steps, then four "
+            "per doubling; the median and 90th percentile are the lower edges of their bins."
         )
     elif details.tokens.get("unverified"):
         order = [("unverified", OTHER)]
@@ -482,12 +509,17 @@ def _length_section(details: ReportDetails, charts: _Charts) -> str:
     body = (
         '<div class="grid2"><div>'
         + _histogram_chart(
-            charts, "tokens", "Completion tokens", "completion tokens (log scale)", tokens
+            charts,
+            "tokens",
+            "Completion tokens",
+            "completion tokens (log scale)",
+            tokens,
+            log_x=True,
         )
         + "<h3>Completion tokens</h3>"
         + _hist_summary(tokens)
         + "</div><div>"
-        + _histogram_chart(charts, "steps", "Reasoning steps", "steps", steps)
+        + _histogram_chart(charts, "steps", "Reasoning steps", "steps", steps, log_x=False)
         + "<h3>Reasoning steps</h3>"
         + _hist_summary(steps)
         + "</div></div>"
@@ -503,9 +535,9 @@ def _timing_section(report: Report, details: ReportDetails, charts: _Charts) -> 
         if "verified" in stages:
             stages["verify"] = stages.pop("verified")
         for stage in ("collect", "generate", "verify", "format"):
-            t = stages.get(stage)
-            if t is not None:
-                rows.append((_STAGE_NAMES[stage], t.first, t.last, t.records))
+            timing = stages.get(stage)
+            if timing is not None:
+                rows.append((_STAGE_NAMES[stage], timing.first, timing.last, timing.records))
         parts.append(
             '<div class="charts">'
             + _timeline_chart(charts, rows)
@@ -518,7 +550,7 @@ def _timing_section(report: Report, details: ReportDetails, charts: _Charts) -> 
                         f"{count:,}",
                         f"{first:.2f}",
                         f"{last:.2f}",
-                        _num(count / (last - first), 1) if last > first else "–",
+                        _num(count / (last - first), 1) if last > first else "\u2013",
                     )
                     for name, first, last, count in rows
                 ],
@@ -549,10 +581,10 @@ def _timing_section(report: Report, details: ReportDetails, charts: _Charts) -> 
                 ["samples", "test cases", "wall (s)", "CPU (s)", "mean wall per case (ms)"],
                 [
                     (
-                        f"{t['samples']:,}",
-                        f"{t['cases']:,}",
+                        f"{int(t['samples']):,}",
+                        f"{int(t['cases']):,}",
                         f"{t['wall_s']:.2f}",
-                        f"{t['cpu_s']:.2f}",
+                        f"{t.get('cpu_s', 0.0):.2f}",
                         f"{1000 * t['wall_s'] / t['cases']:.1f}",
                     )
                 ],
@@ -570,9 +602,7 @@ def _shown(item: Shown, group: str) -> str:
     cls = {"kept": "kept", "examples": "kept", "rejected": "rejected"}.get(group, "other")
     label = item.status or ("example" if group == "examples" else "not verified")
     name = item.id + (
-        f" #{item.sample_index}"
-        if item.sample_index is not None and "#" not in item.id
-        else ""
+        f" #{item.sample_index}" if item.sample_index is not None and "#" not in item.id else ""
     )
     facts: list[tuple[str, Any]] = [("source", f"{item.source} ({item.domain})")]
     if item.status is not None:
@@ -627,7 +657,7 @@ def _input_section(report: Report, details: ReportDetails, what: str) -> str:
     kinds = details.kinds
     names = [
         ("problem", "problems"),
-        ("sample", "samples (not verified)"),
+        ("sample", "samples"),
         ("verified", "verified samples"),
         ("example", "training examples"),
     ]
@@ -691,9 +721,7 @@ def render_html(report: Report, *, title: str = "sfstream report", what: str = "
         )
     subtitle = f"sfstream {__version__}"
     template = Template(resources.files("sfstream").joinpath("data/report.html").read_text("utf-8"))
-    return template.substitute(
-        title=_e(title), subtitle=_e(subtitle), body="\n".join(sections)
-    )
+    return template.substitute(title=_e(title), subtitle=_e(subtitle), body="\n".join(sections))
 
 
 def write_html(report: Report, path: str | os.PathLike[str], **options: Any) -> Path:
