@@ -780,9 +780,7 @@ async def _stats(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> 
 
         name = "standard input" if args.input == "-" else Path(args.input).name
         await anyio.to_thread.run_sync(
-            lambda: write_html(
-                report, args.html, title=f"sfstream report: {name}", what=f"{name}"
-            )
+            lambda: write_html(report, args.html, title=f"sfstream report: {name}", what=f"{name}")
         )
         log.info("stats: wrote %s", args.html)
     if args.json:
