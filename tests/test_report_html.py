@@ -287,6 +287,32 @@ def test_page_without_matplotlib_has_tables_and_says_why(
     assert "<td>wrong_answer</td>" in page and "50.0%" in page
 
 
+@pytest.mark.parametrize("grades", [(), (True,), (False,), (True, True), (False, False, False)])
+def test_page_of_any_mix_of_verdicts(grades: tuple[bool, ...]) -> None:
+    report = Report(details=ReportDetails())
+    for index, correct in enumerate(grades):
+        sample = Sample(
+            id="t/1",
+            domain="math",
+            source="t",
+            problem="1+1?",
+            answer="2",
+            sample_index=index,
+            completion="It is 2.\n\nTherefore, the answer is 2.",
+            verdict=Verdict(correct=correct, status="correct" if correct else "wrong_answer"),
+        )
+        report.observe("verify", sample)
+    page = render_html(report)
+    if not grades:
+        assert "no verified samples" in page and "no completions" in page
+    else:
+        n, c = len(grades), sum(grades)
+        assert f"{100 * c / n:.1f}%" in page
+        assert f"pass@{n}" in page
+        assert ("Kept (correct)" in page) == (c > 0)
+        assert ("<h3>Rejected</h3>" in page) == (c < n)
+
+
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each stage's output on the bundled sample, and a run's folder."""

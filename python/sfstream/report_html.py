@@ -504,6 +504,7 @@ def _length_section(details: ReportDetails, charts: _Charts) -> str:
             _note("This input has no completions (it holds problems only).", "lacks"),
             ident="lengths",
         )
+    order = [(label, color) for label, color in order if label in details.tokens]
     tokens = [(label, details.tokens[label], color) for label, color in order]
     steps = [(label, details.steps[label], color) for label, color in order]
     body = (
