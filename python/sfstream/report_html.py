@@ -322,7 +322,9 @@ def _pass_section(report: Report, details: ReportDetails, charts: _Charts) -> st
                 partial = 0 < counted < row.problems
                 cells.append(_pct(value) + (f" ({counted} of {row.problems})" if partial else ""))
             rows.append(cells)
-        parts.append(f"<h3>By {_e(title)}</h3>" + _table([f"by {title}", *head[1:]], rows))
+        parts.append(
+            f"<div><h3>By {_e(title)}</h3>" + _table([f"by {title}", *head[1:]], rows) + "</div>"
+        )
     total = pass_at_k_table(entries, ks, lambda g: "all")["all"]
     counts = ", ".join(
         f"{p:,} problem{'s' if p != 1 else ''} with {n} sample{'s' if n != 1 else ''}"
@@ -375,7 +377,7 @@ def _pass_section(report: Report, details: ReportDetails, charts: _Charts) -> st
         cards,
         f'<div class="charts">{chart}{level_chart}</div>',
         explain,
-        *parts,
+        '<div class="tables">' + "".join(parts) + "</div>",
         ident="pass",
     )
 
