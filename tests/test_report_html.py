@@ -225,6 +225,10 @@ class _Loads(html.parser.HTMLParser):
                     self.found.append(f"{name}={value}")
             if name == "style" and re.search(r"url\(|@import", value):
                 self.found.append(f"style={value}")
+            # Any other attribute naming a web address (XML namespace names are identifiers,
+            # never fetched).
+            if re.search(r"https?:", value) and not name.startswith("xmlns"):
+                self.found.append(f"{name}={value}")
 
     def handle_endtag(self, tag: str) -> None:
         self._in_style = False

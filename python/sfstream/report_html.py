@@ -78,17 +78,19 @@ class _Charts:
     def __init__(self) -> None:
         self.missing: str | None = None
         try:
+            # The figure and its SVG canvas directly: no pyplot, so the backend and the figures
+            # of a program that embeds sfstream are left alone.
             import matplotlib
-
-            matplotlib.use("Agg", force=False)
             from matplotlib.backends.backend_svg import FigureCanvasSVG
             from matplotlib.figure import Figure
+            from matplotlib.ticker import PercentFormatter
         except ImportError as e:
             self.missing = str(e)
             return
         self._matplotlib = matplotlib
         self._figure = Figure
         self._canvas = FigureCanvasSVG
+        self.percent = PercentFormatter
 
     def figure(self, width: float, height: float) -> Any:
         fig = self._figure(figsize=(width, height), dpi=100)
@@ -149,9 +151,7 @@ def _bar_chart(
             ax.text(v + top * 0.01, yi, text, va="center", fontsize=8)
         ax.set_xlim(0, 1.12 if percent else top * 1.15 or 1)
         if percent:
-            ax.xaxis.set_major_formatter(
-                charts._matplotlib.ticker.PercentFormatter(1.0, decimals=0)
-            )
+            ax.xaxis.set_major_formatter(charts.percent(1.0, decimals=0))
         ax.set_xlabel(xlabel, fontsize=9)
         ax.set_title(title, fontsize=10, loc="left")
         _style_axes(ax)
