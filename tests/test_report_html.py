@@ -387,3 +387,22 @@ def test_stats_html_from_each_stage_says_what_the_input_lacks(
     assert "Training examples hold only kept samples" in pages["examples"]
     assert "no verified samples" in pages["examples"]
     assert 'data-chart="tokens"' in pages["examples"]
+
+
+def test_run_without_matplotlib_still_writes_the_page(tmp_path: Path) -> None:
+    # matplotlib made unimportable in the process that runs the pipeline.
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from sfstream.cli import main\n"
+        f"main(['run', 'sample', '--limit', '3', '--out', {str(tmp_path / 'out')!r}, '-q'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, cwd=tmp_path, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" not in page
+    assert "The charts need matplotlib" in page
+    report = orjson.loads((tmp_path / "out" / "report.json").read_bytes())
+    for status, count in report["statuses"].items():
+        assert f"<td>{status}</td><td>{count:,}</td>" in page
