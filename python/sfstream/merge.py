@@ -4,7 +4,8 @@ Each folder must hold a finished ``sfstream run`` (its ``report.json`` written a
 ``.partial`` file left), all of one configuration apart from the shard, with distinct shards
 of the same ``N``. The merged folder gets the verified samples and training examples of every
 shard one after the other, and one report: counts summed, pass rates recomputed from the
-summed counts. Shards hold disjoint problems, so per-problem counts add up too.
+summed counts. Shards hold disjoint problems, so per-problem counts add up too. Its
+``report.html`` is made from the merged files.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from typing import Any
 import orjson
 
 from sfstream.errors import ConfigError
+from sfstream.ndjson import read_records_sync
+from sfstream.records import Example, Sample
 from sfstream.report import Report, _Rate
+from sfstream.report_details import ReportDetails
+from sfstream.report_html import write_html
 from sfstream.runner import _write_atomic, to_toml
 
 __all__ = ["merge"]
@@ -99,9 +104,22 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
     data["shards"] = sorted(seen, key=lambda s: int(s.split("/")[0]))
     (out / "report.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
+    _write_page(report, out)
     effective = base[0]
     _write_atomic(out / "config.toml", to_toml({"out": str(out), **effective}).encode())
     return report
+
+
+def _write_page(report: Report, out: Path) -> None:
+    """``report.html`` of the merged folder, its details read back from the merged files
+    (streamed: per-problem counts, histogram bins and a few completions are kept)."""
+    details = ReportDetails()
+    for sample in read_records_sync(out / "verified.jsonl", Sample.from_dict):
+        details.observe("verify", sample)
+    for example in read_records_sync(out / "train.jsonl", Example.from_dict):
+        details.observe("format", example)
+    report.details = details
+    write_html(report, out / "report.html", what="The merged shards")
 
 
 def _without_shard(state: dict[str, Any]) -> dict[str, Any]:
