@@ -281,6 +281,35 @@ def test_untrusted_completions_are_text_not_markup() -> None:
     assert loads_of(page) == []
 
 
+def test_names_from_records_are_escaped_in_tables_and_charts() -> None:
+    bad = "<script>alert(1)</script> $\\frac{1}{0$ & " + "x" * 80
+    report = Report(details=ReportDetails())
+    for index, correct in enumerate((True, False)):
+        sample = Sample(
+            id=bad,
+            domain="math",
+            source=bad,
+            problem="p",
+            answer="1",
+            meta={"subject": bad, "level": bad},
+            sample_index=index,
+            completion="x",
+            verdict=Verdict(
+                correct=correct,
+                status="correct" if correct else bad,
+                detail=bad,
+                quality={"completion_tokens": 10, "steps": 1},
+            ),
+        )
+        report.observe("verify", sample)
+        report.low_quality[bad] += 1
+    page = render_html(report)
+    assert "<script" not in page
+    assert page.count("<svg") >= 4  # the charts with those names as labels were drawn
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert loads_of(page) == []
+
+
 def test_page_without_matplotlib_has_tables_and_says_why(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

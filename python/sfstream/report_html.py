@@ -119,6 +119,14 @@ class _Charts:
         return draw()
 
 
+def _label(text: str, limit: int = 40) -> str:
+    """A record's name as chart text: cut to ``limit`` characters, and ``$`` escaped so that
+    matplotlib never reads it as math."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return text.replace("$", r"\$")
+
+
 def _style_axes(ax: Any) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -144,7 +152,7 @@ def _bar_chart(
         ax = fig.add_subplot()
         y = list(range(len(labels)))[::-1]
         ax.barh(y, values, color=colors, height=0.7)
-        ax.set_yticks(y, labels)
+        ax.set_yticks(y, [_label(x) for x in labels])
         top = max(values) if values else 1
         for yi, v in zip(y, values, strict=True):
             text = f"{100 * v:.1f}%" if percent else f"{v:,.0f}"
