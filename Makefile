@@ -20,7 +20,7 @@ $(PY):
 
 .PHONY: install
 install: $(PY)
-	$(PY) -m pip install -q .
+	$(PY) -m pip install -q '.[report]'
 
 .PHONY: demo
 demo: install

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -94,6 +95,13 @@ def test_merged_shards_equal_the_unsharded_run(tmp_path: Path) -> None:
     for key in ("stages", "statuses", "finish_reasons", "by_domain", "by_source"):
         assert b[key] == a[key], key
     assert b["shards"] == ["0/3", "1/3", "2/3"]
+    # The merged page has the unsharded run's pass rates and pass@k, table for table.
+    pages = [(d / "report.html").read_text(encoding="utf-8") for d in (whole, merged)]
+    tables = [
+        re.findall(r"<table>.*?</table>", p.split('id="pass"')[1].split("</section>")[0])
+        for p in pages
+    ]
+    assert tables[0] and tables[0] == tables[1]
     # Each shard has a part of the problems, so no shard alone has the whole rate.
     assert all(
         orjson.loads((s / "report.json").read_bytes())["stages"]["collect"] < a["stages"]["collect"]

@@ -570,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="summarise NDJSON records of any stage")
     p.add_argument("-i", "--input", default="-", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write the report as one self-contained HTML page (as sfstream run's "
+        "report.html)",
+    )
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
     p.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES)
     p.add_argument("-q", "--quiet", action="store_true")
@@ -742,6 +748,7 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
     print(f"training examples: {report.outputs['train']}", file=sys.stderr)
     print(f"verified samples:  {report.outputs['verified']}", file=sys.stderr)
     print(f"report:            {report.outputs['report']}", file=sys.stderr)
+    print(f"report page:       {report.outputs['report_html']}", file=sys.stderr)
     print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
     print(f"dataset card:      {report.outputs['dataset']}", file=sys.stderr)
 
@@ -767,8 +774,9 @@ async def _merge(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> 
 
 async def _stats(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> None:
     from sfstream.report import Report
+    from sfstream.report_details import ReportDetails
 
-    report = Report()
+    report = Report(details=ReportDetails() if args.html else None)
     stats = ReadStats()
     async for record in read_records(
         args.input,
@@ -779,6 +787,14 @@ async def _stats(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> 
     ):
         report.observe_any(record)
     report.skipped_lines = stats.skipped
+    if args.html:
+        from sfstream.report_html import write_html
+
+        name = "standard input" if args.input == "-" else Path(args.input).name
+        await anyio.to_thread.run_sync(
+            lambda: write_html(report, args.html, title=f"sfstream report: {name}", what=f"{name}")
+        )
+        log.info("stats: wrote %s", args.html)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
     else:

@@ -4,8 +4,9 @@ Each folder must hold a finished ``sfstream run`` (its ``report.json`` written a
 ``.partial`` file left), all of one configuration apart from the shard, with distinct shards
 of the same ``N``. The merged folder gets the verified samples and training examples of every
 shard one after the other, one report (counts summed, pass rates recomputed from the summed
-counts) and, as in a run's folder, the examples as a dataset with its card. Shards hold
-disjoint problems, so per-problem counts add up too.
+counts; its ``report.html`` made from the merged files) and, as in a run's folder, the
+examples as a dataset with its card. Shards hold disjoint problems, so per-problem counts add
+up too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import orjson
 
 from sfstream.errors import ConfigError
 from sfstream.export import check_card_free, write_dataset_folder
+from sfstream.ndjson import read_records_sync
+from sfstream.records import Example, Sample
 from sfstream.report import Report, _Rate
+from sfstream.report_details import ReportDetails
+from sfstream.report_html import write_html
 from sfstream.runner import _write_atomic, to_toml
 
 __all__ = ["merge"]
@@ -105,8 +110,21 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
     write_dataset_folder(out, effective, data)
     (out / "report.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     (out / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
+    _write_page(report, out)
     _write_atomic(out / "config.toml", to_toml({"out": str(out), **effective}).encode())
     return report
+
+
+def _write_page(report: Report, out: Path) -> None:
+    """``report.html`` of the merged folder, its details read back from the merged files
+    (streamed: per-problem counts, histogram bins and a few completions are kept)."""
+    details = ReportDetails()
+    for sample in read_records_sync(out / "verified.jsonl", Sample.from_dict):
+        details.observe("verify", sample)
+    for example in read_records_sync(out / "train.jsonl", Example.from_dict):
+        details.observe("format", example)
+    report.details = details
+    write_html(report, out / "report.html", what="The merged shards")
 
 
 def _without_shard(state: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfstream.records import Example, Problem, Record, Sample
+from sfstream.report_details import ReportDetails
 
 __all__ = ["Report"]
 
@@ -63,6 +64,8 @@ class Report:
         elapsed: Seconds the run took.
         resumed: For ``sfstream run``: verified samples kept from an earlier attempt of the
             run and verified now, samples generated now and reused from the journal.
+        details: What the HTML report shows beyond these counts (pass@k, histograms, sample
+            completions, stage timings), observed with them when set; not in the JSON.
     """
 
     stages: dict[str, int] = field(default_factory=dict)
@@ -76,10 +79,13 @@ class Report:
     outputs: dict[str, str] = field(default_factory=dict)
     elapsed: float | None = None
     resumed: dict[str, int] = field(default_factory=dict)
+    details: ReportDetails | None = None
 
     def observe(self, stage: str, record: Record) -> None:
         """Counts one record seen after ``stage``."""
         self.stages[stage] = self.stages.get(stage, 0) + 1
+        if self.details is not None:
+            self.details.observe(stage, record)
         if isinstance(record, Sample):
             if stage == "generate":
                 self.finish_reasons[record.finish_reason] += 1

@@ -6,6 +6,8 @@ buffers, so generation, sandboxed test execution and writing overlap. The run wr
 * ``train.jsonl``: the training examples;
 * ``verified.jsonl``: every verified sample, kept or not (nothing generated is lost);
 * ``report.json`` and ``report.txt``: records per stage, verdicts, pass rates;
+* ``report.html``: one self-contained page with pass@k, histograms, timings and sample
+  completions (:mod:`sfstream.report_html`);
 * ``config.toml``: the effective configuration (a file ``--config`` reads back);
 * ``run-state.json``: what the outputs depend on, checked when the run is resumed;
 * ``generate.journal``: every response of the model server as it arrived;
@@ -50,6 +52,8 @@ from sfstream.pipeline import StageFn, open_pipeline
 from sfstream.progress import ProgressBoard
 from sfstream.records import Sample
 from sfstream.report import Report
+from sfstream.report_details import ReportDetails
+from sfstream.report_html import render_html
 from sfstream.shard import Shard
 from sfstream.templates import load_templates
 from sfstream.verify import VerifyConfig, verify_stage
@@ -74,6 +78,7 @@ RUN_FILES = (
     "train.jsonl.partial",
     "report.json",
     "report.txt",
+    "report.html",
 )
 
 # Options that change how fast a run goes or where it sends requests, not what it writes: a
@@ -445,7 +450,7 @@ def _prepare_out(config: RunConfig) -> _Resume:
         )
     _write_atomic(out / "config.toml", to_toml(effective_config(config)).encode())
     # The report is written last, when the run ends: while it is missing the run is unfinished.
-    for name in ("report.json", "report.txt"):
+    for name in ("report.json", "report.txt", "report.html"):
         (out / name).unlink(missing_ok=True)
     remove_dataset_files(out)  # the dataset is made from train.jsonl when the run ends
     partial = out / "verified.jsonl.partial"
@@ -583,7 +588,8 @@ async def run_async(
 
     config = config or RunConfig()
     writers = writers if writers is not None else {}
-    report = Report()
+    # Each sample is measured once for the page, when it is verified.
+    report = Report(details=ReportDetails(measure_generated=False))
     board = ProgressBoard(enabled=config.progress)
     started = time.monotonic()
     out = Path(config.out)
@@ -660,6 +666,7 @@ async def run_async(
             "train": str(where / "train.jsonl"),
             "verified": str(where / "verified.jsonl"),
             "report": str(where / "report.json"),
+            "report_html": str(where / "report.html"),
             "config": str(where / "config.toml"),
             "dataset": str(where / "README.md"),
         }
@@ -668,6 +675,8 @@ async def run_async(
             lambda: write_dataset_folder(out, effective_config(config), summary)
         )
         _write_atomic(out / "report.txt", (report.to_text() + "\n").encode())
+        html = await anyio.to_thread.run_sync(render_html, report)
+        _write_atomic(out / "report.html", html.encode())
         # Last: a folder with report.json holds a finished run (merge relies on it).
         data = orjson.dumps(summary, option=orjson.OPT_INDENT_2)
         _write_atomic(out / "report.json", data)
