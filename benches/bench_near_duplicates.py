@@ -3,10 +3,11 @@
 The peer (``tests/minhash_reference.py``) is the same rule written by hand: the same words,
 the same FNV-1a shingle hashes (5-word shingles), the same 128 permutations modulo 2^61 - 1,
 16 bands of 8 values in one dict per band, and an estimated Jaccard similarity of at least
-0.8 between a text and a kept candidate. Both see the 7,498 MATH train problem statements (two without a gold answer are not collected) in
-the same order; each round times one full pass of each, in the same run. The benchmark asserts
-that both remove exactly the same problems, naming the same kept problem; it never asserts a
-speed ratio. Problems per second of each and the median ratio go to ``benchmark.extra_info``.
+0.8 between a text and a kept candidate. Both see the 7,498 MATH train problem statements (the
+two without a gold answer are not collected) in the same order; each round times one full pass
+of each, in the same run. The benchmark asserts that both remove exactly the same problems,
+naming the same kept problem; it never asserts a speed ratio. Problems per second of each and
+the median ratio go to ``benchmark.extra_info``.
 """
 
 from __future__ import annotations

@@ -111,13 +111,15 @@ class PlainMinHashIndex:
             return None
         r = self.rows
         keys = [tuple(sig[j * r : (j + 1) * r]) for j in range(len(self.bands))]
-        candidates = {d for band, key in zip(self.bands, keys) for d in band.get(key, ())}
+        candidates = {
+            d for band, key in zip(self.bands, keys, strict=True) for d in band.get(key, ())
+        }
         for d in sorted(candidates):
             other = self.kept[d]
-            equal = sum(x == y for x, y in zip(sig, other))
+            equal = sum(x == y for x, y in zip(sig, other, strict=True))
             if equal / len(sig) >= self.threshold:
                 return d
-        for band, key in zip(self.bands, keys):
+        for band, key in zip(self.bands, keys, strict=True):
             band.setdefault(key, []).append(number)
         self.kept[number] = sig
         return None

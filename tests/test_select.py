@@ -30,7 +30,9 @@ from test_verify_format import RECORDED, sample_of
 # --- helpers -------------------------------------------------------------------------------
 
 
-async def _select(samples: Iterable[Sample], **options: Any) -> tuple[list[Example], dict[str, Any]]:
+async def _select(
+    samples: Iterable[Sample], **options: Any
+) -> tuple[list[Example], dict[str, Any]]:
     counts: dict[str, Any] = {}
     config = FormatConfig(**options)
     stage = format_stage(config, counts=counts)
@@ -130,7 +132,10 @@ def test_mix_targets_are_the_largest_apportionment_that_fits() -> None:
         got = mix_targets(avail, ratios)
         total = sum(got.values())
         assert all(got[g] <= avail[g] for g in groups)
-        share = {g: Fraction(repr(r)) / sum(Fraction(repr(x)) for x in ratios.values()) for g, r in ratios.items()}
+        share = {
+            g: Fraction(repr(r)) / sum(Fraction(repr(x)) for x in ratios.values())
+            for g, r in ratios.items()
+        }
         for g in groups:  # every count is T * share rounded down or up
             assert math.floor(total * share[g]) <= got[g] <= math.ceil(total * share[g])
         if 0 in avail.values():
@@ -230,7 +235,9 @@ async def test_pass_rate_band_on_recorded_groups_of_eight(shared_data: Path) -> 
     in_band = {pid for pid, r in rate.items() if 0.1 <= r <= 0.9}
     assert 5 <= len(in_band) <= 60  # neither every problem nor none: the band matters
     want = sorted(
-        (s.id, s.sample_index) for s in samples if s.id in in_band and s.verdict and s.verdict.correct
+        (s.id, s.sample_index)
+        for s in samples
+        if s.id in in_band and s.verdict and s.verdict.correct
     )
     shuffled = list(samples)
     random.Random(2).shuffle(shuffled)  # groups interleave, as after concurrent verification
@@ -429,9 +436,12 @@ async def test_duplicate_completions_on_the_bundled_sample(verified_sample: list
         if plain.insert(text) is None:
             want.append((s.id, s.sample_index))
     assert _keys(got) == sorted(want)
-    assert len(got) == len(correct) - counts["duplicate_completions_exact"] - counts[
-        "duplicate_completions_near"
-    ]
+    assert (
+        len(got)
+        == len(correct)
+        - counts["duplicate_completions_exact"]
+        - counts["duplicate_completions_near"]
+    )
 
 
 # --- mix -----------------------------------------------------------------------------------
@@ -458,9 +468,9 @@ async def test_domain_and_source_mix_on_the_bundled_sample(verified_sample: list
     want = sorted(
         (s.id, s.sample_index)
         for d, group in by_domain.items()
-        for s in sorted(group, key=lambda s: (_rank(5, f"{s.id}#{s.sample_index}"), s.sample_index))[
-            : want_counts[d]
-        ]
+        for s in sorted(
+            group, key=lambda s: (_rank(5, f"{s.id}#{s.sample_index}"), s.sample_index)
+        )[: want_counts[d]]
     )
     assert _keys(got) == want
     # By source, with a source left out of the mix (dropped).
@@ -527,7 +537,13 @@ def test_run_reports_selection_and_writes_it_to_its_config(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr.decode()
     report = json.loads((out / "report.json").read_text())
     sel = report["selection"]
-    assert set(sel) >= {"keep", "pass_rate_problems", "duplicate_problems_near", "mix", "mix_counts"}
+    assert set(sel) >= {
+        "keep",
+        "pass_rate_problems",
+        "duplicate_problems_near",
+        "mix",
+        "mix_counts",
+    }
     train = [json.loads(x) for x in (out / "train.jsonl").read_bytes().splitlines()]
     assert report["stages"]["format"] == len(train)
     kept = sel["mix_counts"]

@@ -47,7 +47,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -120,7 +120,7 @@ def parse_mix(value: Any) -> tuple[tuple[str, float], ...]:
     elif isinstance(value, Mapping):
         items = list(value.items())
     elif isinstance(value, list | tuple):
-        items = [tuple(x) for x in value]  # type: ignore[misc]
+        items = [(x[0], x[1]) for x in value]
     else:
         raise ConfigError(f"format: mix must be NAME=RATIO,... or a table, got {value!r}")
     out: list[tuple[str, float]] = []
@@ -187,6 +187,16 @@ def needs_selection(config: FormatConfig) -> bool:
         or config.dedup_completions
         or config.mix
     )
+
+
+def band(config: FormatConfig) -> tuple[float, float]:
+    """The pass-rate band of ``config`` (checked and normalised by ``FormatConfig``)."""
+    return cast(tuple[float, float], config.pass_rate)
+
+
+def ratios_of(config: FormatConfig) -> tuple[tuple[str, float], ...]:
+    """The mix of ``config`` as ``((name, ratio), ...)`` (normalised by ``FormatConfig``)."""
+    return cast(tuple[tuple[str, float], ...], config.mix)
 
 
 def _solved(sample: Sample) -> bool:
@@ -269,7 +279,7 @@ class _Groups:
 
     def decide(self, group: _Group) -> list[Sample]:
         if self.config.pass_rate:
-            lo, hi = self.config.pass_rate
+            lo, hi = band(self.config)
             rate = group.solved / len(group.indices)
             if not lo <= rate <= hi:
                 self.counts["pass_rate_problems"] += 1
@@ -328,6 +338,9 @@ class _Spool:
         )
         return value
 
+    def read_rows(self, entries: list[_Entry]) -> list[dict[str, Any]]:
+        return [self.read(e)["e"] for e in entries]
+
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
@@ -382,7 +395,9 @@ def select_spooled(spool: _Spool, config: FormatConfig, counts: dict[str, Any]) 
         for start in range(0, len(firsts), _CHUNK):
             chunk = firsts[start : start + _CHUNK]
             texts = [spool.read(e)["p"] for e in chunk]
-            for e, kind in zip(chunk, _dedup(texts, config.dedup_problems, seen, index), strict=True):
+            for e, kind in zip(
+                chunk, _dedup(texts, config.dedup_problems, seen, index), strict=True
+            ):
                 if kind is not None:
                     counts[f"duplicate_problems_{kind}"] += 1
                     removed.add(e.problem_id)
@@ -405,7 +420,7 @@ def select_spooled(spool: _Spool, config: FormatConfig, counts: dict[str, Any]) 
                     counts[f"duplicate_completions_{kind}"] += 1
         entries = kept
     if config.mix:
-        ratios = dict(config.mix)
+        ratios = dict(ratios_of(config))
         available: dict[str, int] = {}
         for e in entries:
             available[e.group] = available.get(e.group, 0) + 1
@@ -413,7 +428,7 @@ def select_spooled(spool: _Spool, config: FormatConfig, counts: dict[str, Any]) 
         if not any(targets.values()) and entries:
             log.warning(
                 "format: the mix %s cannot be met (available: %s): no example is kept",
-                ",".join(f"{g}={r}" for g, r in config.mix),
+                ",".join(f"{g}={r}" for g, r in ratios.items()),
                 available,
             )
         ranked = sorted(
@@ -515,7 +530,7 @@ def selection_stage(
                     )
                     for start in range(0, len(survivors), 256):
                         rows = await anyio.to_thread.run_sync(
-                            lambda s=start: [spool.read(e)["e"] for e in survivors[s : s + 256]]
+                            spool.read_rows, survivors[start : start + 256]
                         )
                         for row in rows:
                             await send.send(Example.from_dict(row))

@@ -295,10 +295,16 @@ mod tests {
     #[test]
     fn estimate_is_one_for_equal_sets_and_low_for_disjoint() {
         let h = MinHasher::new(2, 128, 1).unwrap();
-        let a = h.signature("the quick brown fox jumps over the lazy dog").unwrap();
-        let b = h.signature("The quick, brown fox jumps over the lazy dog!").unwrap();
+        let a = h
+            .signature("the quick brown fox jumps over the lazy dog")
+            .unwrap();
+        let b = h
+            .signature("The quick, brown fox jumps over the lazy dog!")
+            .unwrap();
         assert!((estimated_jaccard(&a, &b) - 1.0).abs() < f64::EPSILON);
-        let c = h.signature("completely different words appear in this one").unwrap();
+        let c = h
+            .signature("completely different words appear in this one")
+            .unwrap();
         assert!(estimated_jaccard(&a, &c) < 0.1);
         assert!(h.signature("").is_none());
         assert!(MinHasher::new(0, 4, 0).is_err());
@@ -309,7 +315,10 @@ mod tests {
         let mut index = MinHashIndex::new(2, 64, 16, 0.5, 7).unwrap();
         let base = "one two three four five six seven eight nine ten eleven twelve";
         assert_eq!(index.insert(base), None);
-        assert_eq!(index.insert("alpha beta gamma delta epsilon zeta eta"), None);
+        assert_eq!(
+            index.insert("alpha beta gamma delta epsilon zeta eta"),
+            None
+        );
         // One word changed at the end: 10 of 12 shingles shared.
         let near = "one two three four five six seven eight nine ten eleven thirteen";
         assert_eq!(index.insert(near), Some(0));

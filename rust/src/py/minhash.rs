@@ -111,6 +111,8 @@ impl PyMinHashIndex {
     /// the kept text it near-duplicates (it is then not kept), or None (it is kept).
     fn insert(&mut self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<Option<u32>>> {
         let inner = &mut self.inner;
-        detached(py, move || Ok(texts.iter().map(|t| inner.insert(t)).collect()))
+        detached(py, move || {
+            Ok(texts.iter().map(|t| inner.insert(t)).collect())
+        })
     }
 }
