@@ -1,6 +1,6 @@
 """A plain Python implementation of the near-duplicate rule of ``sfstream._core.MinHashIndex``.
 
-What a user would write by hand from docs/records.md: the same words (a regular expression
+What a user would write by hand from docs/records.md: the same tokens (a regular expression
 for the normalisation), FNV-1a word hashes combined into shingle hashes, SplitMix64 for the
 permutation coefficients, ``(a * h + b) mod (2^61 - 1)``, bands as tuples of values in one
 dict per band, and the share of agreeing signature values against the threshold. The tests
@@ -15,21 +15,25 @@ P61 = (1 << 61) - 1
 M64 = (1 << 64) - 1
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
-TOKEN = re.compile(r"\\([A-Za-z]+)|[^\W_]+")
+# A LaTeX command name; a backslash and the symbol after it (markup); a run of letters and
+# digits; any other symbol except whitespace, markup and sentence punctuation.
+TOKEN = re.compile(r'\\([A-Za-z]+)|\\(?:[^\w\s]|_)|([^\W_]+)|([^\w\s${}\\.,;:?"]|_)')
 DROPPED = {"left", "right", "displaystyle", "textstyle"}
 
 
 def words(text: str) -> list[str]:
+    """The tokens of ``text`` (``sfstream._core.MinHashIndex``'s rule)."""
     out = []
     for m in TOKEN.finditer(text):
-        command = m.group(1)
-        if command is None:
-            out.append(m.group(0).lower())
-            continue
-        word = command.lower()
-        if word in DROPPED:
-            continue
-        out.append("frac" if word in ("dfrac", "tfrac") else word)
+        command, word, symbol = m.group(1), m.group(2), m.group(3)
+        if command is not None:
+            name = command.lower()
+            if name not in DROPPED:
+                out.append("frac" if name in ("dfrac", "tfrac") else name)
+        elif word is not None:
+            out.append(word.lower())
+        elif symbol is not None:
+            out.append(symbol)
     return out
 
 

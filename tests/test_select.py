@@ -17,7 +17,14 @@ import anyio
 import orjson
 import pytest
 import sfstream
-from minhash_reference import PlainMinHashIndex, permutations, shingles, signature, text_key
+from minhash_reference import (
+    PlainMinHashIndex,
+    permutations,
+    shingles,
+    signature,
+    text_key,
+    words,
+)
 from sfstream import _core
 from sfstream.collect import iter_problems
 from sfstream.format import FormatConfig, format_stage
@@ -332,12 +339,14 @@ def test_core_signatures_match_the_documented_rule() -> None:
     ]
     perms = permutations(32, 11)
     for text in texts:
+        assert _core.dedup_tokens(text) == words(text)
         assert _core.shingle_hashes(text, 3) == shingles(text, 3)
         assert _core.minhash_signature(text, shingle=3, num_perm=32, seed=11) == signature(
             text, 3, perms
         )
     assert _core.text_keys(texts) == [text_key(t) for t in texts]
-    assert _core.text_keys(["What is 1+1?"]) == _core.text_keys(["what  IS 1 + 1"])
+    assert _core.text_keys(["What is $1+1$?"]) == _core.text_keys(["what  IS 1 + 1"])
+    assert _core.text_keys(["k > 0"]) != _core.text_keys(["k < 0"])
 
 
 def test_minhash_estimates_exact_jaccard_on_real_pairs(shared_data: Path) -> None:
@@ -403,6 +412,14 @@ async def test_duplicate_problems_in_math_train(shared_data: Path) -> None:
     assert counts["duplicate_problems_near"] == len(near) > 0
     assert kept == {p.id for p in problems} - exact_dups - near
     assert counts["duplicate_problem_examples"] == len(exact_dups) + len(near)
+    # Real cases: the same statement typed differently is an exact duplicate; statements that
+    # differ in an operator are not ("88 \\div (4 \\div 2)" and "88 \\div 4 \\div 2", "k > 0"
+    # and "k < 0"); a shared setup asking another value is a near duplicate.
+    t = "math/train/"
+    assert f"{t}algebra/2681" in kept and f"{t}intermediate_algebra/1777" in exact_dups
+    assert {f"{t}prealgebra/574", f"{t}prealgebra/656"} <= kept
+    assert {f"{t}algebra/1216", f"{t}algebra/1257"} <= kept
+    assert f"{t}algebra/16" in kept and f"{t}algebra/169" in near  # f(3) and f(-7)
 
 
 @pytest.mark.anyio

@@ -15,6 +15,7 @@ __all__ = [
     "StoppedError",
     "__version__",
     "check_math",
+    "dedup_tokens",
     "extract_answer",
     "extract_program",
     "gold_answer",
@@ -90,7 +91,7 @@ class NgramIndex:
 
 @final
 class MinHashIndex:
-    """An LSH index of MinHash signatures over word shingles: ``insert`` keeps each text
+    """An LSH index of MinHash signatures over token shingles: ``insert`` keeps each text
     unless it near-duplicates a text kept before it (signatures agreeing on at least
     ``threshold`` of their values, found through ``bands`` bands)."""
 
@@ -131,16 +132,20 @@ class MinHashIndex:
         """Per text, in order (numbered from 0 over all insertions): the number of the kept
         text it near-duplicates (it is then not kept), or None (it is kept)."""
 
+def dedup_tokens(text: str) -> list[str]:
+    """The tokens of a text for duplicate detection: normalised words and symbols, without
+    markup and sentence punctuation."""
+
 def text_keys(texts: list[str]) -> list[int]:
-    """The exact keys of texts: the 64-bit hash of each text's normalised words."""
+    """The exact keys of texts: the 64-bit hash of each text's tokens."""
 
 def shingle_hashes(text: str, k: int) -> list[int]:
-    """The distinct hashes of the word k-shingles of a text, in order of first occurrence."""
+    """The distinct hashes of the k-token shingles of a text, in order of first occurrence."""
 
 def minhash_signature(
     text: str, shingle: int = 5, num_perm: int = 128, seed: int = 0
 ) -> list[int] | None:
-    """The MinHash signature of a text (None when it has no word)."""
+    """The MinHash signature of a text (None when it has no token)."""
 
 def ngram_words(text: str) -> list[str]:
     """The words of a text after the decontamination normalisation."""

@@ -1,45 +1,108 @@
 //! Exact and near-duplicate detection of texts: a normalised exact key, MinHash signatures over
-//! word shingles, and an LSH index of bands.
+//! token shingles, and an LSH index of bands.
 //!
-//! Words are those of [`crate::ngram::normalize_words`] (the decontamination normalisation:
-//! LaTeX layout commands dropped, lower-cased, every character that is not a letter or a digit
-//! separates words), each hashed with FNV-1a.
+//! **Tokens** ([`dedup_tokens`]) are the words of [`crate::ngram::normalize_words`] (letters and
+//! digits, lower-cased; the LaTeX layout commands `\left`, `\right`, `\displaystyle`,
+//! `\textstyle` dropped, `\dfrac` and `\tfrac` read as `\frac`) and, unlike there, every other
+//! character that is not whitespace as a token of its own, so `k > 0` and `k < 0`, or
+//! `88 \div (4 \div 2)` and `88 \div 4 \div 2`, differ. Markup and sentence punctuation are
+//! not tokens: `$`, `{`, `}`, `\`, `.`, `,`, `;`, `:`, `?`, `"`, and any character right after a
+//! backslash (`\[`, `\(`, `\,`, `\{`). Each token is hashed with FNV-1a.
 //!
-//! * The **exact key** of a text is the hash of its whole word sequence, so two texts that
-//!   differ only in case, punctuation, markup or spacing have the same key.
-//! * A **shingle** is `k` consecutive words, hashed like an n-gram of the decontamination
-//!   index; a text of fewer than `k` (but at least one) words is one shingle of all its words.
+//! * The **exact key** of a text is the hash of its whole token sequence, so two texts that
+//!   differ only in case, spacing, markup or sentence punctuation have the same key.
+//! * A **shingle** is `k` consecutive tokens, hashed like an n-gram of the decontamination
+//!   index; a text of fewer than `k` (but at least one) tokens is one shingle of all of them.
 //!   The shingle set is the set of distinct hashes.
 //! * The **signature** has one value per permutation `i`: the minimum over the shingles `h` of
-//!   `(a_i * h + b_i) mod (2^61 - 1)`, where `a_i` (non-zero) and `b_i` are the outputs of
+//!   `(a_i * h + b_i) mod (2^61 - 1)`, where `a_i` (at least 1) and `b_i` are outputs of
 //!   SplitMix64 seeded with `seed`, drawn in the order `a_0, b_0, a_1, b_1, ...` and reduced
 //!   modulo `2^61 - 1`. The share of positions where two signatures agree estimates the
 //!   Jaccard similarity of the two shingle sets.
 //! * The **index** cuts a signature into `bands` bands of `rows = num_perm / bands` values.
-//!   Texts sharing a whole band are candidates; a candidate whose signatures agree on at least
+//!   Texts sharing a whole band are candidates; a candidate whose signature agrees on at least
 //!   `threshold` of the positions is a near duplicate. [`MinHashIndex::insert`] keeps a text
 //!   unless it is a near duplicate of one kept before it, and then names the first (lowest
 //!   number) such text.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ngram::{combine, normalize_words, word_hash};
+use crate::ngram::{combine, word_hash};
 
 /// The Mersenne prime `2^61 - 1`, the modulus of the permutations.
 pub const MERSENNE_61: u64 = (1 << 61) - 1;
 
-/// The hashes of the words of `text` after normalisation.
-fn word_hashes(text: &str) -> Vec<u64> {
-    normalize_words(text).iter().map(|w| word_hash(w)).collect()
+/// LaTeX commands that only change layout (as in decontamination).
+const DROPPED: [&str; 4] = ["left", "right", "displaystyle", "textstyle"];
+
+/// Characters that are markup or sentence punctuation, never tokens.
+const NOT_TOKENS: &str = "${}\\.,;:?\"";
+
+/// The tokens of `text` for duplicate detection (see the module documentation).
+pub fn dedup_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut command = false;
+    let mut after_backslash = false;
+    let flush = |current: &mut String, command: bool, tokens: &mut Vec<String>| {
+        if current.is_empty() {
+            return;
+        }
+        let word = std::mem::take(current);
+        if command {
+            if DROPPED.contains(&word.as_str()) {
+                return;
+            }
+            if word == "dfrac" || word == "tfrac" {
+                tokens.push("frac".to_string());
+                return;
+            }
+        }
+        tokens.push(word);
+    };
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            if current.is_empty() {
+                command = after_backslash && ch.is_ascii_alphabetic();
+            } else if command && !ch.is_ascii_alphabetic() {
+                flush(&mut current, true, &mut tokens);
+                command = false;
+            }
+            current.extend(ch.to_lowercase());
+            after_backslash = false;
+            continue;
+        }
+        flush(&mut current, command, &mut tokens);
+        command = false;
+        if after_backslash {
+            after_backslash = false; // an escaped symbol or spacing command: markup
+            if !ch.is_whitespace() {
+                continue;
+            }
+        }
+        if ch == '\\' {
+            after_backslash = true;
+        } else if !ch.is_whitespace() && !NOT_TOKENS.contains(ch) {
+            tokens.push(ch.to_string());
+        }
+    }
+    flush(&mut current, command, &mut tokens);
+    tokens
 }
 
-/// The exact key of `text`: the hash of its normalised word sequence.
+/// The hashes of the tokens of `text`.
+fn word_hashes(text: &str) -> Vec<u64> {
+    dedup_tokens(text).iter().map(|w| word_hash(w)).collect()
+}
+
+/// The exact key of `text`: the hash of its token sequence.
 pub fn text_key(text: &str) -> u64 {
     combine(&word_hashes(text))
 }
 
-/// The distinct hashes of the word `k`-shingles of `text`, in order of first occurrence (one
-/// shingle of all words when there are fewer than `k`; none when there is no word or `k` is 0).
+/// The distinct hashes of the `k`-token shingles of `text`, in order of first occurrence (one
+/// shingle of all tokens when there are fewer than `k`; none when there is no token or `k` is
+/// 0).
 pub fn shingle_hashes(text: &str, k: usize) -> Vec<u64> {
     let words = word_hashes(text);
     if words.is_empty() || k == 0 {
@@ -132,7 +195,7 @@ impl MinHasher {
         Some(sig)
     }
 
-    /// The signature of `text`; None when it has no word.
+    /// The signature of `text`; None when it has no token.
     pub fn signature(&self, text: &str) -> Option<Vec<u64>> {
         self.signature_of(&shingle_hashes(text, self.shingle))
     }
@@ -239,7 +302,7 @@ impl MinHashIndex {
 
     /// Inserts the next text (numbered in insertion order from 0): returns the number of the
     /// kept text it near-duplicates (and does not keep it), or None (and keeps it). A text
-    /// without words is never a near duplicate and is not indexed.
+    /// without tokens is never a near duplicate and is not indexed.
     pub fn insert(&mut self, text: &str) -> Option<u32> {
         let number = self.inserted;
         self.inserted += 1;
@@ -262,17 +325,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exact_key_ignores_case_punctuation_and_spacing() {
-        assert_eq!(text_key("What is 1+1?"), text_key("what   IS 1 + 1"));
+    fn exact_key_ignores_case_markup_and_spacing_but_not_operators() {
+        assert_eq!(text_key("What is $1+1$?"), text_key("what   IS 1 + 1"));
+        assert_eq!(
+            text_key(r"Compute $\left|\pi - | \pi - 7 | \right|$."),
+            text_key("Compute\n\\[|\\pi - |\\pi - 7||.\\]")
+        );
         assert_ne!(text_key("what is 1+1"), text_key("what is 1+2"));
+        assert_ne!(text_key("where k > 0"), text_key("where k < 0"));
+        assert_ne!(
+            text_key(r"What is $88 \div (4 \div 2)$?"),
+            text_key(r"What is $88 \div 4 \div 2$?")
+        );
+        assert_ne!(text_key("2.5"), text_key("25"));
         assert_ne!(text_key("a b"), text_key("b a"));
+    }
+
+    #[test]
+    fn tokens_keep_symbols_and_drop_markup() {
+        assert_eq!(
+            dedup_tokens(r"Find $\dfrac{x^2}{y_1}$, \[f'(x) \ge 0.\] \$5\,\%"),
+            [
+                "find", "frac", "x", "^", "2", "y", "_", "1", "f", "'", "(", "x", ")", "ge", "0",
+                "5"
+            ]
+        );
+        assert!(dedup_tokens(" $.,; ").is_empty());
     }
 
     #[test]
     fn shingles_of_short_texts_are_one_shingle() {
         assert_eq!(shingle_hashes("a b c d e f", 5).len(), 2);
         assert_eq!(shingle_hashes("a b", 5).len(), 1);
-        assert_eq!(shingle_hashes("a b", 5), shingle_hashes("A, b!", 5));
+        assert_eq!(shingle_hashes("a b", 5), shingle_hashes("A, b.", 5));
         assert!(shingle_hashes(" ;; ", 5).is_empty());
         assert!(shingle_hashes("a b", 0).is_empty());
     }
@@ -299,7 +384,7 @@ mod tests {
             .signature("the quick brown fox jumps over the lazy dog")
             .unwrap();
         let b = h
-            .signature("The quick, brown fox jumps over the lazy dog!")
+            .signature("The quick, brown fox jumps over the lazy dog.")
             .unwrap();
         assert!((estimated_jaccard(&a, &b) - 1.0).abs() < f64::EPSILON);
         let c = h

@@ -1,12 +1,19 @@
-//! Bindings for duplicate detection: `text_keys`, `shingle_hashes`, `minhash_signature` and
-//! the `MinHashIndex` class.
+//! Bindings for duplicate detection: `dedup_tokens`, `text_keys`, `shingle_hashes`,
+//! `minhash_signature` and the `MinHashIndex` class.
 
 use pyo3::prelude::*;
 
 use super::detached;
 use crate::minhash;
 
-/// The exact keys of texts: the 64-bit hash of each text's normalised words.
+/// The tokens of a text for duplicate detection.
+#[pyfunction]
+#[pyo3(name = "dedup_tokens")]
+pub fn py_dedup_tokens(py: Python<'_>, text: String) -> PyResult<Vec<String>> {
+    detached(py, move || Ok(minhash::dedup_tokens(&text)))
+}
+
+/// The exact keys of texts: the 64-bit hash of each text's tokens.
 #[pyfunction]
 #[pyo3(name = "text_keys")]
 pub fn py_text_keys(py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<u64>> {
@@ -15,14 +22,14 @@ pub fn py_text_keys(py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<u64>> {
     })
 }
 
-/// The distinct hashes of the word `k`-shingles of a text, in order of first occurrence.
+/// The distinct hashes of the `k`-token shingles of a text, in order of first occurrence.
 #[pyfunction]
 #[pyo3(name = "shingle_hashes")]
 pub fn py_shingle_hashes(py: Python<'_>, text: String, k: usize) -> PyResult<Vec<u64>> {
     detached(py, move || Ok(minhash::shingle_hashes(&text, k)))
 }
 
-/// The MinHash signature of a text (None when it has no word).
+/// The MinHash signature of a text (None when it has no token).
 #[pyfunction]
 #[pyo3(name = "minhash_signature", signature = (text, shingle = 5, num_perm = 128, seed = 0))]
 pub fn py_minhash_signature(

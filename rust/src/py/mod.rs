@@ -46,7 +46,9 @@ mod _core {
         py_check_math, py_extract_answer, py_gold_answer, py_last_box, py_normalize_answer,
     };
     #[pymodule_export]
-    use super::minhash::{py_minhash_signature, py_shingle_hashes, py_text_keys, PyMinHashIndex};
+    use super::minhash::{
+        py_dedup_tokens, py_minhash_signature, py_shingle_hashes, py_text_keys, PyMinHashIndex,
+    };
     #[pymodule_export]
     use super::ngram::{py_ngram_hashes, py_ngram_words, PyNgramIndex};
     #[pymodule_export]
