@@ -480,7 +480,7 @@ def _selection_options(o: _Options) -> None:
         field="dedup_problems",
         choices=["exact", "near"],
         help="remove problems whose statement repeats one kept before it: the same "
-        "normalised words (exact), or also MinHash near duplicates (near)",
+        "normalised tokens (exact), or also MinHash near duplicates (near)",
     )
     o.add(
         "--dedup-completions",
@@ -493,7 +493,7 @@ def _selection_options(o: _Options) -> None:
         field="minhash_shingle",
         type=_positive,
         metavar="K",
-        help="words per shingle of near-duplicate detection (default 5)",
+        help="tokens per shingle of near-duplicate detection (default 5)",
     )
     o.add(
         "--minhash-perms",

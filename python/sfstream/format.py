@@ -67,7 +67,7 @@ class FormatConfig:
         mix: Ratios per domain or source, ``"math=0.6,code=0.4"`` or a mapping.
         mix_by: ``domain`` (default) or ``source``: what the names of ``mix`` are.
         dedup_problems, dedup_completions: ``exact`` or ``near`` duplicate removal.
-        minhash_shingle: Words per shingle of near-duplicate detection (default 5).
+        minhash_shingle: Tokens per shingle of near-duplicate detection (default 5).
         minhash_perms: Permutations of a MinHash signature (default 128).
         minhash_bands: LSH bands (default 16; must divide ``minhash_perms``).
         near_threshold: Estimated Jaccard similarity of a near duplicate (default 0.8).

@@ -23,8 +23,9 @@ The steps run in this order, each on what the one before kept:
 4. **Duplicates** of problems, then of completions (``dedup_problems`` and
    ``dedup_completions``: ``exact`` or ``near``). Kept examples are visited in the order of
    (problem id, sample index), so the survivor of a set of duplicates is the first in that
-   order. ``exact``: the same normalised words (``sfstream._core.text_keys``); ``near`` adds
-   MinHash over word shingles with an LSH index of bands (``sfstream._core.MinHashIndex``).
+   order. ``exact``: the same tokens (normalised words and symbols, without markup and
+   sentence punctuation: ``sfstream._core.dedup_tokens``, compared by ``text_keys``); ``near``
+   adds MinHash over token shingles with an LSH index of bands (``sfstream._core.MinHashIndex``).
    A duplicate problem removes every example of it.
 5. **Mix** (``mix`` by ``mix_by`` = ``domain`` or ``source``): the largest output whose
    counts per group are the apportionment of its total by the ratios (largest remainders);
