@@ -582,3 +582,36 @@ def test_run_reports_selection_and_writes_it_to_its_config(tmp_path: Path) -> No
     assert [json.loads(x)["id"] for x in (out / "train.jsonl").read_bytes().splitlines()] == [
         r["id"] for r in train
     ]
+
+
+@pytest.mark.anyio
+async def test_spooled_examples_keep_big_integers() -> None:
+    def sample(pid: str, text: str) -> Sample:
+        return Sample(
+            id=pid, domain="math", source="t", problem=f"problem {pid}", sample_index=0,
+            completion=text, verdict=_verdict(True),
+            meta={"big": 2**70 + 1},
+        )  # fmt: skip
+
+    got, counts = await _select(
+        [sample("b", "the same text"), sample("a", "The same text."), sample("c", "other")],
+        dedup_completions="exact",
+    )
+    assert [e.id for e in got] == ["a#0", "c#0"]  # sorted; b repeats a
+    assert counts["duplicate_completions_exact"] == 1
+    assert all(e.meta["big"] == 2**70 + 1 for e in got)
+
+
+def test_merge_sums_selection_counts() -> None:
+    from sfstream.merge import _sum_reports
+
+    one = {"selection": {"keep": 3, "mix": 1, "mix_counts": {"math": {"available": 5, "kept": 4}}}}
+    two = {"selection": {"keep": 2, "mix_counts": {"math": {"available": 2, "kept": 2}}}}
+    total = _sum_reports([one, two, {}])
+    assert total.selection == {
+        "keep": 5,
+        "mix": 1,
+        "mix_counts": {"math": {"available": 7, "kept": 6}},
+    }
+    assert "selection removed: keep 5, mix 1" in total.to_text()
+    assert "mix kept: math 6/7" in total.to_text()
