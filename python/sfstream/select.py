@@ -294,7 +294,7 @@ class _Groups:
         return sorted((s for _, s in chosen), key=lambda s: s.sample_index)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     problem_id: str
     index: int
