@@ -34,7 +34,7 @@ from sfstream.select import mix_targets, parse_mix, parse_pass_rate
 from stage_helpers import aiter_of
 from test_verify_format import RECORDED, sample_of
 
-# --- helpers -------------------------------------------------------------------------------
+# --- shared code -------------------------------------------------------------------------------
 
 
 async def _select(
