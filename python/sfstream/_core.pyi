@@ -7,6 +7,7 @@ __all__ = [
     "DEFAULT_JUDGE",
     "JUDGE_MODES",
     "InvalidInputError",
+    "MinHashIndex",
     "NgramIndex",
     "SandboxError",
     "SfstreamError",
@@ -14,16 +15,20 @@ __all__ = [
     "StoppedError",
     "__version__",
     "check_math",
+    "dedup_tokens",
     "extract_answer",
     "extract_program",
     "gold_answer",
     "last_box",
+    "minhash_signature",
     "ngram_hashes",
     "ngram_words",
     "normalize_answer",
     "run_tests",
     "sandbox_capabilities",
     "sandbox_prestart",
+    "shingle_hashes",
+    "text_keys",
     "validate_tests",
 ]
 
@@ -83,6 +88,64 @@ class NgramIndex:
     def query(self, texts: list[str]) -> list[tuple[int, list[tuple[int, int]]]]:
         """Per text: (its distinct n-grams, [(document, shared n-grams), ...] most shared
         first, only documents sharing at least one)."""
+
+@final
+class MinHashIndex:
+    """An LSH index of MinHash signatures over token shingles: ``insert`` keeps each text
+    unless it near-duplicates a text kept before it (signatures agreeing on at least
+    ``threshold`` of their values, found through ``bands`` bands)."""
+
+    def __new__(
+        cls,
+        shingle: int = 5,
+        num_perm: int = 128,
+        bands: int = 16,
+        threshold: float = 0.8,
+        seed: int = 0,
+    ) -> MinHashIndex: ...
+    @property
+    def shingle(self) -> int:
+        """The shingle size in words."""
+
+    @property
+    def num_perm(self) -> int:
+        """The number of permutations."""
+
+    @property
+    def bands(self) -> int:
+        """The number of bands."""
+
+    @property
+    def threshold(self) -> float:
+        """The estimated Jaccard similarity at which a candidate is a near duplicate."""
+
+    @property
+    def seed(self) -> int:
+        """The seed of the permutations."""
+
+    @property
+    def inserted(self) -> int:
+        """Texts inserted so far (kept or not)."""
+
+    def __len__(self) -> int: ...
+    def insert(self, texts: list[str]) -> list[int | None]:
+        """Per text, in order (numbered from 0 over all insertions): the number of the kept
+        text it near-duplicates (it is then not kept), or None (it is kept)."""
+
+def dedup_tokens(text: str) -> list[str]:
+    """The tokens of a text for duplicate detection: normalised words and symbols, without
+    markup and sentence punctuation."""
+
+def text_keys(texts: list[str]) -> list[int]:
+    """The exact keys of texts: the 64-bit hash of each text's tokens."""
+
+def shingle_hashes(text: str, k: int) -> list[int]:
+    """The distinct hashes of the k-token shingles of a text, in order of first occurrence."""
+
+def minhash_signature(
+    text: str, shingle: int = 5, num_perm: int = 128, seed: int = 0
+) -> list[int] | None:
+    """The MinHash signature of a text (None when it has no token)."""
 
 def ngram_words(text: str) -> list[str]:
     """The words of a text after the decontamination normalisation."""

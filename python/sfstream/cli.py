@@ -423,9 +423,10 @@ def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
     o.add(
         "--keep",
         field="keep",
-        choices=["all", "first", "shortest"],
+        choices=["all", "first", "shortest", "longest", "random"],
         help="correct samples kept per problem (default all)",
     )
+    _selection_options(o)
     o.add(
         "--templates",
         field="templates",
@@ -435,6 +436,89 @@ def _format_options(p: argparse.ArgumentParser, *, run: bool = False) -> None:
     )
     if not run:  # in run, verify applies the thresholds
         _quality_options(o, "is dropped (read from the verdict's quality)")
+
+
+def _selection_options(o: _Options) -> None:
+    # The selection steps of sfstream.select (docs/records.md, "Selection").
+    o.add(
+        "--seed",
+        run_flags=["--select-seed"],
+        field="seed",
+        type=int,
+        metavar="S",
+        help="seed of --keep random and of the examples a --mix drops (default 0)",
+    )
+    o.add(
+        "--max-per-problem",
+        field="max_per_problem",
+        type=_positive,
+        metavar="N",
+        help="samples kept per problem by --keep first|shortest|longest|random (default 1)",
+    )
+    o.add(
+        "--pass-rate",
+        field="pass_rate",
+        metavar="LO:HI",
+        help="keep only problems whose share of correct samples lies in [LO, HI] "
+        "(e.g. 0.1:0.9: neither trivial nor unsolved)",
+    )
+    o.add(
+        "--samples-per-problem",
+        field="samples_per_problem",
+        type=_positive,
+        metavar="N",
+        help="samples generated per problem (generate's -n), so a problem is decided as soon "
+        "as its samples are in" + (" (default: -n)" if o.run else ""),
+    )
+    o.add(
+        "--mix",
+        field="mix",
+        metavar="NAME=RATIO,...",
+        help="keep the largest output with these ratios of domains (math=0.6,code=0.4) or, "
+        "with --mix-by source, of sources",
+    )
+    o.add("--mix-by", field="mix_by", choices=["domain", "source"], help="default domain")
+    o.add(
+        "--dedup-problems",
+        field="dedup_problems",
+        choices=["exact", "near"],
+        help="remove problems whose statement repeats one kept before it: the same "
+        "normalised tokens (exact), or also MinHash near duplicates (near)",
+    )
+    o.add(
+        "--dedup-completions",
+        field="dedup_completions",
+        choices=["exact", "near"],
+        help="remove examples whose completion repeats one kept before it (exact or near)",
+    )
+    o.add(
+        "--minhash-shingle",
+        field="minhash_shingle",
+        type=_positive,
+        metavar="K",
+        help="tokens per shingle of near-duplicate detection (default 5)",
+    )
+    o.add(
+        "--minhash-perms",
+        field="minhash_perms",
+        type=_positive,
+        metavar="N",
+        help="MinHash permutations (default 128)",
+    )
+    o.add(
+        "--minhash-bands",
+        field="minhash_bands",
+        type=_positive,
+        metavar="B",
+        help="LSH bands, dividing the permutations (default 16)",
+    )
+    o.add(
+        "--near-threshold",
+        field="near_threshold",
+        type=_non_negative_float,
+        metavar="J",
+        help="estimated Jaccard similarity of a near duplicate (default 0.8)",
+    )
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:

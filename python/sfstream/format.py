@@ -11,15 +11,16 @@ Only samples whose verdict is correct become examples. Three styles:
   turn), ``input`` (empty: the problem is part of the instruction), ``output`` (the assistant
   turn) and ``system``.
 
-``keep`` picks among a problem's correct samples: ``all``, the ``first`` (lowest sample index)
-or the ``shortest``. The last two wait for the end of the input, since samples of one problem
-may arrive at any time; ``all`` streams.
+``keep`` picks among a problem's correct samples: ``all``, or the ``first`` (lowest sample
+index), ``shortest``, ``longest`` or ``random`` ones (``max_per_problem`` of them). The pass-rate
+band, duplicate removal and the domain or source mix are further options; ``sfstream.select``
+implements them and says when each decides. ``all`` alone streams.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,14 +32,22 @@ from sfstream.pipeline import StageFn, iterate_stage
 from sfstream.progress import StageProgress
 from sfstream.quality import QualityThresholds, check_thresholds, threshold_failures
 from sfstream.records import Example, Sample
+from sfstream.select import (
+    DEDUP_MODES,
+    KEEPS,
+    MIX_BY,
+    needs_selection,
+    parse_mix,
+    parse_pass_rate,
+    selection_stage,
+)
 from sfstream.templates import DEFAULT_TEMPLATES, Template
 
 __all__ = ["FormatConfig", "format", "format_sample", "format_stage"]
 
 Style = Literal["messages", "seed", "sharegpt", "alpaca"]
-Keep = Literal["all", "first", "shortest"]
+Keep = Literal["all", "first", "shortest", "longest", "random"]
 STYLES: tuple[str, ...] = ("messages", "seed", "sharegpt", "alpaca")
-KEEPS: tuple[str, ...] = ("all", "first", "shortest")
 
 _MATH_CLOSE = re.compile(r"Therefore,? the (?:final )?answer is", re.IGNORECASE)
 _CODE_CLOSE = "Here's my final solution:"
@@ -50,7 +59,23 @@ class FormatConfig:
 
     Attributes:
         style: ``messages``, ``seed``, ``sharegpt`` or ``alpaca``.
-        keep: ``all``, ``first`` or ``shortest`` correct samples per problem.
+        keep: ``all``, ``first``, ``shortest``, ``longest`` or ``random`` correct samples per
+            problem.
+        seed: Seed of ``keep="random"`` and of the examples a mix drops.
+        max_per_problem: Samples kept per problem by a ``keep`` other than ``all`` (default 1).
+        pass_rate: Keep only problems whose share of samples with a checked-out answer lies in
+            ``[LO, HI]``; ``"LO:HI"`` or a pair.
+        samples_per_problem: The number of samples of a problem (its group), when known:
+            a group is decided as soon as it is complete (``sfstream run`` uses ``generate.n``).
+        mix: Ratios per domain or source, ``"math=0.6,code=0.4"`` or a mapping.
+        mix_by: ``domain`` (default) or ``source``: what the names of ``mix`` are.
+        dedup_problems, dedup_completions: ``exact`` or ``near`` duplicate removal.
+        minhash_shingle: Tokens per shingle of near-duplicate detection (default 5).
+        minhash_perms: Permutations of a MinHash signature (default 128).
+        minhash_bands: LSH bands (default 16; must divide ``minhash_perms``).
+        near_threshold: Estimated Jaccard similarity of a near duplicate (default 0.8).
+        spool_dir: Directory of the temporary spool file of duplicate removal and mix
+            (default: the system's temporary directory).
         templates: Prompt templates per domain.
         min_steps, max_completion_tokens, max_test_time_ratio, min_explanation_chars: Quality
             thresholds (as in ``VerifyConfig``), applied to the measures in each correct
@@ -60,6 +85,19 @@ class FormatConfig:
 
     style: Style = "messages"
     keep: Keep = "all"
+    seed: int = 0
+    max_per_problem: int | None = None
+    pass_rate: tuple[float, float] | str | None = None
+    samples_per_problem: int | None = None
+    mix: tuple[tuple[str, float], ...] | str | Mapping[str, float] | None = None
+    mix_by: Literal["domain", "source"] = "domain"
+    dedup_problems: Literal["exact", "near"] | None = None
+    dedup_completions: Literal["exact", "near"] | None = None
+    minhash_shingle: int = 5
+    minhash_perms: int = 128
+    minhash_bands: int = 16
+    near_threshold: float = 0.8
+    spool_dir: str | None = None
     templates: dict[str, Template] | None = None
     min_steps: int | None = None
     max_completion_tokens: int | None = None
@@ -72,6 +110,44 @@ class FormatConfig:
         if self.keep not in KEEPS:
             raise ConfigError(f"unknown keep {self.keep!r} (use one of {', '.join(KEEPS)})")
         check_thresholds("format", self.thresholds())
+        self._check_selection()
+
+    def _check_selection(self) -> None:
+        def positive(name: str, value: Any) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"format: {name} must be a positive integer, got {value!r}")
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"format: seed must be an integer, got {self.seed!r}")
+        if self.max_per_problem is not None:
+            positive("max_per_problem", self.max_per_problem)
+            if self.keep == "all":
+                raise ConfigError(
+                    "format: max_per_problem needs a keep policy that orders samples "
+                    "(first, shortest, longest or random), not all"
+                )
+        if self.samples_per_problem is not None:
+            positive("samples_per_problem", self.samples_per_problem)
+        if self.pass_rate is not None:
+            object.__setattr__(self, "pass_rate", parse_pass_rate(self.pass_rate))
+        if self.mix is not None:
+            object.__setattr__(self, "mix", parse_mix(self.mix))
+        if self.mix_by not in MIX_BY:
+            raise ConfigError(f"format: mix_by must be one of {', '.join(MIX_BY)}")
+        for name in ("dedup_problems", "dedup_completions"):
+            value = getattr(self, name)
+            if value is not None and value not in DEDUP_MODES:
+                raise ConfigError(f"format: {name} must be one of {', '.join(DEDUP_MODES)}")
+        for name in ("minhash_shingle", "minhash_perms", "minhash_bands"):
+            positive(name, getattr(self, name))
+        if self.minhash_perms % self.minhash_bands:
+            raise ConfigError(
+                f"format: minhash_bands ({self.minhash_bands}) must divide minhash_perms "
+                f"({self.minhash_perms})"
+            )
+        t = self.near_threshold
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0:
+            raise ConfigError(f"format: near_threshold must be between 0 and 1, got {t!r}")
 
     def thresholds(self) -> QualityThresholds:
         """The quality thresholds among these options."""
@@ -168,43 +244,34 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
 
 
 def format_stage(
-    config: FormatConfig | None = None, progress: StageProgress | None = None
+    config: FormatConfig | None = None,
+    progress: StageProgress | None = None,
+    counts: dict[str, Any] | None = None,
 ) -> StageFn:
-    """The format stage function: verified samples in, examples out."""
+    """The format stage function: verified samples in, examples out.
+
+    Args:
+        config: The options.
+        progress: Counts the examples sent.
+        counts: Filled with what each selection step removed (see ``sfstream.select``).
+    """
     config = config or FormatConfig()
+    if needs_selection(config):
+        return selection_stage(config, format_sample, progress, counts)
 
     async def stage(
         receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
     ) -> None:
-        chosen: dict[str, Sample] = {}
         async with receive, send:
             async for sample in receive:
                 example = format_sample(sample, config)
                 if example is None:
                     continue
-                if config.keep == "all":
-                    await send.send(example)
-                    if progress:
-                        progress.done += 1
-                    continue
-                best = chosen.get(sample.id)
-                if best is None or _better(sample, best, config.keep):
-                    chosen[sample.id] = sample
-            for sample in chosen.values():
-                example = format_sample(sample, config)
-                assert example is not None
                 await send.send(example)
                 if progress:
                     progress.done += 1
 
     return stage
-
-
-def _better(a: Sample, b: Sample, keep: str) -> bool:
-    if keep == "first":
-        return a.sample_index < b.sample_index
-    la, lb = len(a.completion) + len(a.reasoning or ""), len(b.completion) + len(b.reasoning or "")
-    return (la, a.sample_index) < (lb, b.sample_index)
 
 
 def format(

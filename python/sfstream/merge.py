@@ -144,6 +144,15 @@ def _sum_reports(reports: list[dict[str, Any]]) -> Report:
         total.tokens.update(Counter(r.get("tokens", {})))
         total.skipped_lines += r.get("skipped_lines", 0)
         elapsed = max(elapsed, r.get("elapsed_seconds") or 0.0)
+        for key, value in r.get("selection", {}).items():
+            if key == "mix_counts":
+                mix = total.selection.setdefault("mix_counts", {})
+                for group, c in value.items():
+                    into = mix.setdefault(group, {"available": 0, "kept": 0})
+                    into["available"] += c["available"]
+                    into["kept"] += c["kept"]
+            else:
+                total.selection[key] = total.selection.get(key, 0) + value
         for key, table in (("by_source", total.by_source), ("by_domain", total.by_domain)):
             for name, rate in r.get(key, {}).items():
                 _add_rate(table[name], rate)

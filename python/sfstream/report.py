@@ -66,6 +66,9 @@ class Report:
             run and verified now, samples generated now and reused from the journal.
         details: What the HTML report shows beyond these counts (pass@k, histograms, sample
             completions, stage timings), observed with them when set; not in the JSON.
+        selection: What each selection step of the format stage removed (``sfstream.select``:
+            ``keep``, ``pass_rate_problems``, ``duplicate_problems_near``, ``mix``, ...), and
+            ``mix_counts``: per mixed group, the examples available and kept.
     """
 
     stages: dict[str, int] = field(default_factory=dict)
@@ -80,6 +83,7 @@ class Report:
     elapsed: float | None = None
     resumed: dict[str, int] = field(default_factory=dict)
     details: ReportDetails | None = None
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def observe(self, stage: str, record: Record) -> None:
         """Counts one record seen after ``stage``."""
@@ -138,6 +142,7 @@ class Report:
             "outputs": dict(self.outputs),
             "elapsed_seconds": None if self.elapsed is None else round(self.elapsed, 3),
             **({"resumed": dict(self.resumed)} if self.resumed else {}),
+            **({"selection": dict(self.selection)} if self.selection else {}),
         }
 
     def to_text(self) -> str:
@@ -184,6 +189,15 @@ class Report:
                 f"{r.get('verified_now', 0)} verified now; "
                 f"{r.get('reused_from_journal', 0)} sample(s) from the journal, "
                 f"{r.get('generated_now', 0)} generated now"
+            )
+        removed = {k: v for k, v in self.selection.items() if k != "mix_counts"}
+        if removed:
+            lines.append("selection removed: " + ", ".join(f"{k} {v}" for k, v in removed.items()))
+        mix = self.selection.get("mix_counts")
+        if mix:
+            lines.append(
+                "mix kept: "
+                + ", ".join(f"{g} {c['kept']}/{c['available']}" for g, c in mix.items())
             )
         if self.elapsed is not None:
             lines.append(f"elapsed: {self.elapsed:.1f}s")

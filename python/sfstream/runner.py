@@ -287,6 +287,7 @@ def effective_config(config: RunConfig) -> dict[str, Any]:
         if k not in ("api_key", "journal")
     }
     fmt: dict[str, Any] = {"style": config.format.style, "keep": config.format.keep}
+    fmt.update(selection_options(config.format))
     if config.format_templates is not None:
         fmt["templates"] = config.format_templates
     data: dict[str, Any] = {
@@ -307,6 +308,43 @@ def effective_config(config: RunConfig) -> dict[str, Any]:
     }
     result: dict[str, Any] = _drop_none(data)
     return result
+
+
+def selection_options(config: FormatConfig) -> dict[str, Any]:
+    """The selection options of ``config`` that differ from their defaults, as TOML values."""
+    defaults = FormatConfig()
+    out: dict[str, Any] = {}
+    for name in (
+        "seed",
+        "max_per_problem",
+        "pass_rate",
+        "samples_per_problem",
+        "mix",
+        "mix_by",
+        "dedup_problems",
+        "dedup_completions",
+        "minhash_shingle",
+        "minhash_perms",
+        "minhash_bands",
+        "near_threshold",
+    ):
+        value = getattr(config, name)
+        if value == getattr(defaults, name):
+            continue
+        if name == "pass_rate":
+            value = f"{value[0]:g}:{value[1]:g}"
+        elif name == "mix":
+            value = dict(value)
+        out[name] = value
+    return out
+
+
+def _with_group_size(config: FormatConfig, n: int | None) -> FormatConfig:
+    """The format options with the group size of the pass-rate band and the keep policies
+    taken from the generation's ``n`` when not given."""
+    if config.samples_per_problem is None and n is not None:
+        return replace(config, samples_per_problem=n)
+    return config
 
 
 def _drop_none(value: Any) -> Any:
@@ -633,7 +671,11 @@ async def run_async(
                 _observe(report, "verified", verified.write),
                 _with_kept(resume.verified_path, resume.kept_end),
                 _observe(report, "verify"),
-                format_stage(config.format, board.stage("format")),
+                format_stage(
+                    _with_group_size(config.format, generate.n),
+                    board.stage("format"),
+                    counts=report.selection,
+                ),
                 _observe(report, "format"),
             ]
             async with anyio.create_task_group() as tg:

@@ -3,6 +3,7 @@
 //! * [`math`] extracts final answers from model completions and compares them with gold answers.
 //! * [`code`] extracts programs from completions and checks them against test cases.
 //! * [`ngram`] finds word n-gram overlap between texts and reference documents.
+//! * [`minhash`] finds exact and near-duplicate texts (MinHash over word shingles, LSH bands).
 //! * [`sandbox`] runs untrusted programs under resource limits; it is the only module that spawns
 //!   processes.
 //!
@@ -12,6 +13,7 @@
 pub mod code;
 pub mod error;
 pub mod math;
+pub mod minhash;
 pub mod ngram;
 pub mod sandbox;
 

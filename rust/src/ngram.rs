@@ -60,12 +60,19 @@ pub fn normalize_words(text: &str) -> Vec<String> {
     words
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0100_0000_01b3;
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
-fn word_hash(word: &str) -> u64 {
+pub(crate) fn word_hash(word: &str) -> u64 {
     word.bytes().fold(FNV_OFFSET, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The hash of a sequence of word hashes (one n-gram), combined in order.
+pub(crate) fn combine(words: &[u64]) -> u64 {
+    words.iter().fold(FNV_OFFSET, |acc, &w| {
+        (acc.rotate_left(5) ^ w).wrapping_mul(FNV_PRIME)
     })
 }
 
@@ -79,9 +86,7 @@ pub fn ngram_hashes(text: &str, n: usize) -> Vec<u64> {
     let mut seen = HashSet::with_capacity(words.len() - n + 1);
     let mut out = Vec::with_capacity(words.len() - n + 1);
     for window in words.windows(n) {
-        let h = window.iter().fold(FNV_OFFSET, |acc, &w| {
-            (acc.rotate_left(5) ^ w).wrapping_mul(FNV_PRIME)
-        });
+        let h = combine(window);
         if seen.insert(h) {
             out.push(h);
         }

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod code;
 mod math;
+mod minhash;
 mod ngram;
 
 pyo3::create_exception!(_core, SfstreamError, pyo3::exceptions::PyException);
@@ -43,6 +44,10 @@ mod _core {
     #[pymodule_export]
     use super::math::{
         py_check_math, py_extract_answer, py_gold_answer, py_last_box, py_normalize_answer,
+    };
+    #[pymodule_export]
+    use super::minhash::{
+        py_dedup_tokens, py_minhash_signature, py_shingle_hashes, py_text_keys, PyMinHashIndex,
     };
     #[pymodule_export]
     use super::ngram::{py_ngram_hashes, py_ngram_words, PyNgramIndex};
