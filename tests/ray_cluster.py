@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-STOP_GRACE = 15.0
+STOP_GRACE = 5.0
 
 # `ray start` for a worker node, with the multi-node check seeing a true flag.
 _WORKER_START = """
@@ -132,13 +132,18 @@ def start_ray_cluster(timeout: float = 180.0) -> Iterator[RayCluster]:
         for name, cmd in (
             (
                 "head",
-                [str(ray_bin), "start", "--head", "--port", str(port)]
-                + ["--include-dashboard", "false", *_node_args(temp / "head")],
+                [
+                    str(ray_bin),
+                    *("start", "--head", "--port", str(port), "--include-dashboard", "false"),
+                    *_node_args(temp / "head"),
+                ],
             ),
             (
                 "worker",
-                [sys.executable, "-c", _WORKER_START, "start", "--address", address]
-                + _node_args(temp / "worker"),
+                [
+                    *(sys.executable, "-c", _WORKER_START, "start", "--address", address),
+                    *_node_args(temp / "worker"),
+                ],
             ),
         ):
             log = open(temp / f"{name}.log", "wb")

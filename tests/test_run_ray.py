@@ -161,15 +161,15 @@ def test_ray_run_resumes_per_shard(ray_cluster: RayCluster, tmp_path: Path) -> N
     gen = ["--model", "fake", "-n", "2", "--max-retries", "0"]
     with InstantFakeServer() as server:
         whole = tmp_path / "whole"
-        proc = sh(["run", "sample", *problems, *gen, "--base-url", server.base_url, "-q"]
-                  + ["--out", str(whole)])
+        base = ["--base-url", server.base_url]
+        proc = sh(["run", "sample", *problems, *gen, *base, "-q", "--out", str(whole)])
         assert proc.returncode == 0, proc.stderr.decode()
         dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
         out = tmp_path / "ray"
         ray_args = ["--ray", ray_cluster.address, "--ray-shards", "4", "--ray-workers", "2"]
+        command = ["run", "sample", *problems, *gen, *ray_args, "--out", str(out), "-q"]
         first = sh(
-            ["run", "sample", *problems, *gen, *ray_args, "--out", str(out), "-q"]
-            + ["--base-url", server.base_url, "--base-url", dead],
+            [*command, "--base-url", server.base_url, "--base-url", dead],
             env=ray_cluster.env,
         )
         # Shards 0 and 2 use the first server, 1 and 3 the dead one.
@@ -185,8 +185,7 @@ def test_ray_run_resumes_per_shard(ray_cluster: RayCluster, tmp_path: Path) -> N
         before = server.requests
 
         second = sh(
-            ["run", "sample", *problems, *gen, *ray_args, "--out", str(out), "-q"]
-            + ["--base-url", server.base_url],
+            [*command, "--base-url", server.base_url],
             env=ray_cluster.env,
         )
         assert second.returncode == 0, second.stderr.decode()
@@ -205,16 +204,14 @@ def _fake_python(tmp_path: Path, record: Path) -> Path:
     script = tmp_path / "python-with-fake-vllm"
     script.write_text(
         "#!/bin/sh\n"
-        f"FAKE_VLLM_RECORD={record} exec {sys.executable} {TESTS / 'fake_vllm.py'} \"$@\"\n"
+        f'FAKE_VLLM_RECORD={record} exec {sys.executable} {TESTS / "fake_vllm.py"} "$@"\n'
     )
     script.chmod(0o755)
     return script
 
 
 @pytest.mark.ray
-def test_ray_serve_starts_one_server_per_gpu_node(
-    ray_cluster: RayCluster, tmp_path: Path
-) -> None:
+def test_ray_serve_starts_one_server_per_gpu_node(ray_cluster: RayCluster, tmp_path: Path) -> None:
     """``--serve`` places one server on each node with a GPU (both test nodes declare one
     logical GPU; the server is a stand-in started through ``--python``), hands it the node's
     GPU, splits the servers among the workers, and stops them when the run ends."""
@@ -223,9 +220,11 @@ def test_ray_serve_starts_one_server_per_gpu_node(
     python = _fake_python(tmp_path, record)
     out = tmp_path / "ray"
     proc = sh(
-        ["run", "sample", "--limit", "20", "--seed", "1", "-n", "1", "-q"]
-        + ["--ray", ray_cluster.address, "--ray-shards", "4", "--out", str(out)]
-        + ["--serve", "org/model", "--python", str(python), "--startup-timeout", "120"],
+        [
+            *("run", "sample", "--limit", "20", "--seed", "1", "-n", "1", "-q"),
+            *("--ray", ray_cluster.address, "--ray-shards", "4", "--out", str(out)),
+            *("--serve", "org/model", "--python", str(python), "--startup-timeout", "120"),
+        ],
         env=ray_cluster.env,
     )
     assert proc.returncode == 0, proc.stderr.decode()

@@ -785,7 +785,9 @@ def _run_on_ray(args: argparse.Namespace, load: Callable[[dict[str, Any]], Any])
         cpus=1.0 if args.ray_cpus is None else args.ray_cpus,
         serve=serve,
     )
-    config = load({} if serve is None else {"model": serve.name})
+    # With --serve, the servers' addresses replace this placeholder once they are up.
+    placeholder = {"base_url": "http://127.0.0.1:1/v1", "model": serve.name} if serve else {}
+    config = load(placeholder)
     # In this (the main) thread: Ray's driver wants its signal handlers, and Ctrl-C stops it.
     return run_on_ray(config, options)
 

@@ -77,7 +77,8 @@ class RayOptions:
         workers: Shard runs at once (default: the cluster's alive nodes).
         cpus: CPUs each shard run reserves.
         serve: Start one vLLM server per GPU node with these options (``model`` and the
-            server flags); the run's generation goes to them.
+            server flags); the run's generation goes to them (in place of any
+            ``base_url``).
     """
 
     address: str | None = None
@@ -103,7 +104,7 @@ def import_ray() -> Any:
     """
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as e:
         raise ConfigError(
             f"--ray needs Ray with Ray Data, which cannot be imported ({e}): {INSTALL_HINT}"
@@ -164,7 +165,7 @@ def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, 
     result: dict[str, Any] = {
         "shard": str(shard),
         "node_id": context.get_node_id(),
-        "node_ip": ray.util.get_node_ip_address(),
+        "node_ip": _node_ip(ray),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "servers": " ".join(urls),
@@ -190,6 +191,10 @@ def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, 
     return result
 
 
+def _node_ip(ray: Any) -> str:
+    return str(ray.util.get_node_ip_address())
+
+
 class _Server:
     """A Ray actor holding one vLLM server on its node (see :func:`_start_servers`)."""
 
@@ -202,22 +207,7 @@ class _Server:
         server = self._stack.enter_context(start_server(replace(config, host="0.0.0.0")))
         port = server.root.rsplit(":", 1)[1]
         self.info = {
-            "base_url": f"http://{ray.util.get_node_ip_address()}:{port}/v1",
-            "model": server.model,
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "startup_seconds": server.startup_seconds,
-            "pid": server.pid,
-        }
-    def __init__(self, config: ServeConfig) -> None:
-        import ray
-
-        from sfstream.serve import start_server
-
-        self._stack = contextlib.ExitStack()
-        server = self._stack.enter_context(start_server(replace(config, host="0.0.0.0")))
-        port = server.root.rsplit(":", 1)[1]
-        self.info = {
-            "base_url": f"http://{ray.util.get_node_ip_address()}:{port}/v1",
+            "base_url": f"http://{_node_ip(ray)}:{port}/v1",
             "model": server.model,
             "node_id": ray.get_runtime_context().get_node_id(),
             "startup_seconds": server.startup_seconds,
@@ -327,8 +317,10 @@ def run_on_ray(config: RunConfig, options: RayOptions) -> Report:
     """
     if config.shard is not None:
         raise ConfigError("--ray cuts the problems into shards itself: leave out --shard")
-    if options.serve is not None and config.generate.base_urls:
-        raise ConfigError("--serve starts the servers: leave out --base-url")
+    if options.serve is not None and config.generate.backend != "openai":
+        raise ConfigError(
+            f"--serve starts vLLM servers for the openai backend, not {config.generate.backend}"
+        )
     out = Path(config.out)
     if (out / "run-state.json").exists() and not config.restart:
         raise ConfigError(
@@ -347,9 +339,7 @@ def run_on_ray(config: RunConfig, options: RayOptions) -> Report:
             ray.shutdown()
 
 
-def _drive(
-    ray: Any, config: RunConfig, options: RayOptions, out: Path, started: float
-) -> Report:
+def _drive(ray: Any, config: RunConfig, options: RayOptions, out: Path, started: float) -> Report:
     alive = [n for n in ray.nodes() if n.get("Alive")]
     workers = options.workers or max(1, len(alive))
     count = _shard_count(out, options, workers)
@@ -429,12 +419,25 @@ def _map_shards(
         compute=TaskPoolStrategy(size=min(workers, len(rows))),
     )
     results: list[dict[str, Any]] = []
-    for row in dataset.iter_rows():
+    rows_done = dataset.iter_rows()
+    while True:
+        try:
+            row = next(rows_done)
+        except StopIteration:
+            break
+        except Exception as e:  # a task lost beyond Ray's retries: a worker or a node died
+            raise RayRunError(
+                f"the Ray job failed after {len(results)} of {len(rows)} shard(s): {e}; "
+                "rerun the same command to resume (finished shards are kept)"
+            ) from None
         result = {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(row).items()}
         results.append(result)
         if result["error"]:
             log.warning(
-                "run: shard %s failed on %s: %s", result["shard"], result["node_ip"], result["error"]
+                "run: shard %s failed on %s: %s",
+                result["shard"],
+                result["node_ip"],
+                result["error"],
             )
         elif result["skipped"]:
             log.info("run: shard %s was finished by an earlier attempt", result["shard"])
