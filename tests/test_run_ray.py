@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,56 @@ def test_ray_run_resumes_per_shard(ray_cluster: RayCluster, tmp_path: Path) -> N
         failed_problems = runs["1/4"]["problems"] + runs["3/4"]["problems"]
         assert failed_problems > 0
         assert server.requests - before == failed_problems
+    assert_same_run(out, whole)
+
+
+@pytest.mark.ray
+def test_ray_run_killed_resumes(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """``kill -9`` of the driver once a shard has finished and before all have: the same
+    command finishes the run. Shards finished before the kill are not run again, the others
+    resume from their folders, and the result equals the one-process run."""
+
+    def slow(body: dict[str, Any], index: int) -> tuple[str, str]:
+        time.sleep(0.2)  # one answer at a time: the shards take seconds
+        return f"The answer is $\\boxed{{{index}}}$.", "stop"
+
+    problems = ["--limit", "40", "--seed", "11"]
+    with InstantFakeServer(slow) as server:
+        gen = ["--base-url", server.base_url, "--model", "fake", "-n", "1"]
+        whole = tmp_path / "whole"
+        proc = sh(["run", "sample", *problems, *gen, "-q", "--out", str(whole)])
+        assert proc.returncode == 0, proc.stderr.decode()
+        out = tmp_path / "ray"
+        ray_args = ["--ray", ray_cluster.address, "--ray-shards", "4", "--ray-workers", "2"]
+        command = [*SFSTREAM, "run", "sample", *problems, *gen, *ray_args, "-q"]
+        command += ["--out", str(out)]
+        reports = [out / "shards" / f"{i}-of-4" / "report.json" for i in range(4)]
+        driver = subprocess.Popen(
+            command, env=ray_cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 300
+        while not any(p.exists() for p in reports):
+            assert driver.poll() is None, driver.stderr.read().decode() if driver.stderr else ""
+            assert time.monotonic() < deadline, "no shard finished"
+            time.sleep(0.02)
+        driver.kill()
+        driver.wait()
+        if driver.stderr is not None:
+            driver.stderr.close()
+        finished = {i for i, p in enumerate(reports) if p.exists()}
+        assert len(finished) < 4, "every shard finished before the kill"
+        stamps = {i: reports[i].stat().st_mtime_ns for i in finished}
+        before = server.requests
+
+        proc = sh(command[len(SFSTREAM) :], env=ray_cluster.env)
+        assert proc.returncode == 0, proc.stderr.decode()
+        runs = {int(r["shard"].split("/")[0]): r for r in report(out)["ray"]["runs"]}
+        skipped = {i for i, r in runs.items() if r["skipped"]}
+        # A shard may have ended between the look and the kill; none finished was redone.
+        assert finished <= skipped and len(skipped) < 4
+        assert {i: reports[i].stat().st_mtime_ns for i in finished} == stamps
+        redone = sum(runs[i]["problems"] for i in range(4) if i not in skipped)
+        assert 0 < server.requests - before <= redone
     assert_same_run(out, whole)
 
 

@@ -150,6 +150,24 @@ def _finished(config: RunConfig) -> bool:
     return check_resumable(config)
 
 
+#: Seconds a shard run waits for its folder to be free (see :func:`_wait_for_folder`).
+FOLDER_WAIT = 120.0
+
+
+def _wait_for_folder(out: Path, limit: float = FOLDER_WAIT) -> None:
+    """Waits until no other process holds the shard folder's lock: after the driver of an
+    earlier attempt was killed, Ray stops that attempt's tasks, but not at once."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            with _folder_lock(out):
+                return
+        except ConfigError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, Any]:
     """One shard, in a Ray task: the ordinary run of its problems into its own folder.
     Returns where it ran and what it did; an error is returned, not raised, so the other
@@ -177,6 +195,7 @@ def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, 
     }
     started = time.monotonic()
     try:
+        _wait_for_folder(Path(shard_config.out))
         if _finished(shard_config):
             result["skipped"] = True
             report = json.loads((Path(shard_config.out) / "report.json").read_text("utf-8"))
@@ -419,13 +438,13 @@ def _map_shards(
         compute=TaskPoolStrategy(size=min(workers, len(rows))),
     )
     results: list[dict[str, Any]] = []
-    rows_done = dataset.iter_rows()
+    rows_done = iter(dataset.iter_rows())
     while True:
         try:
             row = next(rows_done)
         except StopIteration:
             break
-        except Exception as e:  # a task lost beyond Ray's retries: a worker or a node died
+        except ray.exceptions.RayError as e:  # a task lost beyond Ray's retries
             raise RayRunError(
                 f"the Ray job failed after {len(results)} of {len(rows)} shard(s): {e}; "
                 "rerun the same command to resume (finished shards are kept)"
