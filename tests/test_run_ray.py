@@ -204,13 +204,15 @@ def test_ray_run_resumes_per_shard(ray_cluster: RayCluster, tmp_path: Path) -> N
 def test_ray_run_killed_resumes(ray_cluster: RayCluster, tmp_path: Path) -> None:
     """``kill -9`` of the driver once a shard has finished and before all have: the same
     command finishes the run. Shards finished before the kill are not run again, the others
-    resume from their folders, and the result equals the one-process run."""
+    resume from their folders, and the result equals the one-process run. (The requests of
+    the killed attempt go on arriving at the server for a while, so their count is not
+    compared here; the journal's reuse is tested for the one-process run.)"""
 
     def slow(body: dict[str, Any], index: int) -> tuple[str, str]:
-        time.sleep(0.2)  # one answer at a time: the shards take seconds
+        time.sleep(0.15)  # one answer at a time: the shards take seconds
         return f"The answer is $\\boxed{{{index}}}$.", "stop"
 
-    problems = ["--limit", "40", "--seed", "11"]
+    problems = ["--limit", "24", "--seed", "11"]
     with InstantFakeServer(slow) as server:
         gen = ["--base-url", server.base_url, "--model", "fake", "-n", "1"]
         whole = tmp_path / "whole"
@@ -236,7 +238,6 @@ def test_ray_run_killed_resumes(ray_cluster: RayCluster, tmp_path: Path) -> None
         finished = {i for i, p in enumerate(reports) if p.exists()}
         assert len(finished) < 4, "every shard finished before the kill"
         stamps = {i: reports[i].stat().st_mtime_ns for i in finished}
-        before = server.requests
 
         proc = sh(command[len(SFSTREAM) :], env=ray_cluster.env)
         assert proc.returncode == 0, proc.stderr.decode()
@@ -245,8 +246,6 @@ def test_ray_run_killed_resumes(ray_cluster: RayCluster, tmp_path: Path) -> None
         # A shard may have ended between the look and the kill; none finished was redone.
         assert finished <= skipped and len(skipped) < 4
         assert {i: reports[i].stat().st_mtime_ns for i in finished} == stamps
-        redone = sum(runs[i]["problems"] for i in range(4) if i not in skipped)
-        assert 0 < server.requests - before <= redone
     assert_same_run(out, whole)
 
 
