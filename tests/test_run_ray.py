@@ -26,10 +26,10 @@ TESTS = Path(__file__).resolve().parent
 
 
 def sh(
-    args: list[str], env: dict[str, str] | None = None, timeout: float = 600
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        SFSTREAM + args, capture_output=True, timeout=timeout, check=False, env=env
+        SFSTREAM + args, capture_output=True, timeout=600, check=False, env=env, cwd=cwd
     )
 
 
@@ -125,8 +125,9 @@ def test_ray_run_equals_the_one_process_run(ray_cluster: RayCluster, tmp_path: P
     proc = sh([*common, "--out", str(whole)])
     assert proc.returncode == 0, proc.stderr.decode()
     out = tmp_path / "ray"
-    args = [*common, "--ray", ray_cluster.address, "--ray-shards", "4", "--out", str(out)]
-    proc = sh(args, env=ray_cluster.env)
+    # A relative --out means the driver's folder on every node.
+    args = [*common, "--ray", ray_cluster.address, "--ray-shards", "4", "--out", "ray"]
+    proc = sh(args, env=ray_cluster.env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     assert_same_run(out, whole)
     info = report(out)["ray"]
@@ -146,7 +147,7 @@ def test_ray_run_equals_the_one_process_run(ray_cluster: RayCluster, tmp_path: P
 
     # Rerun: every shard is finished, none is run again, the outputs are the same.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "shards").glob("*/verified.jsonl")}
-    proc = sh(args, env=ray_cluster.env)
+    proc = sh(args, env=ray_cluster.env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     assert all(r["skipped"] for r in report(out)["ray"]["runs"])
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps

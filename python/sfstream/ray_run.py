@@ -168,10 +168,11 @@ def _wait_for_folder(out: Path, limit: float = FOLDER_WAIT) -> None:
             time.sleep(0.5)
 
 
-def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, Any]:
-    """One shard, in a Ray task: the ordinary run of its problems into its own folder.
-    Returns where it ran and what it did; an error is returned, not raised, so the other
-    shards finish (and are not redone when the command is rerun)."""
+def _run_shard(row: dict[str, Any], config: RunConfig, count: int, cwd: str) -> dict[str, Any]:
+    """One shard, in a Ray task: the ordinary run of its problems into its own folder, from
+    the driver's working directory (relative paths mean what they meant there). Returns where
+    it ran and what it did; an error is returned, not raised, so the other shards finish (and
+    are not redone when the command is rerun)."""
     import ray
 
     from sfstream.runner import run
@@ -195,6 +196,13 @@ def _run_shard(row: dict[str, Any], config: RunConfig, count: int) -> dict[str, 
     }
     started = time.monotonic()
     try:
+        try:
+            os.chdir(cwd)
+        except OSError as e:
+            raise ConfigError(
+                f"the working directory {cwd} of the run is not on this node ({e.strerror}): "
+                "run from a shared filesystem"
+            ) from None
         _wait_for_folder(Path(shard_config.out))
         if _finished(shard_config):
             result["skipped"] = True
@@ -433,7 +441,7 @@ def _map_shards(
     # nodes and runs at most ``workers`` at once.
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
         _run_shard,
-        fn_kwargs={"config": config, "count": count},
+        fn_kwargs={"config": config, "count": count, "cwd": os.getcwd()},
         num_cpus=cpus,
         compute=TaskPoolStrategy(size=min(workers, len(rows))),
     )
