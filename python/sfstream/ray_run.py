@@ -291,7 +291,10 @@ def _start_servers(ray: Any, serve: ServeConfig) -> Iterator[list[dict[str, Any]
                 .remote(config)
             )
             actors.append(actor)
-        infos: list[dict[str, Any]] = ray.get([a.describe.remote() for a in actors])
+        try:
+            infos: list[dict[str, Any]] = ray.get([a.describe.remote() for a in actors])
+        except ray.exceptions.RayError as e:
+            raise RayRunError(f"a vLLM server did not start on its node: {e}") from None
         for info in infos:
             log.info("run: vLLM server for %s healthy at %s", info["model"], info["base_url"])
         yield infos
