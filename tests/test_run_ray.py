@@ -153,6 +153,20 @@ def test_ray_run_equals_the_one_process_run(ray_cluster: RayCluster, tmp_path: P
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert_same_run(out, whole)
 
+    # Other options, or another shard count, are refused before Ray starts.
+    for changed, message in (
+        (["--style", "seed"], "made with another configuration"),
+        (["--ray-shards", "3"], "holds a Ray run of 4 shards"),
+    ):
+        proc = sh([*args, *changed], env=ray_cluster.env, cwd=tmp_path)
+        assert proc.returncode == 1 and message in proc.stderr.decode(), proc.stderr.decode()
+    # --restart deletes the shards and runs them all again.
+    proc = sh([*args, "--restart"], env=ray_cluster.env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert not any(r["skipped"] for r in report(out)["ray"]["runs"])
+    assert all(p.stat().st_mtime_ns != t for p, t in stamps.items())
+    assert_same_run(out, whole)
+
 
 @pytest.mark.ray
 def test_ray_run_resumes_per_shard(ray_cluster: RayCluster, tmp_path: Path) -> None:

@@ -357,11 +357,20 @@ def run_on_ray(config: RunConfig, options: RayOptions) -> Report:
             f"{out} holds a run made without --ray: resume it without --ray, choose another "
             "--out, or add --restart to delete its files and start over"
         )
+    if options.serve is not None:
+        # Placeholder servers for the checks (servers do not enter the run's state); the
+        # servers started on the GPU nodes replace them.
+        probe = replace(config.generate, base_url="http://127.0.0.1:1/v1", model=options.serve.name)
+        config = replace(config, generate=probe)
     ray = import_ray()
     started = time.monotonic()
     with _folder_lock(out):
         if config.restart:
             _restart(out)
+        elif (out / STATE_FILE).exists():
+            # An earlier attempt: its shard count and configuration are checked before Ray
+            # starts.
+            _check_shards(config, _shard_count(out, options, 1))
         _init(ray, options)
         try:
             return _drive(ray, config, options, out, started)
@@ -369,17 +378,18 @@ def run_on_ray(config: RunConfig, options: RayOptions) -> Report:
             ray.shutdown()
 
 
+def _check_shards(config: RunConfig, count: int) -> None:
+    """Refuses shard folders holding a run of another configuration."""
+    for index in range(count):
+        check_resumable(_shard_config(config, Shard(index, count), ()))
+
+
 def _drive(ray: Any, config: RunConfig, options: RayOptions, out: Path, started: float) -> Report:
     alive = [n for n in ray.nodes() if n.get("Alive")]
     workers = options.workers or max(1, len(alive))
     count = _shard_count(out, options, workers)
     shards = [Shard(i, count) for i in range(count)]
-    if options.serve is not None:
-        # Placeholder servers for the checks below (servers do not enter the run's state).
-        probe = replace(config.generate, base_url="http://127.0.0.1:1/v1", model=options.serve.name)
-        config = replace(config, generate=probe)
-    for shard in shards:  # a folder of another configuration is refused before any work
-        check_resumable(_shard_config(config, shard, ()))
+    _check_shards(config, count)
     (out / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
     _write_atomic(out / STATE_FILE, json.dumps({"shards": count}).encode() + b"\n")
     log.info(
