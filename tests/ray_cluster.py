@@ -1,10 +1,10 @@
-"""Pytest plugin: a local Ray cluster of two nodes for the whole test session.
+"""Pytest plugin: a local Ray cluster of two nodes, started once for the Ray tests.
 
 The ``ray_cluster`` fixture starts a head node and a worker node on this machine, each a
 ``ray start --block`` process in its own process group with one CPU, one logical GPU (a
 resource name only: nothing uses a device; it lets ``--serve`` place a server per "GPU
 node"), a 100 MB object store, no dashboard and its own short temporary directory. It waits
-until both nodes are alive and stops both process groups at the end of the session.
+until both nodes are alive and stops both process groups when the Ray tests are done.
 
 Ray takes a node's outward address as its own, even for ``127.0.0.1``; the test cluster keeps
 every connection on the loopback interface with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (Ray
@@ -178,9 +178,11 @@ def start_ray_cluster(timeout: float = 180.0) -> Iterator[RayCluster]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[RayCluster]:
-    """The session's two-node Ray cluster (skips when Ray is not installed)."""
+    """The two-node Ray cluster (skips when Ray is not installed). Module-scoped: the Ray
+    tests live in one module, so one cluster serves them all and stops when they are done,
+    not idling through the rest of the session."""
     if importlib.util.find_spec("ray") is None:
         pytest.skip("Ray is not installed (pip install 'sfstream[ray]')")
     timeout = float(os.environ.get("SFSTREAM_RAY_START_TIMEOUT", "180"))

@@ -1,5 +1,5 @@
 """``sfstream run --ray``: the run on a local two-node Ray cluster (a head and a worker process
-on this machine, one per session) gives the same ids and verdicts as the one-process run, uses
+on this machine, one for the module) gives the same ids and verdicts as the one-process run, uses
 both nodes, resumes per shard, and places one server per GPU node with ``--serve``."""
 
 from __future__ import annotations
