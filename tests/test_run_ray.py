@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,10 @@ def test_ray_run_equals_the_one_process_run(ray_cluster: RayCluster, tmp_path: P
         assert ids and all(shard_of(i, 4) == index for i in ids)
         assert r["problems"] == len(ids)
     assert sum(r["problems"] for r in runs) == report(whole)["stages"]["collect"]
+    # Each shard checks as many samples at once as the CPUs its task reserved (one).
+    shard_config = tomllib.loads((out / "shards" / "0-of-4" / "config.toml").read_text())
+    assert shard_config["verify"]["workers"] == 1
+    assert shard_config["collect"]["shard"] == "0/4"
 
     # Rerun: every shard is finished, none is run again, the outputs are the same.
     stamps = {p: p.stat().st_mtime_ns for p in (out / "shards").glob("*/verified.jsonl")}

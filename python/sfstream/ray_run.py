@@ -126,15 +126,23 @@ def shard_folder(out: Path, shard: Shard) -> Path:
     return out / SHARDS_DIR / f"{shard.index}-of-{shard.count}"
 
 
-def _shard_config(config: RunConfig, shard: Shard, urls: Sequence[str]) -> RunConfig:
+def _shard_config(
+    config: RunConfig, shard: Shard, urls: Sequence[str], cpus: float = 1.0
+) -> RunConfig:
     generate = replace(config.generate, journal=None)
     if urls:
         generate = replace(generate, base_url=list(urls))
+    verify = config.verify
+    if verify.workers == 0:
+        # As many checks at once as the CPUs the task reserved, not all of the node's: other
+        # shards may run on the same node.
+        verify = replace(verify, workers=max(1, int(cpus)))
     return replace(
         config,
         shard=shard,
         out=shard_folder(Path(config.out), shard),
         generate=generate,
+        verify=verify,
         progress=False,
         restart=False,
     )
@@ -168,7 +176,9 @@ def _wait_for_folder(out: Path, limit: float = FOLDER_WAIT) -> None:
             time.sleep(0.5)
 
 
-def _run_shard(row: dict[str, Any], config: RunConfig, count: int, cwd: str) -> dict[str, Any]:
+def _run_shard(
+    row: dict[str, Any], config: RunConfig, count: int, cwd: str, cpus: float
+) -> dict[str, Any]:
     """One shard, in a Ray task: the ordinary run of its problems into its own folder, from
     the driver's working directory (relative paths mean what they meant there). Returns where
     it ran and what it did; an error is returned, not raised, so the other shards finish (and
@@ -179,7 +189,7 @@ def _run_shard(row: dict[str, Any], config: RunConfig, count: int, cwd: str) -> 
 
     shard = Shard(int(row["index"]), count)
     urls = [u for u in str(row["urls"]).split(" ") if u]
-    shard_config = _shard_config(config, shard, urls)
+    shard_config = _shard_config(config, shard, urls, cpus)
     context = ray.get_runtime_context()
     result: dict[str, Any] = {
         "shard": str(shard),
@@ -454,7 +464,7 @@ def _map_shards(
     # nodes and runs at most ``workers`` at once.
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
         _run_shard,
-        fn_kwargs={"config": config, "count": count, "cwd": os.getcwd()},
+        fn_kwargs={"config": config, "count": count, "cwd": os.getcwd(), "cpus": cpus},
         num_cpus=cpus,
         compute=TaskPoolStrategy(size=min(workers, len(rows))),
     )
