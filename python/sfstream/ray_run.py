@@ -460,6 +460,8 @@ def _map_shards(
     context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # sfstream says what each shard did; Ray Data's own notes stay out of the way.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     # One block per shard, so each shard is one task; Ray Data spreads the tasks over the
     # nodes and runs at most ``workers`` at once.
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
@@ -493,9 +495,10 @@ def _map_shards(
             log.info("run: shard %s was finished by an earlier attempt", result["shard"])
         else:
             log.info(
-                "run: shard %s done on %s in %.1f s (%d problems, %d verified samples)",
+                "run: shard %s done on %s (node %s) in %.1f s (%d problem(s), %d verified)",
                 result["shard"],
                 result["node_ip"],
+                str(result["node_id"])[:8],
                 result["seconds"],
                 result["problems"],
                 result["verified"],
