@@ -60,7 +60,8 @@ INSTALL_HINT = "pip install 'sfstream[ray]'"
 
 
 class RayRunError(SfstreamError):
-    """A shard run failed (the others finished; rerun the command to resume)."""
+    """Shard runs failed, a Ray task was lost or a server did not start on its node; the
+    finished shards are kept, and rerunning the command resumes the rest."""
 
 
 @dataclass(frozen=True, kw_only=True)
