@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from public_data import public_data_dir
 
-pytest_plugins = ["vllm_server"]
+pytest_plugins = ["vllm_server", "ray_cluster"]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -567,6 +567,43 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Ray cluster (needs sfstream[ray]): the problems are cut into shards, run "
+        "side by side on the cluster's nodes with Ray Data, each into OUT/shards/I-of-N, then "
+        "merged into OUT. ADDRESS as ray.init takes it (auto, HOST:PORT, ray://HOST:PORT); "
+        "without it $RAY_ADDRESS, the cluster started on this machine, or a new local one",
+    )
+    p.add_argument(
+        "--ray-shards",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="with --ray, shards to cut the problems into (default: those of an earlier attempt "
+        "in OUT, else twice --ray-workers)",
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="with --ray, shard runs at once (default: the cluster's nodes); the --base-url "
+        "servers are split among them",
+    )
+    p.add_argument(
+        "--ray-cpus",
+        type=float,
+        default=None,
+        metavar="C",
+        help="with --ray, CPUs each shard run reserves (default 1)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sfstream`` command."""
     parser = argparse.ArgumentParser(
@@ -622,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and stop it with the run",
     )
     _serve_options(p)
+    _ray_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress")
 
     p = sub.add_parser(
@@ -813,7 +851,9 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
             restart=True if args.restart else None,
         )
 
-    if args.serve is None:
+    if args.ray is not None:
+        report = _run_on_ray(args, load)
+    elif args.serve is None:
         report = await run_async(load({}), writers)
     else:
         serve = _serve_config(args, args.serve)
@@ -835,6 +875,24 @@ async def _run(args: argparse.Namespace, writers: dict[str, NdjsonWriter]) -> No
     print(f"report page:       {report.outputs['report_html']}", file=sys.stderr)
     print(f"configuration:     {report.outputs['config']}", file=sys.stderr)
     print(f"dataset card:      {report.outputs['dataset']}", file=sys.stderr)
+
+
+def _run_on_ray(args: argparse.Namespace, load: Callable[[dict[str, Any]], Any]) -> Any:
+    from sfstream.ray_run import RayOptions, run_on_ray
+
+    serve = None if args.serve is None else _serve_config(args, args.serve)
+    options = RayOptions(
+        address=args.ray or None,
+        shards=args.ray_shards,
+        workers=args.ray_workers,
+        cpus=1.0 if args.ray_cpus is None else args.ray_cpus,
+        serve=serve,
+    )
+    # With --serve, the servers' addresses replace this placeholder once they are up.
+    placeholder = {"base_url": "http://127.0.0.1:1/v1", "model": serve.name} if serve else {}
+    config = load(placeholder)
+    # In this (the main) thread: Ray's driver wants its signal handlers, and Ctrl-C stops it.
+    return run_on_ray(config, options)
 
 
 def _serve(args: argparse.Namespace) -> int:
