@@ -101,6 +101,8 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
         "train": str(where / "train.jsonl"),
         "verified": str(where / "verified.jsonl"),
         "report": str(where / "report.json"),
+        "report_html": str(where / "report.html"),
+        "config": str(where / "config.toml"),
         "dataset": str(where / "README.md"),
     }
     data = report.to_dict()
