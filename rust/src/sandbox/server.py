@@ -3,8 +3,9 @@
 # first and which defines serve_case(request): what each case's process does with its request.
 #
 # Started by the Rust supervisor as
-# `python -s -P -c <boot> <source> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]`
-# (<boot> compiles the source in a forked child and runs the code object, see forkserver.rs),
+# `python -s -P -c <boot> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]` with the
+# source on stdin (<boot> compiles it in a forked child and runs the code object, see
+# forkserver.rs; stdin is /dev/null from then on),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
 # the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
 # time, in a child forked before its request arrives:
