@@ -62,6 +62,9 @@ class Report:
         elapsed: Seconds the run took.
         resumed: For ``sfstream run``: verified samples kept from an earlier attempt of the
             run and verified now, samples generated now and reused from the journal.
+        problem_ids: Count distinct problems (and problems solved) by keeping their ids. False
+            when the caller counts them itself, in ``more_problems`` and ``more_solved`` of
+            ``by_source`` and ``by_domain`` (``sfstream run`` does, in bounded memory).
     """
 
     stages: dict[str, int] = field(default_factory=dict)
@@ -75,6 +78,7 @@ class Report:
     outputs: dict[str, str] = field(default_factory=dict)
     elapsed: float | None = None
     resumed: dict[str, int] = field(default_factory=dict)
+    problem_ids: bool = True
 
     def observe(self, stage: str, record: Record) -> None:
         """Counts one record seen after ``stage``."""
@@ -95,9 +99,10 @@ class Report:
                 for rate in (self.by_source[record.source], self.by_domain[record.domain]):
                     rate.verified += 1
                     rate.correct += verdict.correct
-                    rate.problems.add(record.id)
-                    if verdict.correct:
-                        rate.solved.add(record.id)
+                    if self.problem_ids:
+                        rate.problems.add(record.id)
+                        if verdict.correct:
+                            rate.solved.add(record.id)
 
     def observe_any(self, record: Record) -> None:
         """Counts a record under the stage that produced it (for ``sfstream stats``)."""
