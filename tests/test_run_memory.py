@@ -17,6 +17,7 @@ from arithmetic_server import respond as arithmetic_respond
 from arithmetic_server import write_problems
 from instant_fake_server import InstantFakeServer
 from memory_sampler import check_examples, sample_run
+from sfstream.format import FormatConfig
 from sfstream.generate import GenerateConfig
 from sfstream.records import Problem, Sample, Verdict
 from sfstream.report import Report
@@ -153,3 +154,57 @@ def test_run_memory_does_not_grow_with_the_problems(arithmetic_server: str, tmp_
     # Before the fix the run kept ~700 bytes per problem: 7 MB over the second half here.
     assert late <= early + 3 * 2**20, (early / 2**20, late / 2**20)
     assert sampler.peak("run") < 300 * 2**20
+
+
+@pytest.mark.anyio
+async def test_format_writes_a_kept_example_when_its_problem_is_done() -> None:
+    # The input stops after problem a's last sample until a's example has come out: a stage
+    # holding examples to the end of the input would wait forever.
+    import anyio
+    from sfstream.format import FormatConfig, format_stage
+    from sfstream.pipeline import open_pipeline
+
+    a, b = _problem("a"), _problem("b")
+    emitted = anyio.Event()
+
+    async def source() -> Any:
+        yield _verified(a, 0, False)
+        yield _verified(a, 2, True)
+        yield _verified(a, 1, True)
+        await emitted.wait()
+        yield _verified(b, 0, True)
+
+    last = {("a", 1), ("b", 0)}
+    stage = format_stage(
+        FormatConfig(keep="first"), last_of_problem=lambda s: (s.id, s.sample_index) in last
+    )
+    got = []
+    with anyio.fail_after(10):
+        async with open_pipeline(source(), [stage]) as examples:
+            async for example in examples:
+                got.append(example.id)
+                emitted.set()
+    assert got == ["a#1", "b#0"]
+
+
+def test_run_keep_first_writes_the_first_correct_sample_of_each_problem(
+    mixed_server: InstantFakeServer, tmp_path: Path
+) -> None:
+    problems = write_problems(tmp_path / "problems.jsonl", 200)
+    out = tmp_path / "out"
+    config = RunConfig(
+        sources=(str(problems),),
+        generate=GenerateConfig(base_url=mixed_server.base_url, model="fake", n=3),
+        format=FormatConfig(keep="first"),
+        out=out,
+        progress=False,
+    )
+    run(config)
+    first: dict[str, int] = {}
+    for line in (out / "verified.jsonl").read_bytes().splitlines():
+        row = orjson.loads(line)
+        if row["verdict"]["correct"]:
+            first[row["id"]] = min(first.get(row["id"], 3), row["sample_index"])
+    ids = [orjson.loads(line)["id"] for line in (out / "train.jsonl").read_bytes().splitlines()]
+    assert sorted(ids) == sorted(f"{k}#{v}" for k, v in first.items())
+    assert len(first) == 200 and 0 < sum(v == 0 for v in first.values()) < 200

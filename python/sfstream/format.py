@@ -9,14 +9,15 @@ Only samples whose verdict is correct become examples. Three styles:
 * ``sharegpt``: the same turns as ``conversations`` of ``{"from", "value"}``.
 
 ``keep`` picks among a problem's correct samples: ``all``, the ``first`` (lowest sample index)
-or the ``shortest``. The last two wait for the end of the input, since samples of one problem
-may arrive at any time; ``all`` streams.
+or the ``shortest``. The last two wait until no other sample of a problem can follow: the end
+of the input, or, inside ``sfstream run`` (which knows how many samples each problem has), the
+problem's last sample; ``all`` streams.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -158,9 +159,19 @@ def format_sample(sample: Sample, config: FormatConfig | None = None) -> Example
 
 
 def format_stage(
-    config: FormatConfig | None = None, progress: StageProgress | None = None
+    config: FormatConfig | None = None,
+    progress: StageProgress | None = None,
+    last_of_problem: Callable[[Sample], bool] | None = None,
 ) -> StageFn:
-    """The format stage function: verified samples in, examples out."""
+    """The format stage function: verified samples in, examples out.
+
+    Args:
+        config: Options.
+        progress: Counts the examples written.
+        last_of_problem: Called once for each sample in order of arrival; True when no other
+            sample of its problem will follow, so ``keep`` ``first``/``shortest`` write the
+            problem's example then, instead of holding it to the end of the input.
+    """
     config = config or FormatConfig()
 
     async def stage(
@@ -169,17 +180,23 @@ def format_stage(
         chosen: dict[str, Sample] = {}
         async with receive, send:
             async for sample in receive:
+                last = last_of_problem is not None and last_of_problem(sample)
                 example = format_sample(sample, config)
-                if example is None:
-                    continue
-                if config.keep == "all":
+                if example is not None and config.keep == "all":
                     await send.send(example)
                     if progress:
                         progress.done += 1
                     continue
-                best = chosen.get(sample.id)
-                if best is None or _better(sample, best, config.keep):
-                    chosen[sample.id] = sample
+                if example is not None:
+                    best = chosen.get(sample.id)
+                    if best is None or _better(sample, best, config.keep):
+                        chosen[sample.id] = sample
+                if last and sample.id in chosen:
+                    done = format_sample(chosen.pop(sample.id), config)
+                    assert done is not None
+                    await send.send(done)
+                    if progress:
+                        progress.done += 1
             for sample in chosen.values():
                 example = format_sample(sample, config)
                 assert example is not None

@@ -407,6 +407,8 @@ class _ProblemCounts:
 
         self.report = report
         self.open: dict[str, _Open] = {}
+        # The last sample of each problem forgotten but not yet past the format stage.
+        self.last: set[tuple[str, int]] = set()
 
         def expected(problem: Any) -> int | None:
             if generate.backend == "replay":
@@ -444,11 +446,23 @@ class _ProblemCounts:
             for rate in rates:
                 rate.more_solved += 1
         entry.left -= 1
-        self._close(sample.id, entry)
+        if self._close(sample.id, entry):
+            self.last.add((sample.id, sample.sample_index))
 
-    def _close(self, problem_id: str, entry: _Open) -> None:
+    def _close(self, problem_id: str, entry: _Open) -> bool:
         if entry.collected and entry.left <= 0:
             del self.open[problem_id]
+            return True
+        return False
+
+    def last_of_problem(self, sample: Sample) -> bool:
+        """Whether ``sample`` was the last of its problem (for the format stage, which sees
+        the samples in the order they were counted here)."""
+        key = (sample.id, sample.sample_index)
+        if key in self.last:
+            self.last.remove(key)
+            return True
+        return False
 
 
 @dataclass
@@ -574,6 +588,30 @@ def _folder_lock(out: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _buffer(size: int) -> StageFn:
+    """Passes records on through a buffer of ``size``: placed after generate, it lets the
+    generation requests go on while verify works through a burst of completions (with the
+    pipeline's small buffers, the workers of generate would wait to hand their samples over,
+    holding them anyway, and send no new request meanwhile)."""
+
+    async def stage(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
+        inner_send, inner_receive = anyio.create_memory_object_stream[Any](size)
+
+        async def fill() -> None:
+            async with receive, inner_send:
+                async for record in receive:
+                    await inner_send.send(record)
+
+        async with send, inner_receive, anyio.create_task_group() as tg:
+            tg.start_soon(fill)
+            async for record in inner_receive:
+                await send.send(record)
+
+    return stage
+
+
 def _skip_kept(kept: dict[str, int]) -> StageFn:
     """Drops samples already verified by an earlier attempt of the run."""
 
@@ -695,13 +733,19 @@ async def run_async(
             stages = [
                 _observe(report, "collect", count_collected),
                 gen_stage,
+                # As many samples as generate has requests in flight.
+                _buffer(
+                    generate.max_concurrency
+                    if generate.concurrency == "auto"
+                    else generate.concurrency
+                ),
                 _observe(report, "generate"),
                 _skip_kept(resume.kept),
                 verify_stage(config.verify, board.stage("verify")),
                 _observe(report, "verified", verified.write),
                 _with_kept(resume.verified_path, resume.kept_end),
                 _observe(report, "verify", count_verified),
-                format_stage(config.format, board.stage("format")),
+                format_stage(config.format, board.stage("format"), counts.last_of_problem),
                 _observe(report, "format"),
             ]
             async with anyio.create_task_group() as tg:
