@@ -42,10 +42,10 @@ from memory_sampler import process_tree, sfstream_env
 from sfstream.backends.replay import bundled_completions
 
 DATA = Path(__file__).resolve().parents[1] / "python" / "sfstream" / "data"
-COPIES = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_COPIES", "3"))
-TEST_REPEAT = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_TEST_REPEAT", "8"))
+COPIES = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_COPIES", "6"))
+TEST_REPEAT = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_TEST_REPEAT", "4"))
 ROUNDS = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_ROUNDS", "3"))
-CONCURRENCY = 32
+CONCURRENCY = 16
 # The vLLM server of the tests computes on the CPU: on a small machine, verify keeps to one
 # worker so that the server keeps a core (with a GPU server, verify would take every core).
 WORKERS = os.environ.get("SFSTREAM_BENCH_OVERLAP_WORKERS", "1")
