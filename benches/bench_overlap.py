@@ -17,6 +17,10 @@ Each round times, as subprocesses started the way a user starts them:
 * the pipe ``collect | generate | verify | format`` (four processes joined by pipes);
 * ``sfstream run`` into a fresh output folder.
 
+The same comparison runs against a server in this process that answers with the
+constrained completion after a time proportional to its length and does no work on this
+machine, as a GPU server would: there the cores are the client's alone.
+
 Reported (``benchmark.extra_info`` and printed): median seconds of each, and the ratios of
 ``run``, the pipe and the sum of the stages to the slowest stage alone (the target for
 ``run`` is 1.15 at most). Asserted is correctness: every path gives the same training example
@@ -89,8 +93,8 @@ def _workload(path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _cpu_seconds(server_pid: int) -> float:
-    """CPU time used so far by the vLLM server's processes and by every sfstream process this
-    benchmark has waited for (with the sandboxed programs they ran)."""
+    """CPU time used so far by the server's processes and by every sfstream process this
+    benchmark has waited for."""
     ticks = 0
     for pid in process_tree(server_pid):
         try:
@@ -155,15 +159,32 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 @pytest.mark.vllm
 @pytest.mark.timeout(3600)
 def test_run_overlaps_the_stages(vllm_server: Any, benchmark: Any, tmp_path: Path) -> None:
+    _compare(vllm_server.base_url, vllm_server.model, vllm_server.pid, benchmark, tmp_path)
+
+
+def _forced_completion(body: dict[str, Any], index: int) -> tuple[str, str]:
+    return body["structured_outputs"]["choice"][0], "stop"
+
+
+@pytest.mark.timeout(3600)
+def test_run_overlaps_the_stages_against_a_server_that_uses_no_local_cpu(
+    benchmark: Any, tmp_path: Path
+) -> None:
+    """The same comparison against a server that answers each request with the constrained
+    completion after a time proportional to its length (300 characters a second, about 100
+    tokens a second per request) and does no work on this machine, as a GPU server would."""
+    from instant_fake_server import InstantFakeServer
+
+    with InstantFakeServer(
+        _forced_completion,
+        delay=lambda body: len(body["structured_outputs"]["choice"][0]) / 300,
+    ) as server:
+        _compare(server.base_url, "fake", os.getpid(), benchmark, tmp_path)
+
+
+def _compare(url: str, model: str, server_pid: int, benchmark: Any, tmp_path: Path) -> None:
     source, forced = _workload(tmp_path / "source.jsonl")
-    server = [
-        "--base-url",
-        vllm_server.base_url,
-        "--model",
-        vllm_server.model,
-        "--concurrency",
-        str(CONCURRENCY),
-    ]
+    server = ["--base-url", url, "--model", model, "--concurrency", str(CONCURRENCY)]
     workers = ["--workers", WORKERS]
     times: dict[str, list[float]] = {
         k: [] for k in ("collect", "generate", "verify", "format", "pipe", "run")
@@ -171,9 +192,9 @@ def test_run_overlaps_the_stages(vllm_server: Any, benchmark: Any, tmp_path: Pat
     cpu: dict[str, list[float]] = {k: [] for k in times}
 
     def timed(key: str, seconds: Any) -> None:
-        before = _cpu_seconds(vllm_server.pid)
+        before = _cpu_seconds(server_pid)
         times[key].append(seconds())
-        cpu[key].append(_cpu_seconds(vllm_server.pid) - before)
+        cpu[key].append(_cpu_seconds(server_pid) - before)
 
     outputs: list[dict[str, Any]] = []
 
@@ -259,9 +280,10 @@ def test_run_overlaps_the_stages(vllm_server: Any, benchmark: Any, tmp_path: Pat
         "rounds": ROUNDS,
         "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
         "median_seconds": {k: round(v, 2) for k, v in median.items()},
-        # CPU seconds of the server and of sfstream (sandboxed programs included) per path:
-        # on a machine whose cores the server shares, no path can take less wall time than
-        # its CPU time over the cores.
+        # CPU seconds of the server and of the sfstream processes per path (programs run in
+        # the sandbox count where the kernel accounts them to a process waited for): on a
+        # machine whose cores the server shares, no path can take less wall time than its CPU
+        # time over the cores.
         "median_cpu_seconds": {k: round(statistics.median(v), 2) for k, v in cpu.items()},
         "slowest_stage": slowest,
         "sum_of_stages_seconds": round(total, 2),
@@ -273,7 +295,7 @@ def test_run_overlaps_the_stages(vllm_server: Any, benchmark: Any, tmp_path: Pat
         "load_average_1min": round(os.getloadavg()[0], 1),
     }
     benchmark.extra_info.update(info)
-    print("\noverlap:", orjson.dumps(info).decode())
+    print(f"\noverlap ({model}):", orjson.dumps(info).decode())
     cpu_median = {k: statistics.median(v) for k, v in cpu.items()}
     cpu_median["sum of stages"] = sum(cpu_median[k] for k in stages)
     print("| path | median s | / slowest stage alone | CPU s (server and sfstream) |")
