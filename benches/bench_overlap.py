@@ -3,7 +3,7 @@ pipe and the sum of the stages, on the same problems against the same real vLLM 
 same run.
 
 Workload: the 23 coding problems of the bundled sample, each repeated under several ids. The
-server is the session's real vLLM server (CPU, the tiny random Llama of the tests); its own
+server is the real vLLM server the tests start (CPU, their tiny random Llama); its own
 completions are gibberish, so each request carries vLLM's structured-output constraint
 (``structured_outputs.choice``) with one of the problem's recorded completions (real model
 outputs, some right, some wrong): the server still decodes every token, and verify runs real
