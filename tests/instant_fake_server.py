@@ -43,6 +43,8 @@ class InstantFakeServer:
             them all), or until ``hold_seconds`` passed since the first one pending.
         hold_seconds: See ``hold_until``.
         port: Port to listen on (0: any free one).
+        delay: Seconds before each completion is answered, as a function of the request body
+            (a server that takes time without using this machine's CPU); 0 answers at once.
 
     Attributes:
         requests: Completion requests received.
@@ -59,12 +61,14 @@ class InstantFakeServer:
         hold_seconds: float = 10.0,
         port: int = 0,
         keep_bodies: bool = False,
+        delay: Callable[[dict[str, Any]], float] | None = None,
     ) -> None:
         self.respond = respond
         self.hold_until = hold_until
         self.hold_seconds = hold_seconds
         self.port = port
         self.keep_bodies = keep_bodies
+        self.delay = delay
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
         self.max_pending = 0
@@ -125,6 +129,11 @@ class InstantFakeServer:
             transport.write(answer)
             return
         self.requests += 1
+        if self.delay is not None:
+            assert self._loop is not None
+            seconds = self.delay(orjson.loads(body) if body else {})
+            self._loop.call_later(seconds, self._write, transport, answer)
+            return
         if not self.hold_until:
             transport.write(answer)
             return
@@ -135,6 +144,11 @@ class InstantFakeServer:
         elif len(self._pending) == 1:
             assert self._loop is not None
             self._loop.call_later(self.hold_seconds, self._flush)
+
+    @staticmethod
+    def _write(transport: asyncio.Transport, answer: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(answer)
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -195,6 +195,12 @@ async def test_a_large_journal_is_read_line_by_line(tmp_path: Path) -> None:
             assert got is not None
             assert got["completion"] == "x" * (i * 7 % 1000)
             assert got["usage"] == {"completion_tokens": i, "seed": big}
+        # Appends are not indexed (a run looks each problem up once, before requesting it, so
+        # the index stays the size of what was there when the journal was opened) ...
+        assert journal.lookup("late", 0, "h", 8) is None
+    # ... and are found once it is opened again.
+    async with Journal(path) as journal:
+        assert journal.loaded == 601
         assert journal.lookup("late", 0, "h", 8) is not None
     assert path.stat().st_size > 4 * 65536
 

@@ -19,7 +19,9 @@ asks again. The file is locked while a run uses it, so two runs cannot interleav
 
 Opening reads the file once, line by line through the NDJSON reader (:mod:`sfstream.ndjson`),
 and keeps only an index: where each sample's line is. A reused sample is read back with one
-``pread``, so memory does not grow with the size of the completions.
+``pread``, so memory does not grow with the size of the completions. Lines appended while the
+journal is open are not indexed (a run looks each problem up once, before requesting it), so
+memory does not grow with the samples a run generates either.
 """
 
 from __future__ import annotations
@@ -179,7 +181,10 @@ class Journal:
         return {k: row.get(k) for k in _FIELDS}
 
     def append(self, samples: list[Sample], request: str, max_tokens: int) -> None:
-        """Appends the samples of one response (error samples are skipped) in one write."""
+        """Appends the samples of one response (error samples are skipped) in one write.
+
+        Appended samples are found by :meth:`lookup` once the journal is opened again.
+        """
         lines = []
         for s in samples:
             if s.finish_reason == "error":
@@ -206,14 +211,9 @@ class Journal:
         while view:
             done = os.write(self._fd, view)
             view = view[done:]
-        offset = self._size
-        for line, s in zip(lines, (s for s in samples if s.finish_reason != "error"), strict=True):
-            key = (s.id, s.sample_index, request)
-            self._index.setdefault(key, []).append(
-                _Entry(max_tokens, s.finish_reason, offset, len(line))
-            )
-            offset += len(line) + 1
-        self._size = offset
+        # Not indexed: generate looks a problem up once, before requesting it, so what this
+        # run appends is never looked up again, and memory stays flat however long the run.
+        self._size += len(data)
         self.written += len(lines)
         self._dirty = True
 

@@ -69,6 +69,9 @@ class Report:
         selection: What each selection step of the format stage removed (``sfstream.select``:
             ``keep``, ``pass_rate_problems``, ``duplicate_problems_near``, ``mix``, ...), and
             ``mix_counts``: per mixed group, the examples available and kept.
+        problem_ids: Count distinct problems (and problems solved) by keeping their ids. False
+            when the caller counts them itself, in ``more_problems`` and ``more_solved`` of
+            ``by_source`` and ``by_domain`` (``sfstream run`` does, in bounded memory).
     """
 
     stages: dict[str, int] = field(default_factory=dict)
@@ -84,6 +87,7 @@ class Report:
     resumed: dict[str, int] = field(default_factory=dict)
     details: ReportDetails | None = None
     selection: dict[str, Any] = field(default_factory=dict)
+    problem_ids: bool = True
 
     def observe(self, stage: str, record: Record) -> None:
         """Counts one record seen after ``stage``."""
@@ -113,9 +117,10 @@ class Report:
                 for rate in (self.by_source[record.source], self.by_domain[record.domain]):
                     rate.verified += 1
                     rate.correct += verdict.correct
-                    rate.problems.add(record.id)
-                    if verdict.correct:
-                        rate.solved.add(record.id)
+                    if self.problem_ids:
+                        rate.problems.add(record.id)
+                        if verdict.correct:
+                            rate.solved.add(record.id)
 
     def observe_any(self, record: Record) -> None:
         """Counts a record under the stage that produced it (for ``sfstream stats``)."""

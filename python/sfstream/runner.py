@@ -426,6 +426,77 @@ def _observe(
     return observe
 
 
+@dataclass(slots=True)
+class _Open:
+    """A problem whose verified samples are still coming."""
+
+    left: int = 0  # samples expected (once collected) less samples verified
+    collected: bool = False
+    seen: bool = False
+    solved: bool = False
+
+
+class _ProblemCounts:
+    """Counts distinct problems and problems solved per source and domain into a report, in
+    memory bounded by the problems in flight rather than by the run's size.
+
+    Collect says how many samples each problem will have (as many as the generate stage asks
+    for: ``n``, the problem's own ``generation.n`` over the run's); a problem is forgotten
+    once that many verified samples have passed. Where the count cannot be known in advance
+    (the replay backend has what was recorded), the problem is kept to the end, as a set of
+    ids would keep it.
+    """
+
+    def __init__(self, report: Report, generate: Any) -> None:
+        from sfstream.backends.base import SamplingParams
+        from sfstream.errors import RecordError
+
+        self.report = report
+        self.open: dict[str, _Open] = {}
+
+        def expected(problem: Any) -> int | None:
+            if generate.backend == "replay":
+                return None
+            try:
+                n: int | None = SamplingParams.resolve(generate, problem).n
+            except RecordError:
+                n = generate.n  # generate answers with this many error samples
+            return n or 1
+
+        self.expected = expected
+
+    def collected(self, problem: Any) -> None:
+        n = self.expected(problem)
+        entry = self.open.get(problem.id)
+        if entry is None:
+            entry = self.open[problem.id] = _Open()
+        entry.collected = True
+        entry.left += n if n is not None else 1 << 62
+        self._close(problem.id, entry)
+
+    def verified(self, sample: Sample) -> None:
+        if sample.verdict is None:
+            return
+        entry = self.open.get(sample.id)
+        rates = (self.report.by_source[sample.source], self.report.by_domain[sample.domain])
+        if entry is None:
+            entry = self.open[sample.id] = _Open()
+        if not entry.seen:
+            entry.seen = True
+            for rate in rates:
+                rate.more_problems += 1
+        if sample.verdict.correct and not entry.solved:
+            entry.solved = True
+            for rate in rates:
+                rate.more_solved += 1
+        entry.left -= 1
+        self._close(sample.id, entry)
+
+    def _close(self, problem_id: str, entry: _Open) -> None:
+        if entry.collected and entry.left <= 0:
+            del self.open[problem_id]
+
+
 @dataclass
 class _Resume:
     """What a run found in its output folder."""
@@ -551,6 +622,30 @@ def _folder_lock(out: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _buffer(size: int) -> StageFn:
+    """Passes records on through a buffer of ``size``: placed after generate, it lets the
+    generation requests go on while verify works through a burst of completions (with the
+    pipeline's small buffers, the workers of generate would wait to hand their samples over,
+    holding them anyway, and send no new request meanwhile)."""
+
+    async def stage(
+        receive: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any]
+    ) -> None:
+        inner_send, inner_receive = anyio.create_memory_object_stream[Any](size)
+
+        async def fill() -> None:
+            async with receive, inner_send:
+                async for record in receive:
+                    await inner_send.send(record)
+
+        async with send, inner_receive, anyio.create_task_group() as tg:
+            tg.start_soon(fill)
+            async for record in inner_receive:
+                await send.send(record)
+
+    return stage
+
+
 def _skip_kept(kept: dict[str, int]) -> StageFn:
     """Drops samples already verified by an earlier attempt of the run."""
 
@@ -626,8 +721,9 @@ async def run_async(
 
     config = config or RunConfig()
     writers = writers if writers is not None else {}
-    # Each sample is measured once for the page, when it is verified.
-    report = Report(details=ReportDetails(measure_generated=False))
+    # Each sample is measured once for the page, when it is verified. Distinct problems are
+    # counted by the run itself, in bounded memory.
+    report = Report(details=ReportDetails(measure_generated=False), problem_ids=False)
     board = ProgressBoard(enabled=config.progress)
     started = time.monotonic()
     out = Path(config.out)
@@ -636,6 +732,14 @@ async def run_async(
         generate = replace(generate, journal=str(out / "generate.journal"))
     # Checked before the folder is touched.
     gen_stage = generate_stage(generate, gen_progress := board.stage("generate"))
+    counts = _ProblemCounts(report, generate)
+
+    async def count_collected(problem: Any) -> None:
+        counts.collected(problem)
+
+    async def count_verified(sample: Any) -> None:
+        counts.verified(sample)
+
     with _folder_lock(out):
         resume = await anyio.to_thread.run_sync(_prepare_out, config)
         if resume.resumed:
@@ -663,14 +767,20 @@ async def run_async(
         ):
             writers["verified"], writers["train"] = verified, train
             stages = [
-                _observe(report, "collect"),
+                _observe(report, "collect", count_collected),
                 gen_stage,
+                # As many samples as generate has requests in flight.
+                _buffer(
+                    generate.max_concurrency
+                    if generate.concurrency == "auto"
+                    else generate.concurrency
+                ),
                 _observe(report, "generate"),
                 _skip_kept(resume.kept),
                 verify_stage(config.verify, board.stage("verify")),
                 _observe(report, "verified", verified.write),
                 _with_kept(resume.verified_path, resume.kept_end),
-                _observe(report, "verify"),
+                _observe(report, "verify", count_verified),
                 format_stage(
                     _with_group_size(config.format, generate.n),
                     board.stage("format"),

@@ -30,10 +30,12 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
 import random
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -317,8 +319,51 @@ def _select(problems: Iterable[Problem], limit: int | None, seed: int | None) ->
         yield from problems
 
 
+class _SeenIds:
+    """The problem ids seen so far, as 64-bit hashes in one open-addressing table: 16 bytes
+    per problem or less (a set of the id strings takes about 100), so collecting a million
+    problems holds 16 MB for this, not 100 MB. Two distinct ids share a hash with a chance of
+    about n**2 / 2**65 (3e-8 for a million)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.table = array("Q", bytes(8 * 1024))
+
+    @staticmethod
+    def _key(ident: str) -> int:
+        digest = hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "little") or 1  # 0 marks an empty slot
+
+    def add(self, ident: str) -> bool:
+        """Adds ``ident``; False when it was already there."""
+        key = self._key(ident)
+        table = self.table
+        mask = len(table) - 1
+        slot = key & mask
+        while table[slot]:
+            if table[slot] == key:
+                return False
+            slot = (slot + 1) & mask
+        table[slot] = key
+        self.count += 1
+        if 2 * self.count > len(table):
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self.table
+        table = self.table = array("Q", bytes(16 * len(old)))
+        mask = len(table) - 1
+        for key in old:
+            if key:
+                slot = key & mask
+                while table[slot]:
+                    slot = (slot + 1) & mask
+                table[slot] = key
+
+
 def _generate(resolved: list[_Source], limit: int | None, seed: int | None) -> Iterator[Problem]:
-    seen: set[str] = set()
+    seen = _SeenIds()
     for src in resolved:
         dupes = 0
 
@@ -327,10 +372,9 @@ def _generate(resolved: list[_Source], limit: int | None, seed: int | None) -> I
         def fresh(stream: Iterable[Problem]) -> Iterator[Problem]:
             nonlocal dupes
             for p in stream:
-                if p.id in seen:
+                if not seen.add(p.id):
                     dupes += 1
                     continue
-                seen.add(p.id)
                 yield p
 
         for problem in _select(fresh(_problems(src)), limit, seed):
