@@ -27,67 +27,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ngram::{combine, word_hash};
+use crate::ngram::{combine, tokenize, word_hash};
 
 /// The Mersenne prime `2^61 - 1`, the modulus of the permutations.
 pub const MERSENNE_61: u64 = (1 << 61) - 1;
 
-/// LaTeX commands that only change layout (as in decontamination).
-const DROPPED: [&str; 4] = ["left", "right", "displaystyle", "textstyle"];
-
-/// Characters that are markup or sentence punctuation, never tokens.
-const NOT_TOKENS: &str = "${}\\.,;:?\"";
-
 /// The tokens of `text` for duplicate detection (see the module documentation).
 pub fn dedup_tokens(text: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut command = false;
-    let mut after_backslash = false;
-    let flush = |current: &mut String, command: bool, tokens: &mut Vec<String>| {
-        if current.is_empty() {
-            return;
-        }
-        let word = std::mem::take(current);
-        if command {
-            if DROPPED.contains(&word.as_str()) {
-                return;
-            }
-            if word == "dfrac" || word == "tfrac" {
-                tokens.push("frac".to_string());
-                return;
-            }
-        }
-        tokens.push(word);
-    };
-    for ch in text.chars() {
-        if ch.is_alphanumeric() {
-            if current.is_empty() {
-                command = after_backslash && ch.is_ascii_alphabetic();
-            } else if command && !ch.is_ascii_alphabetic() {
-                flush(&mut current, true, &mut tokens);
-                command = false;
-            }
-            current.extend(ch.to_lowercase());
-            after_backslash = false;
-            continue;
-        }
-        flush(&mut current, command, &mut tokens);
-        command = false;
-        if after_backslash {
-            after_backslash = false; // an escaped symbol or spacing command: markup
-            if !ch.is_whitespace() {
-                continue;
-            }
-        }
-        if ch == '\\' {
-            after_backslash = true;
-        } else if !ch.is_whitespace() && !NOT_TOKENS.contains(ch) {
-            tokens.push(ch.to_string());
-        }
-    }
-    flush(&mut current, command, &mut tokens);
-    tokens
+    tokenize(text, true)
 }
 
 /// The hashes of the tokens of `text`.

@@ -19,6 +19,16 @@ const DROPPED: [&str; 4] = ["left", "right", "displaystyle", "textstyle"];
 
 /// The words of `text` after normalisation (see the module documentation).
 pub fn normalize_words(text: &str) -> Vec<String> {
+    tokenize(text, false)
+}
+
+/// Markup and sentence punctuation, never tokens of their own with `symbols`.
+const NOT_TOKENS: &str = "${}\\.,;:?\"";
+
+/// The words of `text` as [`normalize_words`] reads them; with `symbols`, also every other
+/// character that is neither whitespace, markup nor sentence punctuation ([`NOT_TOKENS`], or any
+/// character right after a backslash) as a token of its own (`crate::minhash::dedup_tokens`).
+pub(crate) fn tokenize(text: &str, symbols: bool) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut after_backslash = false;
@@ -50,10 +60,24 @@ pub fn normalize_words(text: &str) -> Vec<String> {
             }
             current.extend(ch.to_lowercase());
             after_backslash = false;
-        } else {
-            flush(&mut current, command, &mut words);
-            command = false;
+            continue;
+        }
+        flush(&mut current, command, &mut words);
+        command = false;
+        if !symbols {
             after_backslash = ch == '\\';
+            continue;
+        }
+        if after_backslash {
+            after_backslash = false; // an escaped symbol or spacing command: markup
+            if !ch.is_whitespace() {
+                continue;
+            }
+        }
+        if ch == '\\' {
+            after_backslash = true;
+        } else if !ch.is_whitespace() && !NOT_TOKENS.contains(ch) {
+            words.push(ch.to_string());
         }
     }
     flush(&mut current, command, &mut words);
