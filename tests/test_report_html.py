@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from public_data import recorded_math_samples
 from sfstream.records import Problem, Sample, Verdict
 from sfstream.report import Report
 from sfstream.report_details import Histogram, ReportDetails, pass_at_k, pass_at_k_table
@@ -70,34 +71,8 @@ def test_pass_at_k_is_exact_where_the_product_formula_rounds() -> None:
             pass_at_k(*bad)
 
 
-def _recorded_samples(path: Path) -> list[Sample]:
-    """Verified samples of real model outputs, graded by the harness that recorded them."""
-    samples = []
-    for line in path.read_bytes().splitlines():
-        row = orjson.loads(line)
-        for index, (completion, score) in enumerate(zip(row["code"], row["score"], strict=True)):
-            samples.append(
-                Sample(
-                    id=f"math/test/{row['idx']}",
-                    domain="math",
-                    source="math",
-                    problem=row["question"],
-                    answer=row["gt"],
-                    meta={"level": row["level"], "subject": row.get("type")},
-                    sample_index=index,
-                    model="recorded",
-                    completion=completion,
-                    verdict=Verdict(
-                        correct=bool(score), status="correct" if score else "wrong_answer"
-                    ),
-                )
-            )
-    return samples
-
-
 def test_pass_at_k_of_recorded_model_outputs(shared_data: Path) -> None:
-    path = shared_data / "llm_outputs/math/qwen2.5-math_eval_rm_maj_example_math_cot_100.jsonl"
-    samples = _recorded_samples(path)
+    samples = recorded_math_samples(shared_data)
     assert len(samples) == 800
     # Samples of a problem arrive anywhere in the stream.
     random.Random(7).shuffle(samples)

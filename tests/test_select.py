@@ -25,6 +25,7 @@ from minhash_reference import (
     text_key,
     words,
 )
+from public_data import MATH_COT_100, recorded_math_samples
 from sfstream import _core
 from sfstream.collect import iter_problems
 from sfstream.format import FormatConfig, format_stage
@@ -209,28 +210,11 @@ async def test_random_keep_is_reproducible_and_independent_of_arrival_order(
 
 # --- pass-rate band on real recorded n-sample groups ----------------------------------------
 
-COT = "llm_outputs/math/qwen2.5-math_eval_rm_maj_example_math_cot_100.jsonl"
+COT = MATH_COT_100
 
 
 def _cot_samples(shared_data: Path) -> list[Sample]:
-    """100 MATH test problems x 8 recorded responses, graded by the harness's ``score``."""
-    out = []
-    for line in (shared_data / COT).read_bytes().splitlines():
-        row = orjson.loads(line)
-        for i, (code, score) in enumerate(zip(row["code"], row["score"], strict=True)):
-            out.append(
-                Sample(
-                    id=f"math/test/{row['idx']}",
-                    domain="math",
-                    source="math",
-                    problem=row["question"],
-                    answer=row["gt"],
-                    sample_index=i,
-                    completion=code,
-                    verdict=_verdict(bool(score)),
-                )
-            )
-    return out
+    return recorded_math_samples(shared_data)
 
 
 @pytest.mark.anyio
