@@ -28,6 +28,7 @@ import anyio
 import httpx
 import orjson
 import pytest
+from server_process import server_process
 from sfstream.generate import GenerateConfig, generate, request_seed
 from sfstream.records import Problem
 from sfstream.templates import DEFAULT_TEMPLATES
@@ -219,20 +220,8 @@ def test_vllm_tokens_per_second_vs_plain_httpx(
 @pytest.fixture(scope="module")
 def instant_server() -> Any:
     """InstantFakeServer in a process of its own, so it does not share our interpreter."""
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "instant_fake_server.py")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with server_process(TESTS / "instant_fake_server.py") as url:
+        yield url
 
 
 def _clean_env() -> dict[str, str]:

@@ -18,8 +18,6 @@ first half plus a margin. ``SFSTREAM_BENCH_PROBLEMS`` sets the count (default 1,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import orjson
 import pytest
 from arithmetic_server import write_problems
 from memory_sampler import Measured, check_examples, sample_pipe, sample_run
+from server_process import server_process
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 PROBLEMS = int(os.environ.get("SFSTREAM_BENCH_PROBLEMS", "1000000"))
@@ -40,18 +39,8 @@ MARGIN_MB = 24
 
 @pytest.fixture(scope="module")
 def arithmetic_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "arithmetic_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with server_process(TESTS / "arithmetic_server.py") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ is in ``benches/bench_scale.py``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from arithmetic_server import respond as arithmetic_respond
 from arithmetic_server import write_problems
 from instant_fake_server import InstantFakeServer
 from memory_sampler import check_examples, sample_run
+from server_process import server_process
 from sfstream.format import FormatConfig
 from sfstream.generate import GenerateConfig
 from sfstream.records import Problem, Sample, Verdict
@@ -126,17 +125,8 @@ def test_run_report_counts_distinct_problems_as_stats_does(
 
 @pytest.fixture
 def arithmetic_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "arithmetic_server.py")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        yield f"http://127.0.0.1:{int(proc.stdout.readline())}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with server_process(TESTS / "arithmetic_server.py") as url:
+        yield url
 
 
 @pytest.mark.timeout(240)
