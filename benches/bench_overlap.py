@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 import pytest
-from memory_sampler import process_tree, sfstream_env
+from memory_sampler import process_tree, sfstream_env, start_pipe
 from sfstream.backends.replay import bundled_completions
 
 DATA = Path(__file__).resolve().parents[1] / "python" / "sfstream" / "data"
@@ -123,28 +123,17 @@ def _sfstream(*args: str, **kw: Any) -> float:
 
 
 def _pipe(source: Path, server: list[str], workers: list[str], output: Path) -> float:
-    commands = [
-        ["collect", str(source)],
-        ["generate", *server],
-        ["verify", *workers],
-        ["format", "-o", str(output)],
-    ]
     started = time.perf_counter()
-    procs: list[subprocess.Popen[bytes]] = []
-    previous: Any = subprocess.DEVNULL
-    for i, args in enumerate(commands):
-        last = i == len(commands) - 1
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sfstream", *args, "-q"],
-            stdin=previous,
-            stdout=None if last else subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=sfstream_env(),
-        )
-        if previous is not subprocess.DEVNULL:
-            previous.close()
-        previous = proc.stdout
-        procs.append(proc)
+    procs = list(
+        start_pipe(
+            {
+                "collect": ["collect", str(source)],
+                "generate": ["generate", *server],
+                "verify": ["verify", *workers],
+                "format": ["format", "-o", str(output)],
+            }
+        ).values()
+    )
     errors = [p.communicate(timeout=1800)[1] for p in reversed(procs)]
     seconds = time.perf_counter() - started
     for proc, err in zip(reversed(procs), errors, strict=True):

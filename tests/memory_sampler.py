@@ -245,23 +245,16 @@ def sample_run(
     return Measured(sampler, out / "train.jsonl", time.monotonic() - started)
 
 
-def sample_pipe(
-    problems: Path, base_url: str, output: Path, *, interval: float = 0.25, timeout: float = 7200
-) -> Measured:
-    """Runs ``collect | generate | verify | format`` as four processes joined by pipes, as a
-    shell would, sampling the RSS of each (roles ``collect``, ``generate``, ``verify``,
-    ``format``) against the examples written by the last."""
-    stages = {
-        "collect": ["collect", str(problems)],
-        "generate": ["generate", "--base-url", base_url, "--model", "fake"],
-        "verify": ["verify"],
-        "format": ["format", "-o", str(output)],
-    }
+def start_pipe(stages: dict[str, list[str]]) -> dict[str, subprocess.Popen[bytes]]:
+    """Starts ``sfstream`` once per stage (its arguments, ``-q`` added), each reading the
+    previous one's stdout as a shell pipe would; the last writes where its arguments say.
+    Their stderr is piped. If one cannot start, those already started are killed."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     previous: Any = subprocess.DEVNULL
+    roles = list(stages)
     try:
         for role, args in stages.items():
-            last = role == "format"
+            last = role == roles[-1]
             proc = subprocess.Popen(
                 [sys.executable, "-m", "sfstream", *args, "-q"],
                 stdin=previous,
@@ -278,6 +271,22 @@ def sample_pipe(
             proc.kill()
             proc.wait()
         raise
+    return procs
+
+
+def sample_pipe(
+    problems: Path, base_url: str, output: Path, *, interval: float = 0.25, timeout: float = 7200
+) -> Measured:
+    """Runs ``collect | generate | verify | format`` as four processes joined by pipes, as a
+    shell would, sampling the RSS of each (roles ``collect``, ``generate``, ``verify``,
+    ``format``) against the examples written by the last."""
+    stages = {
+        "collect": ["collect", str(problems)],
+        "generate": ["generate", "--base-url", base_url, "--model", "fake"],
+        "verify": ["verify"],
+        "format": ["format", "-o", str(output)],
+    }
+    procs = start_pipe(stages)
     counter = LineCounter(output.with_name(output.name + ".partial"), output)
     started = time.monotonic()
     try:

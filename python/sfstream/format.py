@@ -151,12 +151,7 @@ class FormatConfig:
 
     def thresholds(self) -> QualityThresholds:
         """The quality thresholds among these options."""
-        return QualityThresholds(
-            min_steps=self.min_steps,
-            max_completion_tokens=self.max_completion_tokens,
-            max_test_time_ratio=self.max_test_time_ratio,
-            min_explanation_chars=self.min_explanation_chars,
-        )
+        return QualityThresholds.of(self)
 
 
 def _assistant_text(sample: Sample) -> str:

@@ -26,7 +26,7 @@ from sfstream.records import Example, Sample
 from sfstream.report import Report, _Rate
 from sfstream.report_details import ReportDetails
 from sfstream.report_html import write_html
-from sfstream.runner import _write_atomic, to_toml
+from sfstream.runner import _write_atomic, folder_outputs, to_toml
 
 __all__ = ["merge"]
 
@@ -96,15 +96,7 @@ def merge(dirs: list[Path], out: Path, *, allow_missing: bool = False) -> Report
     _concat([d / "verified.jsonl" for d in dirs], out / "verified.jsonl")
     _concat([d / "train.jsonl" for d in dirs], out / "train.jsonl")
     report = _sum_reports(list(reports))
-    where = out.resolve()
-    report.outputs = {
-        "train": str(where / "train.jsonl"),
-        "verified": str(where / "verified.jsonl"),
-        "report": str(where / "report.json"),
-        "report_html": str(where / "report.html"),
-        "config": str(where / "config.toml"),
-        "dataset": str(where / "README.md"),
-    }
+    report.outputs = folder_outputs(out)
     data = report.to_dict()
     data["merged_from"] = [str(d) for d in dirs]
     data["shards"] = sorted(seen, key=lambda s: int(s.split("/")[0]))

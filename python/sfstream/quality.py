@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sfstream.errors import ConfigError
@@ -152,6 +152,11 @@ class QualityThresholds:
     max_completion_tokens: int | None = None
     max_test_time_ratio: float | None = None
     min_explanation_chars: int | None = None
+
+    @classmethod
+    def of(cls, options: Any) -> QualityThresholds:
+        """The thresholds among a stage's options (attributes of the same names)."""
+        return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
 
 
 def check_thresholds(stage: str, t: QualityThresholds) -> None:

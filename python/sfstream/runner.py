@@ -497,6 +497,20 @@ class _ProblemCounts:
             del self.open[problem_id]
 
 
+def folder_outputs(out: Path) -> dict[str, str]:
+    """The files of a finished run's folder (as ``sfstream merge`` writes them too), by role:
+    absolute paths for the report's ``outputs``."""
+    where = out.resolve()
+    return {
+        "train": str(where / "train.jsonl"),
+        "verified": str(where / "verified.jsonl"),
+        "report": str(where / "report.json"),
+        "report_html": str(where / "report.html"),
+        "config": str(where / "config.toml"),
+        "dataset": str(where / "README.md"),
+    }
+
+
 @dataclass
 class _Resume:
     """What a run found in its output folder."""
@@ -813,15 +827,7 @@ async def run_async(
             "generated_now": gen_progress.samples - gen_progress.reused,
             "reused_from_journal": gen_progress.reused,
         }
-        where = out.resolve()  # noqa: ASYNC240 - no I/O beyond a cwd lookup
-        report.outputs = {
-            "train": str(where / "train.jsonl"),
-            "verified": str(where / "verified.jsonl"),
-            "report": str(where / "report.json"),
-            "report_html": str(where / "report.html"),
-            "config": str(where / "config.toml"),
-            "dataset": str(where / "README.md"),
-        }
+        report.outputs = folder_outputs(out)
         summary = report.to_dict()
         await anyio.to_thread.run_sync(
             lambda: write_dataset_folder(out, effective_config(config), summary)

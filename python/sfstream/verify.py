@@ -86,12 +86,7 @@ class VerifyConfig:
 
     def thresholds(self) -> QualityThresholds:
         """The quality thresholds among these options."""
-        return QualityThresholds(
-            min_steps=self.min_steps,
-            max_completion_tokens=self.max_completion_tokens,
-            max_test_time_ratio=self.max_test_time_ratio,
-            min_explanation_chars=self.min_explanation_chars,
-        )
+        return QualityThresholds.of(self)
 
     def worker_count(self) -> int:
         """Workers to run: ``workers``, or the number of CPUs when it is 0."""
