@@ -73,6 +73,20 @@ deadline = time.monotonic() + 60
 while len(servers()) < 3 and time.monotonic() < deadline:
     time.sleep(0.05)
 out["prestarted"] = servers()
+# Each server loads its native part (the core library) as it starts, and runs it between cases.
+core = os.path.realpath(_core.__file__)
+
+
+def with_native_part():
+    return [
+        pid for pid in out["prestarted"]
+        if any(line.endswith(core) for line in open(f"/proc/{pid}/maps").read().splitlines())
+    ]
+
+
+while len(with_native_part()) < 3 and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["with_native_part"] = with_native_part()
 # Two callers at once use two of them; nothing new starts.
 with ThreadPoolExecutor(2) as pool:
     assert all(pool.map(check, range(8)))
@@ -116,4 +130,5 @@ def test_thread_pools_that_come_and_go_reuse_the_servers() -> None:
 def test_servers_can_be_started_ahead_of_the_first_call() -> None:
     out = run_script(PRESTART)
     assert len(out["prestarted"]) == 3, out
+    assert out["with_native_part"] == out["prestarted"], out
     assert out["after"] == out["prestarted"], out

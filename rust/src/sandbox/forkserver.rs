@@ -224,6 +224,29 @@ impl Drop for ForkServer {
     }
 }
 
+/// This library, opened for a new server to load its native part from (see `server_loop.rs`);
+/// `None` when the code runs in an executable rather than the shared library (the crate's own
+/// tests), whose servers then run that part in Python.
+fn core_library() -> Option<std::fs::File> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: dladdr only reads the address and fills `info`, whose file name is a
+    // NUL-terminated string owned by the dynamic loader.
+    let path = unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let here = super::server_loop::sfstream_server_case_over as *const libc::c_void;
+        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(info.dli_fname).to_bytes().to_vec()
+    };
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
+    let exe = std::fs::canonicalize("/proc/self/exe").ok()?;
+    if std::fs::canonicalize(path).ok()? == exe {
+        return None;
+    }
+    std::fs::File::open(path).ok()
+}
+
 /// Why the fork server path is unavailable, if it failed to start once (then every call uses
 /// the fresh-interpreter path).
 static START_FAILURE: OnceLock<String> = OnceLock::new();
@@ -410,6 +433,8 @@ impl ForkServer {
             .stderr(Stdio::null());
         let ctl_fd = server_end.as_raw_fd();
         let requests_fd = requests_server.as_raw_fd();
+        let library = core_library();
+        let library_fd = library.as_ref().map_or(-1, |f| f.as_raw_fd());
         let filter = caps.seccomp;
         // SAFETY: the closure runs in the forked child before exec and only issues syscalls on
         // data prepared before the fork (the plan owns every string it needs).
@@ -418,12 +443,20 @@ impl ForkServer {
                 plan.enter()?;
                 // The control socket on fd 3, the request socket on fd 4 (by way of copies
                 // above both, so that neither overwrites the other).
+                // The core library (if any) on fd 5 the same way.
                 let ctl = libc::fcntl(ctl_fd, libc::F_DUPFD, 10);
                 let requests = libc::fcntl(requests_fd, libc::F_DUPFD, 10);
+                let lib = if library_fd >= 0 {
+                    libc::fcntl(library_fd, libc::F_DUPFD, 10)
+                } else {
+                    -1
+                };
                 if ctl < 0
                     || requests < 0
+                    || (library_fd >= 0 && lib < 0)
                     || libc::dup2(ctl, 3) < 0
                     || libc::dup2(requests, 4) < 0
+                    || (lib >= 0 && (libc::dup2(lib, 5) < 0 || libc::close(lib) < 0))
                     || libc::close(ctl) < 0
                     || libc::close(requests) < 0
                 {
@@ -431,7 +464,7 @@ impl ForkServer {
                 }
                 libc::syscall(
                     libc::SYS_close_range,
-                    5 as libc::c_uint,
+                    if lib >= 0 { 6 } else { 5 } as libc::c_uint,
                     libc::c_uint::MAX,
                     libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
                 );
@@ -452,7 +485,7 @@ impl ForkServer {
                 interp.path.display()
             ))
         })?;
-        drop((server_end, requests_server));
+        drop((server_end, requests_server, library));
         // The source, then EOF. Should the server die first and the write fail, the server's
         // handshake fails too (it is then dropped, which kills it).
         if let Some(mut stdin) = child.stdin.take() {

@@ -30,6 +30,7 @@ pub mod isolation;
 mod process;
 mod python;
 mod seccomp;
+mod server_loop;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -7,8 +7,10 @@
 # source on stdin (<boot> compiles it in a forked child and runs the code object, see
 # forkserver.rs; stdin is /dev/null from then on),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
-# the control socket on <ctl_fd> and the request socket on <ctl_fd> + 1. It runs one case at a
-# time, in a child forked before its request arrives:
+# the control socket on <ctl_fd>, the request socket on <ctl_fd> + 1 and, when the supervisor
+# is sfstream's core library, that library open on <ctl_fd> + 2: from each fork to the next the
+# server then runs its native part (server_loop.rs), which touches none of the pages the case
+# shares with it. It runs one case at a time, in a child forked before its request arrives:
 #
 #   request  = on the request socket, read by that child: 8-byte little-endian length + 4
 #              descriptors (SCM_RIGHTS: the case's stdin, stdout, stderr and result pipe ends),
@@ -45,6 +47,7 @@ import sys
 # and a tree the case left behind is removed by a forked child).
 CTL = _socket.socket(fileno=int(sys.argv[1]))
 REQUESTS = _socket.socket(fileno=int(sys.argv[1]) + 1)
+CORE_FD = int(sys.argv[1]) + 2
 PID = 0  # the process of the current (or next) case
 REPLIES = 0  # cases answered
 UID = int(sys.argv[2])
@@ -62,9 +65,32 @@ class CFunction(_ctypes.CFuncPtr):
     _restype_ = CInt
 
 
+class CLongLong(_ctypes._SimpleCData):
+    _type_ = "q"
+
+
+class CFunction64(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL
+    _restype_ = CLongLong
+
+
+class State(_ctypes.Array):
+    # Shared with the native part, laid out as `State` in server_loop.rs.
+    _type_ = CLongLong
+    _length_ = 20
+
+
 LIBC = _ctypes.dlopen(None)
 PRCTL = CFunction(_ctypes.dlsym(LIBC, "prctl"))  # resolved once here, not in every child
 MALLOC_TRIM = CFunction(_ctypes.dlsym(LIBC, "malloc_trim"))
+try:
+    CORE = _ctypes.dlopen("/proc/self/fd/%d" % CORE_FD)
+    os.close(CORE_FD)
+    CASE_OVER = CFunction(_ctypes.dlsym(CORE, "sfstream_server_case_over"))
+    CASE_START = CFunction64(_ctypes.dlsym(CORE, "sfstream_server_case_start"))
+except OSError:
+    CASE_OVER = None  # no core library (the Rust tests' supervisor): the Python loop below
+READY, DIRTY, SHARED, GONE = 0, 1, 2, 3
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -228,13 +254,21 @@ def recv_fds(sock, size, most):
     return data, fds
 
 
-def prefork():
+def prefork(state=None, workdir=None):
     # The next case's process, forked as soon as the last case is over, while the supervisor
     # still judges it: the fork is off the next case's path. It reads its request (and the
-    # case's pipes) from the request socket itself.
+    # case's pipes) from the request socket itself: with the native part, that part puts the
+    # pipes, limits and uid in place (as child() does) and leaves the caller's request.
     pid = os.fork()
     if pid == 0:
         try:
+            if state is not None:
+                size = CASE_START(state, workdir)
+                if size >= 0:
+                    request = recv_exact(REQUESTS, size)
+                    REQUESTS.close()
+                    serve_case(bytes(request))
+                return
             CTL.close()
             header, fds = recv_fds(REQUESTS, 8, 4)
             if len(header) == 8 and len(fds) == 4:
@@ -285,13 +319,45 @@ def kill_order():
 
 
 def serve():
-    global PID, REPLIES
     # Leave as little as possible for every fork to copy: collect the start-up garbage and give
     # the freed heap pages back to the kernel, then keep the survivors out of the children's
     # collections.
     gc.collect()
     MALLOC_TRIM(0)
     gc.freeze()
+    if CASE_OVER is None:
+        serve_in_python()
+        return
+    state = State()
+    state[0], state[1] = CTL.fileno(), REQUESTS.fileno()
+    state[4], state[5], state[6], state[7] = PID_NS, UID, GID, PRIVATE
+    if PRIVATE:
+        state[8], state[9] = EMPTY_TMP
+        state[10], state[11] = EMPTY_SHM
+    state[16] = NULL_FD
+    workdir = WORKDIR.encode()
+    scratch = (SCRATCH if PRIVATE else "/").encode()
+    while True:
+        state[2] = prefork(state, workdir)
+        outcome = CASE_OVER(state, workdir, scratch)
+        if outcome == READY:
+            continue
+        if outcome == GONE:
+            return
+        if outcome == SHARED:
+            # Shared scratch directories are the host's: clean before the reply.
+            clean_scratch()
+            CTL.sendall(b"%d %d %d %d\n" % tuple(state[12:16]))
+            state[3] += 1
+        elif outcome == DIRTY:
+            clean_scratch()
+        else:
+            raise OSError("the fork server's native part failed")
+
+
+def serve_in_python():
+    # The same as serve() with its native part, in Python.
+    global PID, REPLIES
     PID = prefork()
     while True:
         outcome = kill_order()
