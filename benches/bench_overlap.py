@@ -126,7 +126,9 @@ def _sfstream(*args: str, **kw: Any) -> float:
     return seconds
 
 
-def _pipe(source: Path, server: list[str], workers: list[str], output: Path) -> float:
+def _pipe(
+    source: Path, server: list[str], workers: list[str], output: Path, verified: Path
+) -> float:
     started = time.perf_counter()
     procs = list(
         start_pipe(
@@ -135,7 +137,8 @@ def _pipe(source: Path, server: list[str], workers: list[str], output: Path) -> 
                 "generate": ["generate", *server],
                 "verify": ["verify", *workers],
                 "format": ["format", "-o", str(output)],
-            }
+            },
+            tee={"verify": verified},  # the verdicts, to name any that differ
         ).values()
     )
     errors = [p.communicate(timeout=1800)[1] for p in reversed(procs)]
@@ -268,7 +271,10 @@ def _compare(
             timed("format", lambda: _sfstream("format", "-i", str(verified), "-o", str(train)))
 
         def pipe() -> None:
-            timed("pipe", lambda: _pipe(source, server, workers, d / "pipe.jsonl"))
+            timed(
+                "pipe",
+                lambda: _pipe(source, server, workers, d / "pipe.jsonl", d / "pipe_verified.jsonl"),
+            )
 
         def run() -> None:
             timed(
@@ -287,6 +293,7 @@ def _compare(
                 "verified": _rows(verified),
                 "train": _rows(train),
                 "pipe": _rows(d / "pipe.jsonl"),
+                "pipe_verified": _rows(d / "pipe_verified.jsonl"),
                 "run_verified": _rows(d / "run" / "verified.jsonl"),
                 "run_train": _rows(d / "run" / "train.jsonl"),
             }
@@ -299,17 +306,23 @@ def _compare(
     _sfstream("generate", "-i", str(warm / "problems.jsonl"), "-o", str(warm / "s.jsonl"), *server)
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
 
-    # Correctness of everything timed.
+    # Correctness of everything timed: the same verdicts and examples on every path.
     for out in outputs:
         assert {s["id"]: s["completion"] for s in out["samples"]} == forced
         assert all(s["finish_reason"] == "stop" for s in out["samples"])
         train_ids = sorted(r["id"] for r in out["train"])
         assert train_ids, "no sample verified as correct"
+        verdicts = {r["id"]: r["verdict"] for r in out["verified"]}
+        for path in ("pipe_verified", "run_verified"):
+            other = {r["id"]: r["verdict"] for r in out[path]}
+            differ = {
+                i: (verdicts[i], other.get(i))
+                for i in verdicts
+                if verdicts[i]["status"] != (other.get(i) or {}).get("status")
+            }
+            assert not differ and len(other) == len(verdicts), (path, differ)
         assert sorted(r["id"] for r in out["pipe"]) == train_ids
         assert sorted(r["id"] for r in out["run_train"]) == train_ids
-        statuses = Counter(r["verdict"]["status"] for r in out["verified"])
-        assert Counter(r["verdict"]["status"] for r in out["run_verified"]) == statuses
-        assert len(out["run_verified"]) == len(forced)
     assert outputs[0]["train"] and all(
         sorted(r["id"] for r in o["train"]) == sorted(r["id"] for r in outputs[0]["train"])
         for o in outputs

@@ -245,18 +245,27 @@ def sample_run(
     return Measured(sampler, out / "train.jsonl", time.monotonic() - started)
 
 
-def start_pipe(stages: dict[str, list[str]]) -> dict[str, subprocess.Popen[bytes]]:
+def start_pipe(
+    stages: dict[str, list[str]], tee: dict[str, Path] | None = None
+) -> dict[str, subprocess.Popen[bytes]]:
     """Starts ``sfstream`` once per stage (its arguments, ``-q`` added), each reading the
     previous one's stdout as a shell pipe would; the last writes where its arguments say.
-    Their stderr is piped. If one cannot start, those already started are killed."""
+    Their stderr is piped. ``tee`` copies a stage's output to a file on its way to the next
+    (``tee(1)`` between them, as ``role/tee`` in the result). If one cannot start, those already
+    started are killed."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     previous: Any = subprocess.DEVNULL
     roles = list(stages)
+    commands: list[tuple[str, list[str]]] = []
+    for role, args in stages.items():
+        commands.append((role, [sys.executable, "-m", "sfstream", *args, "-q"]))
+        if tee and role in tee and role != roles[-1]:
+            commands.append((f"{role}/tee", ["tee", str(tee[role])]))
     try:
-        for role, args in stages.items():
+        for role, command in commands:
             last = role == roles[-1]
             proc = subprocess.Popen(
-                [sys.executable, "-m", "sfstream", *args, "-q"],
+                command,
                 stdin=previous,
                 stdout=None if last else subprocess.PIPE,
                 stderr=subprocess.PIPE,
