@@ -235,6 +235,12 @@ class ParquetExampleWriter:
         self._writer.close()
 
 
+def warm_up() -> None:
+    """Imports pyarrow's Parquet writer now (about half a second), so that a caller can do it
+    while other work runs rather than when the dataset is written."""
+    import pyarrow.parquet  # noqa: F401
+
+
 def _open_parquet(path: Path, style: str) -> Any:
     import pyarrow.parquet as pq
 

@@ -72,6 +72,12 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 # ---------------------------------------------------------------- charts
 
 
+def warm_up() -> None:
+    """Imports what the page's charts need now (about half a second), so that a caller can do
+    it while other work runs rather than when the page is drawn."""
+    _Charts()
+
+
 class _Charts:
     """Draws matplotlib figures as inline SVG (or says why it cannot)."""
 

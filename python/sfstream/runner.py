@@ -44,6 +44,7 @@ import anyio
 import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from sfstream import export, report_html
 from sfstream.errors import ConfigError
 from sfstream.export import check_card_free, remove_dataset_files, write_dataset_folder
 from sfstream.format import FormatConfig, format_stage
@@ -720,6 +721,14 @@ async def _append_writer(path: Path) -> AsyncIterator[NdjsonWriter]:
         f.close()
 
 
+def _warm_up_outputs() -> None:
+    try:
+        export.warm_up()
+        report_html.warm_up()
+    except Exception:
+        log.debug("warming up the run's outputs failed", exc_info=True)
+
+
 async def run_async(
     config: RunConfig | None = None, writers: dict[str, NdjsonWriter] | None = None
 ) -> Report:
@@ -804,6 +813,8 @@ async def run_async(
             ]
             async with anyio.create_task_group() as tg:
                 tg.start_soon(board.run)
+                # What the last outputs need is imported while the stages run, not after them.
+                tg.start_soon(anyio.to_thread.run_sync, _warm_up_outputs)
                 async with open_pipeline(source, stages) as examples:
                     batch: list[Any] = []
                     async for example in examples:
