@@ -181,39 +181,53 @@ fn reap_all(block: bool) {
 /// Discards what a killed process did not read of its request (all of it was sent before the
 /// kill order), closing the descriptors that came with it.
 fn drain_requests(fd: c_int) {
-    // SAFETY: plain system calls on our socket; every buffer outlives the call using it.
+    // SAFETY: plain system calls on our socket.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    let mut data = [0u8; 4096];
+    while receive(fd, &mut data, &mut []).0 > 0 {}
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+}
+
+/// One message of the socket `fd` into `data`, the first descriptors sent with it into `keep`
+/// (the others closed). Returns recvmsg's result and how many descriptors came.
+fn receive(fd: c_int, data: &mut [u8], keep: &mut [c_int]) -> (isize, usize) {
+    let mut control = [0u64; 8]; // room for a cmsghdr with 4 descriptors
+    let mut count = 0;
+    // SAFETY: every buffer outlives the call using it; the control messages are read within
+    // the length the kernel wrote.
     unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        let mut data = [0u8; 4096];
-        let mut control = [0u64; 8]; // room for a cmsghdr with 4 descriptors
-        loop {
-            let mut iov = libc::iovec {
-                iov_base: data.as_mut_ptr().cast(),
-                iov_len: data.len(),
-            };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&control);
-            let n = retry(|| libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC));
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                    let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
-                    let fds = libc::CMSG_DATA(cmsg).cast::<c_int>();
-                    for i in 0..count {
-                        libc::close(fds.add(i).read_unaligned());
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let n = retry(|| libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC));
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let got = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
+                let fds = libc::CMSG_DATA(cmsg).cast::<c_int>();
+                for i in 0..got {
+                    let received = fds.add(i).read_unaligned();
+                    match keep.get_mut(count) {
+                        Some(slot) => *slot = received,
+                        None => {
+                            libc::close(received);
+                        }
                     }
+                    count += 1;
                 }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
-            if n <= 0 {
-                break;
-            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-        libc::fcntl(fd, libc::F_SETFL, flags);
+        (n, count)
     }
 }
 
@@ -472,41 +486,8 @@ pub unsafe extern "C" fn sfstream_server_case_start(
 /// One message of the request socket: the 8-byte length and exactly four descriptors.
 fn receive_fds(fd: c_int) -> Option<(u64, [c_int; 4])> {
     let mut data = [0u8; 8];
-    let mut control = [0u64; 8]; // room for a cmsghdr with 4 descriptors
     let mut fds = [-1; 4];
-    let mut count = 0;
-    // SAFETY: every buffer outlives the call using it; the control messages are read within
-    // the length the kernel wrote.
-    let n = unsafe {
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let n = retry(|| libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC));
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let got = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
-                let data = libc::CMSG_DATA(cmsg).cast::<c_int>();
-                for i in 0..got {
-                    let received = data.add(i).read_unaligned();
-                    if count < fds.len() {
-                        fds[count] = received;
-                    } else {
-                        libc::close(received);
-                    }
-                    count += 1;
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        n
-    };
+    let (n, count) = receive(fd, &mut data, &mut fds);
     (n == 8 && count == 4).then(|| (u64::from_le_bytes(data), fds))
 }
 
