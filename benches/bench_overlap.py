@@ -53,7 +53,7 @@ from sfstream.backends.replay import bundled_completions
 DATA = Path(__file__).resolve().parents[1] / "python" / "sfstream" / "data"
 COPIES = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_COPIES", "6"))
 TEST_REPEAT = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_TEST_REPEAT", "4"))
-ROUNDS = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("SFSTREAM_BENCH_OVERLAP_ROUNDS", "8"))
 CONCURRENCY = 16
 # The vLLM server of the tests computes on the CPU: on a small machine, verify keeps to one
 # worker so that the server keeps a core (with a GPU server, verify would take every core).
