@@ -18,7 +18,7 @@ first half plus a margin. ``SFSTREAM_BENCH_PROBLEMS`` sets the count (default 1,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +91,23 @@ def _report(benchmark: Any, name: str, measured: Measured) -> None:
         print(orjson.dumps({k: v for k, v in info.items() if k != "curve_mb"}).decode())
 
 
+def _measure_once(benchmark: Any, name: str, sample: Callable[[], Measured]) -> Measured:
+    """Times ``sample`` once as the benchmark and reports (and checks) its memory curve."""
+    measured: list[Measured] = []
+    benchmark.pedantic(lambda: measured.append(sample()), rounds=1, iterations=1)
+    _report(benchmark, name, measured[0])
+    return measured[0]
+
+
 @pytest.mark.timeout(7200)
 def test_run_memory_is_flat(
     arithmetic_server: str, problems: Path, tmp_path: Path, benchmark: Any
 ) -> None:
-    measured: list[Measured] = []
-
-    def one() -> None:
-        measured.append(sample_run(problems, arithmetic_server, tmp_path / "out"))
-
-    benchmark.pedantic(one, rounds=1, iterations=1)
-    result = measured[0]
-    _report(benchmark, "sfstream run", result)
+    result = _measure_once(
+        benchmark,
+        "sfstream run",
+        lambda: sample_run(problems, arithmetic_server, tmp_path / "out"),
+    )
     check_examples(result.output, PROBLEMS)
     report = orjson.loads((tmp_path / "out" / "report.json").read_bytes())
     assert report["statuses"] == {"correct": PROBLEMS}, report["statuses"]
@@ -113,12 +118,9 @@ def test_run_memory_is_flat(
 def test_pipe_memory_is_flat(
     arithmetic_server: str, problems: Path, tmp_path: Path, benchmark: Any
 ) -> None:
-    measured: list[Measured] = []
-
-    def one() -> None:
-        measured.append(sample_pipe(problems, arithmetic_server, tmp_path / "train.jsonl"))
-
-    benchmark.pedantic(one, rounds=1, iterations=1)
-    result = measured[0]
-    _report(benchmark, "collect | generate | verify | format", result)
+    result = _measure_once(
+        benchmark,
+        "collect | generate | verify | format",
+        lambda: sample_pipe(problems, arithmetic_server, tmp_path / "train.jsonl"),
+    )
     check_examples(result.output, PROBLEMS)

@@ -10,7 +10,6 @@ port and serves until killed::
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from instant_fake_server import InstantFakeServer
+from instant_fake_server import InstantFakeServer, serve_until_interrupted
 
 __all__ = ["problem_line", "respond", "write_problems"]
 
@@ -61,11 +60,7 @@ def write_problems(path: Path, count: int) -> Path:
 
 
 def main() -> None:
-    server = InstantFakeServer(respond)
-    try:
-        asyncio.run(server.serve(lambda port: print(port, flush=True)))
-    except KeyboardInterrupt:
-        pass
+    serve_until_interrupted(InstantFakeServer(respond))
 
 
 if __name__ == "__main__":

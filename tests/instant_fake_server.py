@@ -241,15 +241,19 @@ class _Protocol(asyncio.Protocol):
             self.server._request(self.transport, path, body)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-    server = InstantFakeServer(port=args.port)
+def serve_until_interrupted(server: InstantFakeServer) -> None:
+    """Runs ``server`` in this process, printing its port first, until interrupted."""
     try:
         asyncio.run(server.serve(lambda port: print(port, flush=True)))
     except KeyboardInterrupt:
         pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    serve_until_interrupted(InstantFakeServer(port=args.port))
 
 
 if __name__ == "__main__":

@@ -100,18 +100,24 @@ def mixed_server() -> Iterator[InstantFakeServer]:
         yield server
 
 
+def _mixed_run(
+    server: InstantFakeServer, tmp_path: Path, count: int, format: FormatConfig | None = None
+) -> RunConfig:
+    """A run of ``count`` problems, 3 samples each, against ``server``, into tmp_path/out."""
+    return RunConfig(
+        sources=(str(write_problems(tmp_path / "problems.jsonl", count)),),
+        generate=GenerateConfig(base_url=server.base_url, model="fake", n=3),
+        format=format or FormatConfig(),
+        out=tmp_path / "out",
+        progress=False,
+    )
+
+
 def test_run_report_counts_distinct_problems_as_stats_does(
     mixed_server: InstantFakeServer, tmp_path: Path
 ) -> None:
-    problems = write_problems(tmp_path / "problems.jsonl", 300)
     out = tmp_path / "out"
-    config = RunConfig(
-        sources=(str(problems),),
-        generate=GenerateConfig(base_url=mixed_server.base_url, model="fake", n=3),
-        out=out,
-        progress=False,
-    )
-    report = run(config)
+    report = run(_mixed_run(mixed_server, tmp_path, 300))
     # The same counts from the verified file, with every id kept (as sfstream stats does).
     reference = Report()
     for line in (out / "verified.jsonl").read_bytes().splitlines():
@@ -178,16 +184,8 @@ async def test_format_writes_a_kept_example_when_its_problem_is_done() -> None:
 def test_run_keep_first_writes_the_first_correct_sample_of_each_problem(
     mixed_server: InstantFakeServer, tmp_path: Path
 ) -> None:
-    problems = write_problems(tmp_path / "problems.jsonl", 200)
     out = tmp_path / "out"
-    config = RunConfig(
-        sources=(str(problems),),
-        generate=GenerateConfig(base_url=mixed_server.base_url, model="fake", n=3),
-        format=FormatConfig(keep="first"),
-        out=out,
-        progress=False,
-    )
-    run(config)
+    run(_mixed_run(mixed_server, tmp_path, 200, FormatConfig(keep="first")))
     first: dict[str, int] = {}
     for line in (out / "verified.jsonl").read_bytes().splitlines():
         row = orjson.loads(line)
