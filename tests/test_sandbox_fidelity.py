@@ -168,3 +168,25 @@ def test_programs_talk_to_themselves_over_loopback() -> None:
             code, tests, 20.0, 1024, 1 << 20, True, sys.executable, True
         )
         assert status == "correct", detail
+
+
+def test_compile_warnings_reach_the_programs_stderr(run: Any) -> None:
+    """The fork server compiles each program once, before it forks the case's process; a
+    program whose compile warns is compiled again in that process, so the warning reaches the
+    program's stderr as from a fresh interpreter (its last line is the detail of a failing exit:
+    the warning, or the source line shown under it where solution.py is a file)."""
+    code = "x = 1 is 1\nimport os\nos._exit(3)\n"
+    status, detail = run(code, ["\n"], ["\n"])
+    assert status == "runtime_error", detail
+    assert detail is not None, detail
+    assert "solution.py:1: SyntaxWarning" in detail or detail.endswith(": x = 1 is 1"), detail
+
+
+def test_programs_that_do_not_compile_as_modules_still_run(run: Any) -> None:
+    """A module-level return (APPS, LiveCodeBench) and a syntax error get what they always
+    got, whichever process compiles them."""
+    code = "n = int(input())\nprint(n)\nif n:\n    return\nprint(0)\n"
+    assert run(code, ["2\n"], ["2\n"]) == ("correct", None)
+    assert run(code, ["0\n"], ["0\n0\n"]) == ("correct", None)
+    status, detail = run("print(1\n", ["\n"], ["1\n"])
+    assert status == "syntax_error" and detail is not None and "SyntaxError" in detail, detail

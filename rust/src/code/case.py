@@ -174,7 +174,10 @@ def run_case(req, prelude_needed):
         evaluate_asserts(req)
         return
     report = reporter(req["sentinel"])
-    program = compile_program(req["program"], report, module_return=mode == "stdio")
+    # "code": the program as compiled by the fork server (see serve.py), if it compiled cleanly.
+    program = req.get("code") or compile_program(
+        req["program"], report, module_return=mode == "stdio"
+    )
     if program is None:
         return
     ns = main_namespace()
@@ -184,7 +187,7 @@ def run_case(req, prelude_needed):
     ns["__name__"] = "solution"
     if prelude_needed(req["program"]):
         # LeetCode/LiveCodeBench-style code assumes the judge's prelude (List, deque, ...).
-        exec(CALL_PRELUDE, ns)
+        exec(req.get("prelude", CALL_PRELUDE), ns)
     exec(program, ns)
     name = req["fn_name"]
     fn = ns.get(name)
@@ -293,8 +296,9 @@ def builtin_copy(value, depth=0):
     raise ValueError("a value of type " + t.__name__ + " is not built-in data")
 
 
-def serve_program(text, calls, replies):
-    # The program's process: runs the program, then answers the evaluator's calls until EOF.
+def serve_program(text, calls, replies, code=None):
+    # The program's process: runs the program (`code` if the fork server compiled it), then
+    # answers the evaluator's calls until EOF.
     objects = []
 
     def encode(value, limit=None):
@@ -336,7 +340,9 @@ def serve_program(text, calls, replies):
         return None, None
 
     def body():
-        program = compile_program(text, lambda kind, payload: send(replies, ("syntax", payload)))
+        program = code or compile_program(
+            text, lambda kind, payload: send(replies, ("syntax", payload))
+        )
         if program is None:
             return
         ns = main_namespace()
@@ -551,7 +557,7 @@ def evaluate_asserts(req):
         os.close(3)
         os.close(calls_w)
         os.close(replies_r)
-        serve_program(req["program"], calls_r, replies_w)
+        serve_program(req["program"], calls_r, replies_w, req.get("code"))
     os.close(calls_r)
     os.close(replies_w)
     secret = read_all(0).decode("utf-8", "surrogatepass")

@@ -37,10 +37,13 @@ use crate::Error;
 const SERVER: &str = include_str!("server.py");
 
 /// What a server's cases run: Python source that the server runs first and that defines
-/// `serve_case(request)`. The server calls it in each case's process with the caller's request
-/// bytes, once the case's standard streams, working directory, limits and uid are in place; it
-/// must end the process (`os._exit`). At module level the source may import what its cases
-/// use, so that they start warm. A new server proves itself with `probe`: a request whose case
+/// `prepare_case(request)` and `serve_case(prepared)`. The server calls `prepare_case` with the
+/// caller's request bytes before it forks the case's process (work done there once is not
+/// copied page by page in the case's process; it must not run anything of the request), and
+/// `serve_case` in that process with what `prepare_case` returned, once the case's standard
+/// streams, working directory, limits and uid are in place; it must end the process
+/// (`os._exit`). At module level the source may import what its cases use, so that they start
+/// warm. A new server proves itself with `probe`: a request whose case
 /// writes exactly `probe_stdout` and exits with status 0.
 #[derive(Debug)]
 pub struct ServerCode {
@@ -113,7 +116,8 @@ pub struct ForkServer {
     child: Child,
     /// Kill orders to the server, its replies.
     ctl: UnixStream,
-    /// Requests (with the case's pipes), read by the server's waiting child itself.
+    /// Requests (with the case's pipes), read by the server (or by its waiting child, when the
+    /// server runs without its native part).
     requests: UnixStream,
     /// Replies received: the number of the case now running.
     cases: u64,

@@ -1,6 +1,8 @@
 # The fork server: a warm interpreter that forks one child per case. It runs as the
 # continuation of the caller's case code (see `ServerCode` in forkserver.rs), which it runs
-# first and which defines serve_case(request): what each case's process does with its request.
+# first and which defines prepare_case(request), run in the server before each fork (what can be
+# done once there: each page a case's process writes is a copy), and serve_case(prepared): what
+# the case's process then does.
 #
 # Started by the Rust supervisor as
 # `python -s -P -c <boot> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]` with the
@@ -8,18 +10,21 @@
 # forkserver.rs; stdin is /dev/null from then on),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
 # the control socket on <ctl_fd>, the request socket on <ctl_fd> + 1 and, when the supervisor
-# is sfstream's core library, that library open on <ctl_fd> + 2: from each fork to the next the
-# server then runs its native part (server_loop.rs), which touches none of the pages the case
-# shares with it. It runs one case at a time, in a child forked before its request arrives:
+# is sfstream's core library, that library open on <ctl_fd> + 2. It runs one case at a time. With
+# the library (its native part, server_loop.rs) the server reads each request itself, prepares
+# the case, forks its process and, from that fork to the next, runs only native code, which
+# touches none of the pages the case shares with it. Without it (the Rust tests' supervisor is
+# not a library) the server forks each case's process before its request arrives, and that
+# process reads the request and prepares the case itself:
 #
-#   request  = on the request socket, read by that child: 8-byte little-endian length + 4
+#   request  = on the request socket: 8-byte little-endian length + 4
 #              descriptors (SCM_RIGHTS: the case's stdin, stdout, stderr and result pipe ends),
 #              then that many bytes: the header (seven 8-byte little-endian signed integers:
 #              1 if the case's stdin is /dev/null instead of its pipe, then the limits cpu, as,
 #              fsize, nofile, nproc and stack, -1 = unlimited) and the caller's request.
 #   kill     = on the control socket: b"k" + the 8-byte number of the case (replies so far):
 #              kill it now (an order for a case already answered is ignored). EOF on the
-#              control socket ends the server.
+#              control socket (or, between cases, on the request socket) ends the server.
 #   reply    = on the control socket, one line "status utime_us stime_us maxrss_kb\n" sent
 #              after the child exited or was killed and every other process of the case was
 #              killed and reaped. The case's working directory, /tmp and /dev/shm are emptied
@@ -27,7 +32,7 @@
 #              before the reply).
 #
 # The child drops to the sandbox uid, sets its resource limits, enters a fresh working
-# directory and hands the request to serve_case. The supervisor owns the pipes, the wall clock
+# directory and hands the prepared case to serve_case. The supervisor owns the pipes, the wall clock
 # and the output caps; this server only forks, waits and reports wait status and resource
 # usage. Whatever is the same for every case (environment, standard streams, signal
 # dispositions, no-new-privileges) is set up once here, so a child only does what is per case.
@@ -77,7 +82,7 @@ class CFunction64(_ctypes.CFuncPtr):
 class State(_ctypes.Array):
     # Shared with the native part, laid out as `State` in server_loop.rs.
     _type_ = CLongLong
-    _length_ = 20
+    _length_ = 32
 
 
 LIBC = _ctypes.dlopen(None)
@@ -87,7 +92,8 @@ try:
     CORE = _ctypes.dlopen("/proc/self/fd/%d" % CORE_FD)
     os.close(CORE_FD)
     CASE_OVER = CFunction(_ctypes.dlsym(CORE, "sfstream_server_case_over"))
-    CASE_START = CFunction64(_ctypes.dlsym(CORE, "sfstream_server_case_start"))
+    CASE_RECEIVE = CFunction64(_ctypes.dlsym(CORE, "sfstream_server_case_receive"))
+    CASE_SETUP = CFunction(_ctypes.dlsym(CORE, "sfstream_server_case_setup"))
 except OSError:
     CASE_OVER = None  # no core library (the Rust tests' supervisor): the Python loop below
 READY, DIRTY, SHARED, GONE = 0, 1, 2, 3
@@ -254,27 +260,32 @@ def recv_fds(sock, size, most):
     return data, fds
 
 
-def prefork(state=None, workdir=None):
+def prefork():
     # The next case's process, forked as soon as the last case is over, while the supervisor
     # still judges it: the fork is off the next case's path. It reads its request (and the
-    # case's pipes) from the request socket itself: with the native part, that part puts the
-    # pipes, limits and uid in place (as child() does) and leaves the caller's request.
+    # case's pipes) from the request socket itself and prepares the case.
     pid = os.fork()
     if pid == 0:
         try:
-            if state is not None:
-                size = CASE_START(state, workdir)
-                if size >= 0:
-                    request = recv_exact(REQUESTS, size)
-                    REQUESTS.close()
-                    serve_case(bytes(request))
-                return
             CTL.close()
             header, fds = recv_fds(REQUESTS, 8, 4)
             if len(header) == 8 and len(fds) == 4:
                 req = recv_exact(REQUESTS, int.from_bytes(header, "little"))
                 REQUESTS.close()
                 child(req, fds)
+        finally:
+            os._exit(120)
+    return pid
+
+
+def fork_case(state, prepared, workdir):
+    # The case's process, with the native part: its pipes and limits come from the state that
+    # sfstream_server_case_receive filled.
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if CASE_SETUP(state, workdir) == 0:
+                serve_case(prepared)
         finally:
             os._exit(120)
     return pid
@@ -335,11 +346,19 @@ def serve():
         state[8], state[9] = EMPTY_TMP
         state[10], state[11] = EMPTY_SHM
     state[16] = NULL_FD
+    for i in range(20, 24):
+        state[i] = -1  # no case's pipe ends held
     workdir = WORKDIR.encode()
     scratch = (SCRATCH if PRIVATE else "/").encode()
     while True:
-        state[2] = prefork(state, workdir)
+        size = CASE_RECEIVE(state)
+        if size < 0:
+            return  # the supervisor is gone
+        prepared = prepare_case(bytes(recv_exact(REQUESTS, size)))
+        state[2] = fork_case(state, prepared, workdir)
         outcome = CASE_OVER(state, workdir, scratch)
+        # Freed only now: while the case's process lived, it shared these pages.
+        del prepared
         if outcome == READY:
             continue
         if outcome == GONE:
@@ -429,7 +448,7 @@ def child(raw, fds):
         os.setresuid(UID, UID, UID)
     # After the uid change (which resets it): no core dumps, no ptrace, /proc/<pid> stays root's.
     PRCTL(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    serve_case(request)
+    serve_case(prepare_case(request))
 
 
 def standard_streams():

@@ -8,11 +8,13 @@
 //! untouched and makes the next working directory, all on its own stack, with no allocation.
 //! What is rare (emptying scratch space, the shared-scratch mode) goes back to Python.
 //!
-//! In each case's process, [`sfstream_server_case_start`] likewise takes the case's pipes and
-//! limits from the request socket and puts them in place, so that the process's Python runs
-//! only to read its request and run the case.
+//! Before each fork, [`sfstream_server_case_receive`] takes the case's pipes and header from the
+//! request socket (the server's Python then reads the caller's request and prepares the case:
+//! decoded and compiled once, in the server, rather than in a process where every page it
+//! writes is copied); in the case's process [`sfstream_server_case_setup`] puts the pipes and
+//! limits in place, so that the process's Python runs only the case itself.
 //!
-//! The shared state is an array of 20 signed 64-bit integers ([`State`]).
+//! The shared state is an array of 32 signed 64-bit integers ([`State`]).
 
 use std::ffi::CStr;
 
@@ -36,7 +38,12 @@ impl State {
     const STATUS: usize = 12;
     /// A descriptor of /dev/null, for a case whose stdin is not its pipe.
     const NULL_FD: usize = 16;
-    const LEN: usize = 20;
+    /// The case's stdin, stdout, stderr and result pipe ends as received (-1 once closed).
+    const FDS: usize = 20;
+    /// The case's header: 1 if stdin is /dev/null, then the limits cpu, as, fsize, nofile,
+    /// nproc and stack (-1 = unlimited).
+    const HEAD: usize = 24;
+    const LEN: usize = 32;
 }
 
 /// Replied, and the next working directory is in place.
@@ -178,19 +185,6 @@ fn reap_all(block: bool) {
     }
 }
 
-/// Discards what a killed process did not read of its request (all of it was sent before the
-/// kill order), closing the descriptors that came with it.
-fn drain_requests(fd: c_int) {
-    // SAFETY: plain system calls on our socket.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    let mut data = [0u8; 4096];
-    while receive(fd, &mut data, &mut []).0 > 0 {}
-    // SAFETY: as above.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
-}
-
 /// One message of the socket `fd` into `data`, the first descriptors sent with it into `keep`
 /// (the others closed). Returns recvmsg's result and how many descriptors came.
 fn receive(fd: c_int, data: &mut [u8], keep: &mut [c_int]) -> (isize, usize) {
@@ -276,7 +270,7 @@ fn reply_line(values: &[i64], out: &mut [u8; 96]) -> usize {
 ///
 /// # Safety
 ///
-/// `state` must point to 20 writable `i64` laid out as [`State`] says, and `workdir` and
+/// `state` must point to 32 writable `i64` laid out as [`State`] says, and `workdir` and
 /// `scratch` to NUL-terminated paths. Only the fork server calls it, single-threaded.
 #[no_mangle]
 pub unsafe extern "C" fn sfstream_server_case_over(
@@ -292,6 +286,7 @@ pub unsafe extern "C" fn sfstream_server_case_over(
             CStr::from_ptr(scratch),
         )
     };
+    close_case_fds(state);
     let ctl = state[State::CTL] as c_int;
     let pid = state[State::PID] as libc::pid_t;
     let pid_ns = state[State::PID_NS] != 0;
@@ -311,9 +306,6 @@ pub unsafe extern "C" fn sfstream_server_case_over(
         return FAILED;
     }
     reap_all(pid_ns || uid != 0);
-    if matches!(ending, Ending::Kill) {
-        drain_requests(state[State::REQUESTS] as c_int);
-    }
     let micros = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
     state[State::STATUS] = i64::from(status);
     state[State::STATUS + 1] = micros(usage.ru_utime);
@@ -356,75 +348,109 @@ pub unsafe extern "C" fn sfstream_server_case_over(
     READY
 }
 
-/// In a case's process just forked: receives the case's pipes and header from the request
-/// socket and puts them in place (standard streams and the result pipe on 0..3, every other
-/// descriptor but the request socket closed, own session, working directory `workdir`,
-/// resource limits, the sandbox uid, not dumpable). Returns how many bytes of the caller's
-/// request follow on the request socket, or -1 when the request did not come whole (the
-/// process should then exit).
+/// The server's copies of the case's pipe ends, once its process has its own.
+fn close_case_fds(state: &mut [i64]) {
+    for slot in &mut state[State::FDS..State::FDS + 4] {
+        if *slot >= 0 {
+            // SAFETY: a descriptor the server received for this case and owns.
+            unsafe { libc::close(*slot as c_int) };
+            *slot = -1;
+        }
+    }
+}
+
+/// In the server, before the case's process is forked: receives the case's pipes and header
+/// from the request socket into the state. Returns how many bytes of the caller's request
+/// follow on the request socket, or -1 when the supervisor is gone or the request did not come
+/// whole (the server should then end).
 ///
 /// The request (see `server.py`): 8-byte little-endian length and the four descriptors, then
-/// the header (seven 8-byte little-endian signed integers: 1 if stdin is /dev/null, then the
-/// limits cpu, as, fsize, nofile, nproc and stack, -1 = unlimited) and the caller's request.
+/// the header (seven 8-byte little-endian signed integers) and the caller's request.
 ///
 /// # Safety
 ///
-/// As [`sfstream_server_case_over`], in the fork server's child.
+/// As [`sfstream_server_case_over`].
 #[no_mangle]
-pub unsafe extern "C" fn sfstream_server_case_start(
-    state: *mut i64,
-    workdir: *const c_char,
-) -> i64 {
-    // SAFETY: the caller guarantees the array and the string.
-    let (state, workdir) = unsafe {
-        (
-            std::slice::from_raw_parts_mut(state, State::LEN),
-            CStr::from_ptr(workdir),
-        )
-    };
+pub unsafe extern "C" fn sfstream_server_case_receive(state: *mut i64) -> i64 {
+    // SAFETY: the caller guarantees the array.
+    let state = unsafe { std::slice::from_raw_parts_mut(state, State::LEN) };
+    close_case_fds(state);
     let requests = state[State::REQUESTS] as c_int;
-    // SAFETY: closing the control socket, which this process never uses.
-    unsafe { libc::close(state[State::CTL] as c_int) };
     let Some((length, fds)) = receive_fds(requests) else {
         return -1;
     };
+    for (slot, fd) in state[State::FDS..State::FDS + 4].iter_mut().zip(fds) {
+        *slot = i64::from(fd);
+    }
     let mut raw = [0u8; 56];
     if length < raw.len() as u64 || !read_exact(requests, &mut raw) {
         return -1;
     }
-    let mut head = [0i64; 7];
-    for (value, bytes) in head.iter_mut().zip(raw.chunks_exact(8)) {
+    for (value, bytes) in state[State::HEAD..State::HEAD + 7]
+        .iter_mut()
+        .zip(raw.chunks_exact(8))
+    {
         let mut b = [0u8; 8];
         b.copy_from_slice(bytes);
         *value = i64::from_le_bytes(b);
     }
+    (length - 56) as i64
+}
+
+/// In a case's process just forked: puts the case's pipes and limits in place (standard
+/// streams and the result pipe on 0..3, every other descriptor closed, own session, working
+/// directory `workdir`, resource limits, the sandbox uid, not dumpable). Returns 0, or -1 when
+/// something could not be set up (the process should then exit).
+///
+/// # Safety
+///
+/// As [`sfstream_server_case_over`], in the fork server's child, after
+/// [`sfstream_server_case_receive`] filled the state.
+#[no_mangle]
+pub unsafe extern "C" fn sfstream_server_case_setup(
+    state: *const i64,
+    workdir: *const c_char,
+) -> c_int {
+    // SAFETY: the caller guarantees the array and the string.
+    let (state, workdir) = unsafe {
+        (
+            std::slice::from_raw_parts(state, State::LEN),
+            CStr::from_ptr(workdir),
+        )
+    };
+    let head = &state[State::HEAD..State::HEAD + 7];
     let uid = state[State::UID] as libc::uid_t;
     let gid = state[State::GID] as libc::gid_t;
     // SAFETY: plain system calls on descriptors this process owns.
     unsafe {
+        // The control socket first: it may sit on a number that a pipe end takes below.
+        libc::close(state[State::CTL] as c_int);
+        let fds = &state[State::FDS..State::FDS + 4];
         if uid != 0 {
             // The pipes belong to the supervisor's uid: hand the standard streams to the
             // sandbox uid so that the case can reopen them (open("/dev/stdin"),
             // /proc/self/fd/1) as anywhere.
             for &fd in &fds[..3] {
                 let mut st: libc::stat = std::mem::zeroed();
-                if libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO {
-                    libc::fchown(fd, uid, gid);
+                if libc::fstat(fd as c_int, &mut st) == 0
+                    && st.st_mode & libc::S_IFMT == libc::S_IFIFO
+                {
+                    libc::fchown(fd as c_int, uid, gid);
                 }
             }
         }
         for (target, &fd) in fds.iter().enumerate() {
-            if libc::dup2(fd, target as c_int) < 0 {
+            if libc::dup2(fd as c_int, target as c_int) < 0 {
                 return -1;
             }
         }
         if head[0] != 0 && libc::dup2(state[State::NULL_FD] as c_int, 0) < 0 {
             return -1;
         }
-        // Everything but the standard streams, the result pipe and the request socket.
+        // Everything but the standard streams and the result pipe.
         libc::syscall(
             libc::SYS_close_range,
-            5 as libc::c_uint,
+            4 as libc::c_uint,
             libc::c_uint::MAX,
             0,
         );
@@ -480,7 +506,7 @@ pub unsafe extern "C" fn sfstream_server_case_start(
         // root's.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
-    (length - 56) as i64
+    0
 }
 
 /// One message of the request socket: the 8-byte length and exactly four descriptors.
