@@ -190,3 +190,19 @@ def test_programs_that_do_not_compile_as_modules_still_run(run: Any) -> None:
     assert run(code, ["0\n"], ["0\n0\n"]) == ("correct", None)
     status, detail = run("print(1\n", ["\n"], ["1\n"])
     assert status == "syntax_error" and detail is not None and "SyntaxError" in detail, detail
+
+
+def test_each_case_starts_from_the_program_as_written(run: Any) -> None:
+    """The fork server compiles a sample's program once and its cases share that code object,
+    each in its own copy: a case that overwrites a constant of its own code in memory changes
+    nothing for the next case."""
+    code = (
+        "import ctypes, sys\n"
+        "s = 'AAAA-a-constant-of-the-program'\n"
+        "print(s, flush=True)\n"
+        "at = id(s) + sys.getsizeof(s) - len(s) - 1\n"
+        "ctypes.memmove(at, b'BBBB', 4)\n"
+        "print(s)\n"
+    )
+    expected = "AAAA-a-constant-of-the-program\nBBBB-a-constant-of-the-program\n"
+    assert run(code, ["\n"] * 3, [expected] * 3) == ("correct", None)
