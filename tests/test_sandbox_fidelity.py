@@ -206,3 +206,38 @@ def test_each_case_starts_from_the_program_as_written(run: Any) -> None:
     )
     expected = "AAAA-a-constant-of-the-program\nBBBB-a-constant-of-the-program\n"
     assert run(code, ["\n"] * 3, [expected] * 3) == ("correct", None)
+
+
+def test_site_packages_are_importable_and_no_pth_file_runs() -> None:
+    """A program may import what the interpreter has installed (here a virtual environment's
+    site-packages), on both paths; the interpreter's .pth files never run (hooks there would
+    load into every case's process)."""
+    import subprocess
+    import tempfile
+
+    code = "import sys, installed_here\nprint(installed_here.VALUE + 1, hasattr(sys, 'hooked'))\n"
+    tests = json.dumps({"inputs": ["\n"], "outputs": ["42 False\n"]})
+    for server, base in ((True, sys.executable), (False, fresh_interpreter())):
+        # World-readable: as root the fresh-interpreter path runs programs as `nobody`.
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)
+            env = Path(tmp) / "env"
+            subprocess.run([base, "-m", "venv", "--without-pip", str(env)], check=True)
+            site = next((env / "lib").glob("python3*")) / "site-packages"
+            (site / "installed_here").mkdir()
+            (site / "installed_here" / "__init__.py").write_text("VALUE = 41\n")
+            (site / "hook.pth").write_text("import sys; sys.hooked = True\n")
+            status, _, _, detail, _ = _core.run_tests(
+                code, tests, 10.0, 1024, 1 << 20, True, str(env / "bin" / "python"), server
+            )
+        assert (status, detail) == ("correct", None), (server, detail)
+
+
+def test_the_site_builtins_exist(run: Any) -> None:
+    """exit() and quit() (which many solutions call), help and copyright are there, as in a
+    plain interpreter, although the site module itself does not run."""
+    code = "print(int(input()) + 1)\nimport sys\nsys.stdout.flush()\nexit()\nprint('after')\n"
+    assert run(code, ["1\n"], ["2\n"]) == ("correct", None)
+    code = "print(callable(help), 'Python' in str(copyright))\nquit(0)\n"
+    assert run(code, ["\n"], ["True True\n"]) == ("correct", None)
+    assert run("quit(3)\n", ["\n"], ["\n"])[0] == "runtime_error"

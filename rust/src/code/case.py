@@ -79,6 +79,37 @@ def plain(value):
     raise TypeError("return value of type " + t.__name__)
 
 
+def like_site():
+    # What the site module gives a plain interpreter, without running any .pth file or
+    # sitecustomize: both paths start the interpreter with -S, so that whatever such hooks
+    # import (a CA bundle, an editable install's finder) stays out of the sandbox (and out of
+    # every case's pages). Here: the builtins exit, quit, help, copyright, credits and license,
+    # and the site-packages on sys.path, a virtual environment's (its pyvenv.cfg) recognised as
+    # the site module would. Imported under -S, the site module runs nothing by itself.
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+    prefixes = [sys.prefix, sys.exec_prefix]
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    venv = os.path.dirname(exe_dir)
+    for conf in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(venv, "pyvenv.cfg")):
+        if os.path.isfile(conf):
+            with open(conf, encoding="utf-8") as f:
+                system = any(
+                    key.strip().lower() == "include-system-site-packages"
+                    and value.strip().lower() == "true"
+                    for key, _, value in (line.partition("=") for line in f)
+                )
+            prefixes = [venv, *prefixes] if system else [venv]
+            sys.prefix = sys.exec_prefix = venv
+            break
+    for path in site.getsitepackages(prefixes):
+        if path not in sys.path and os.path.isdir(path):
+            sys.path.append(path)
+
+
 def read_request(raw):
     return marshal.loads(raw)
 

@@ -60,6 +60,7 @@ def _sfs_main():
 
     _, stack = resource.getrlimit(resource.RLIMIT_STACK)
     resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
+    like_site()
     run_case(req, uses_prelude)
 
 

@@ -8,6 +8,8 @@ import bisect, collections, copy, functools, heapq, itertools, math, operator, r
 import string, typing, array  # noqa
 import _warnings
 
+like_site()
+
 # The first compile() of a process builds the ~120 AST node types (about 2 ms): once, here.
 compile("", "<warm-up>", "exec")
 # Call-based cases run the judge's prelude before the program: compiled once, here.

@@ -388,10 +388,10 @@ impl ForkServer {
         } else {
             0
         };
-        let mut args: Vec<OsString> = vec!["-s".into()];
-        if interp.version >= (3, 11) {
-            args.push("-P".into());
-        }
+        // `-s -S (-P)`: no site module, so no `.pth` file of the interpreter runs in the server
+        // and loads into every case's pages (the case code may put the site-packages on
+        // `sys.path` itself).
+        let mut args: Vec<OsString> = interp.flags.clone();
         args.extend([
             "-c".into(),
             BOOT.into(),

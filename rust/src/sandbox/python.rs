@@ -15,8 +15,9 @@ pub struct Interpreter {
     pub path: PathBuf,
     /// `(major, minor)`.
     pub version: (u32, u32),
-    /// Flags for isolated runs: `-s -S` (no user or system site-packages, so no `.pth` hooks)
-    /// plus `-P` (no script directory on `sys.path`) where supported. Not `-E`/`-I`: the
+    /// Flags for isolated runs: `-s -S` (no user site-packages and no site module, so no
+    /// `.pth` hook runs; the case code puts the site-packages directories on `sys.path`
+    /// itself) plus `-P` (no script directory on `sys.path`) where supported. Not `-E`/`-I`: the
     /// environment is already an allow-list, and `-E` would drop `PYTHONHASHSEED` with it.
     pub flags: Vec<OsString>,
     /// Directories the interpreter needs (its prefixes and the real executable's directory),

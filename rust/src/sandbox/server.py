@@ -5,7 +5,7 @@
 # the case's process then does.
 #
 # Started by the Rust supervisor as
-# `python -s -P -c <boot> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]` with the
+# `python -s -S -P -c <boot> <ctl_fd> <uid> <gid> <pid_ns> private|shared [<scratch dir>]` with the
 # source on stdin (<boot> compiles it in a forked child and runs the code object, see
 # forkserver.rs; stdin is /dev/null from then on),
 # already inside the sandbox's namespaces (pid 1 of its own PID namespace when available), with
