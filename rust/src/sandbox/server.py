@@ -36,23 +36,22 @@
 # and the output caps; this server only forks, waits and reports wait status and resource
 # usage. Whatever is the same for every case (environment, standard streams, signal
 # dispositions, no-new-privileges) is set up once here, so a child only does what is per case.
-import _socket
 import _ctypes
 import gc
 import io
 import os
 import resource
-import select
 import signal
 import stat
 import sys
 
 # Every page the server holds is copied into each case's page tables and torn down again when
-# the case exits, so the server stays small: no socket or shutil module (their C parts suffice,
-# and a tree the case left behind is removed by a forked child).
-CTL = _socket.socket(fileno=int(sys.argv[1]))
-REQUESTS = _socket.socket(fileno=int(sys.argv[1]) + 1)
-CORE_FD = int(sys.argv[1]) + 2
+# the case exits, and every mapping too, so the server stays small: no shutil module (a tree
+# the case left behind is removed by a forked child), and with the native part not even the C
+# parts of socket and select (the sockets are read and written as plain descriptors).
+CTL_FD = int(sys.argv[1])
+REQUESTS_FD = CTL_FD + 1
+CORE_FD = CTL_FD + 2
 PID = 0  # the process of the current (or next) case
 REPLIES = 0  # cases answered
 UID = int(sys.argv[2])
@@ -238,6 +237,21 @@ def fix_and_remove(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
+def read_exact_fd(fd, n):
+    data = os.read(fd, n)
+    while len(data) < n:
+        more = os.read(fd, n - len(data))
+        if not more:
+            raise EOFError
+        data += more
+    return data
+
+
+def write_all_fd(fd, data):
+    while data:
+        data = data[os.write(fd, data) :]
+
+
 def recv_exact(sock, n):
     buf = bytearray(n)
     view = memoryview(buf)
@@ -340,7 +354,7 @@ def serve():
         serve_in_python()
         return
     state = State()
-    state[0], state[1] = CTL.fileno(), REQUESTS.fileno()
+    state[0], state[1] = CTL_FD, REQUESTS_FD
     state[4], state[5], state[6], state[7] = PID_NS, UID, GID, PRIVATE
     if PRIVATE:
         state[8], state[9] = EMPTY_TMP
@@ -354,7 +368,7 @@ def serve():
         size = CASE_RECEIVE(state)
         if size < 0:
             return  # the supervisor is gone
-        prepared = prepare_case(bytes(recv_exact(REQUESTS, size)))
+        prepared = prepare_case(read_exact_fd(REQUESTS_FD, size))
         state[2] = fork_case(state, prepared, workdir)
         outcome = CASE_OVER(state, workdir, scratch)
         # Freed only now: while the case's process lived, it shared these pages.
@@ -366,7 +380,7 @@ def serve():
         if outcome == SHARED:
             # Shared scratch directories are the host's: clean before the reply.
             clean_scratch()
-            CTL.sendall(b"%d %d %d %d\n" % tuple(state[12:16]))
+            write_all_fd(CTL_FD, b"%d %d %d %d\n" % tuple(state[12:16]))
             state[3] += 1
         elif outcome == DIRTY:
             clean_scratch()
@@ -376,7 +390,12 @@ def serve():
 
 def serve_in_python():
     # The same as serve() with its native part, in Python.
-    global PID, REPLIES
+    global PID, REPLIES, CTL, REQUESTS, _socket, select
+    import _socket
+    import select
+
+    CTL = _socket.socket(fileno=CTL_FD)
+    REQUESTS = _socket.socket(fileno=REQUESTS_FD)
     PID = prefork()
     while True:
         outcome = kill_order()
