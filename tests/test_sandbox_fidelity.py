@@ -241,3 +241,10 @@ def test_the_site_builtins_exist(run: Any) -> None:
     code = "print(callable(help), 'Python' in str(copyright))\nquit(0)\n"
     assert run(code, ["\n"], ["True True\n"]) == ("correct", None)
     assert run("quit(3)\n", ["\n"], ["\n"])[0] == "runtime_error"
+
+
+def test_a_program_too_big_for_the_server_to_compile_runs(run: Any) -> None:
+    """Programs above the size the fork server compiles (128 KiB) are compiled in the case's
+    process, with the same result."""
+    code = "# " + "x" * 200_000 + "\nprint(sum(map(int, input().split())))\n"
+    assert run(code, ["1 2\n", "3 4\n"], ["3\n", "7\n"]) == ("correct", None)
