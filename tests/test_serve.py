@@ -79,7 +79,8 @@ def _run_serve_generating(
         args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**env, "STAND_IN_DELAY": "0.2"},
+        # faulthandler: a run that does not stop can be made to print every thread's stack.
+        env={**env, "STAND_IN_DELAY": "0.2", "PYTHONFAULTHANDLER": "1"},
     ) as proc:
         try:
             deadline = time.monotonic() + 120
@@ -91,6 +92,17 @@ def _run_serve_generating(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _stderr_once_stopped(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """The stderr of ``proc`` once it exited; if it does not within ``timeout`` seconds, the
+    test fails with every thread's Python stack (SIGABRT, with faulthandler on)."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        err = proc.communicate(timeout=60)[1].decode(errors="replace")
+        pytest.fail(f"still running {timeout:.0f} s after the signal; its threads:\n{err[-30000:]}")
 
 
 def _gone(*pids: int) -> bool:
@@ -166,7 +178,7 @@ def test_serve_prints_the_url_and_sigterm_stops_the_whole_group(
         [*SFSTREAM, "serve", "my-model", "--max-model-len", "512", "--", "--dtype", "float32"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env={**env, "PYTHONFAULTHANDLER": "1"},
     ) as proc:
         try:
             assert proc.stdout is not None
@@ -177,7 +189,7 @@ def test_serve_prints_the_url_and_sigterm_stops_the_whole_group(
             assert argv.endswith("--max-model-len 512 --dtype float32")
             assert _alive(int(engine))
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=60)
+            err = _stderr_once_stopped(proc, 60)
             assert proc.returncode == 0, err.decode()
         finally:
             if proc.poll() is None:
@@ -245,7 +257,7 @@ def test_sigterm_stops_run_serve_and_its_server_and_the_run_resumes(
     journal = out / "generate.journal"
     with _run_serve_generating(env, out) as (proc, args):
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
+        err = _stderr_once_stopped(proc, 120)
     assert proc.returncode == 130, err.decode()
     assert "interrupted" in err.decode()
     engine = int(record.read_text().splitlines()[1])
