@@ -32,15 +32,10 @@ def prepare_case(request):
     req = read_request(request)
     program = req.get("program")
     if req.get("mode") in ("stdio", "call", "asserts") and type(program) is str:
-        if program == COMPILED[0]:
-            code = COMPILED[1]
-        elif program == COMPILED[2]:
-            code = COMPILED[3]
-        else:
-            code = server_compile(program)
+        kept = [pair for pair in COMPILED if pair[0] == program]
+        code = kept[0][1] if kept else server_compile(program)
         # Most recent first: a sample's program and its checker alternate.
-        if program != COMPILED[0]:
-            COMPILED[:] = [program, code, *COMPILED[:2]]
+        COMPILED[:] = [(program, code), *(pair for pair in COMPILED if pair[0] != program)][:2]
         if code is not None:
             req["code"] = code
     if req.get("mode") == "call":
@@ -48,9 +43,9 @@ def prepare_case(request):
     return req
 
 
-# The last two programs prepare_case saw, each followed by its code object (None: left to the
-# case's process), the most recent first.
-COMPILED = [None, None, None, None]
+# The last two programs prepare_case saw with their code objects (None: left to the case's
+# process), the most recent first.
+COMPILED = []
 
 
 def server_compile(program):

@@ -94,8 +94,9 @@ fn write_all(fd: c_int, mut buf: &[u8]) -> bool {
 }
 
 enum Ending {
-    Exited,
-    Kill,
+    /// The case's process exited, or a kill order about this case came.
+    Over,
+    /// The supervisor closed the control socket.
     Gone,
 }
 
@@ -125,7 +126,7 @@ fn wait_for_end(ctl: c_int, pid: libc::pid_t, case: u64) -> Option<Ending> {
             break None;
         }
         if fds[1].revents != 0 {
-            break Some(Ending::Exited);
+            break Some(Ending::Over);
         }
         let mut order = [0u8; 9];
         if !read_exact(ctl, &mut order) {
@@ -134,7 +135,7 @@ fn wait_for_end(ctl: c_int, pid: libc::pid_t, case: u64) -> Option<Ending> {
         let mut number = [0u8; 8];
         number.copy_from_slice(&order[1..]);
         if u64::from_le_bytes(number) == case {
-            break Some(Ending::Kill);
+            break Some(Ending::Over);
         }
     };
     // SAFETY: our own descriptor.
@@ -182,46 +183,6 @@ fn reap_all(block: bool) {
         if pid <= 0 {
             return;
         }
-    }
-}
-
-/// One message of the socket `fd` into `data`, the first descriptors sent with it into `keep`
-/// (the others closed). Returns recvmsg's result and how many descriptors came.
-fn receive(fd: c_int, data: &mut [u8], keep: &mut [c_int]) -> (isize, usize) {
-    let mut control = [0u64; 8]; // room for a cmsghdr with 4 descriptors
-    let mut count = 0;
-    // SAFETY: every buffer outlives the call using it; the control messages are read within
-    // the length the kernel wrote.
-    unsafe {
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let n = retry(|| libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC));
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let got = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
-                let fds = libc::CMSG_DATA(cmsg).cast::<c_int>();
-                for i in 0..got {
-                    let received = fds.add(i).read_unaligned();
-                    match keep.get_mut(count) {
-                        Some(slot) => *slot = received,
-                        None => {
-                            libc::close(received);
-                        }
-                    }
-                    count += 1;
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        (n, count)
     }
 }
 
@@ -374,7 +335,6 @@ fn close_case_fds(state: &mut [i64]) {
 pub unsafe extern "C" fn sfstream_server_case_receive(state: *mut i64) -> i64 {
     // SAFETY: the caller guarantees the array.
     let state = unsafe { std::slice::from_raw_parts_mut(state, State::LEN) };
-    close_case_fds(state);
     let requests = state[State::REQUESTS] as c_int;
     let Some((length, fds)) = receive_fds(requests) else {
         return -1;
@@ -509,11 +469,46 @@ pub unsafe extern "C" fn sfstream_server_case_setup(
     0
 }
 
-/// One message of the request socket: the 8-byte length and exactly four descriptors.
+/// One message of the request socket: the 8-byte length and exactly four descriptors (any
+/// more are closed).
 fn receive_fds(fd: c_int) -> Option<(u64, [c_int; 4])> {
     let mut data = [0u8; 8];
     let mut fds = [-1; 4];
-    let (n, count) = receive(fd, &mut data, &mut fds);
+    let mut control = [0u64; 8]; // room for a cmsghdr with 4 descriptors
+    let mut count = 0;
+    // SAFETY: every buffer outlives the call using it; the control messages are read within
+    // the length the kernel wrote.
+    let n = unsafe {
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        let n = retry(|| libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC));
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let got = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
+                let received = libc::CMSG_DATA(cmsg).cast::<c_int>();
+                for i in 0..got {
+                    let fd = received.add(i).read_unaligned();
+                    match fds.get_mut(count) {
+                        Some(slot) => *slot = fd,
+                        None => {
+                            libc::close(fd);
+                        }
+                    }
+                    count += 1;
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        n
+    };
     (n == 8 && count == 4).then(|| (u64::from_le_bytes(data), fds))
 }
 
